@@ -1,0 +1,52 @@
+"""fluxgrid: from flux towers and satellites to carbon-flux maps.
+
+Importing the package registers the ``ds.fluxgrid`` accessor. Public functions are loaded on
+first use, so ``import fluxgrid`` stays light (no torch, no Dask distributed).
+
+Examples
+--------
+>>> import fluxgrid
+>>> cube = fluxgrid.load_demo_cube()
+>>> monthly = cube.fluxgrid.to_monthly()
+>>> monthly.sizes["time"]
+72
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import accessor as _accessor  # noqa: F401  (registers ds.fluxgrid)
+from .errors import FluxgridError
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it (imported on first access)
+_PUBLIC = {
+    "open_fluxnet_zarr": ".io.fluxnet_zarr",
+    "read_site_metadata": ".io.metadata",
+    "write_cube": ".io.store",
+    "open_cube": ".io.store",
+    "to_netcdf": ".io.store",
+    "to_daily": ".prep.resample",
+    "to_monthly": ".prep.resample",
+    "qc_mask": ".prep.qc",
+    "select_sites": ".prep.select",
+    "load_demo_cube": ".testing",
+    "load_demo_hh": ".testing",
+    "get_model": ".registry",
+}
+
+__all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fluxgrid' has no attribute {name!r}")
+    return getattr(importlib.import_module(module, __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))

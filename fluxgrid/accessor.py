@@ -1,0 +1,67 @@
+"""The ``ds.fluxgrid`` accessor: one-line delegations to fluxgrid's public functions.
+
+The accessor holds no state and no logic; every method calls a public function with the
+wrapped dataset as first argument, so notebooks, the command line and recipes run the same
+code. Modules are imported inside the methods to keep ``import fluxgrid`` light.
+
+Examples
+--------
+>>> import fluxgrid  # registers the accessor
+>>> from fluxgrid.testing import load_demo_cube
+>>> daily = load_demo_cube()                       # doctest: +SKIP
+>>> monthly = daily.fluxgrid.to_monthly()          # doctest: +SKIP
+>>> clean, report = daily.fluxgrid.qc_mask(threshold=0.7)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import xarray as xr
+
+__all__ = ["FluxgridAccessor"]
+
+
+@xr.register_dataset_accessor("fluxgrid")
+class FluxgridAccessor:
+    """Methods of fluxgrid on an :class:`xarray.Dataset` (site cube or gridded drivers)."""
+
+    def __init__(self, ds: xr.Dataset):
+        self._ds = ds
+
+    # ---------------------------------------------------------------- foundation: cubes
+    def to_daily(self, **kwargs: Any) -> xr.Dataset:
+        """Sub-daily -> local-standard-time days; see :func:`fluxgrid.prep.resample.to_daily`."""
+        from .prep.resample import to_daily
+
+        return to_daily(self._ds, **kwargs)
+
+    def to_monthly(self, **kwargs: Any) -> xr.Dataset:
+        """Daily -> calendar months; see :func:`fluxgrid.prep.resample.to_monthly`."""
+        from .prep.resample import to_monthly
+
+        return to_monthly(self._ds, **kwargs)
+
+    def qc_mask(self, **kwargs: Any) -> tuple[xr.Dataset, xr.Dataset]:
+        """Mask targets by QC and drop poor sites; see :func:`fluxgrid.prep.qc.qc_mask`."""
+        from .prep.qc import qc_mask
+
+        return qc_mask(self._ds, **kwargs)
+
+    def select(self, **kwargs: Any) -> xr.Dataset:
+        """Select sites (igbp, bbox, ...); see :func:`fluxgrid.prep.select.select_sites`."""
+        from .prep.select import select_sites
+
+        return select_sites(self._ds, **kwargs)
+
+    def to_zarr(self, path: str, **kwargs: Any) -> Any:
+        """Write chunked, consolidated Zarr atomically; see :func:`fluxgrid.io.store.write_cube`."""
+        from .io.store import write_cube
+
+        return write_cube(self._ds, path, **kwargs)
+
+    def to_netcdf(self, path: str, **kwargs: Any) -> Any:
+        """Write compressed NetCDF, atomically; see :func:`fluxgrid.io.store.to_netcdf`."""
+        from .io.store import to_netcdf
+
+        return to_netcdf(self._ds, path, **kwargs)

@@ -1,0 +1,152 @@
+"""The ``fluxgrid`` command line: thin wrappers over the public functions.
+
+Each subcommand is a pair of functions, ``_add_<name>(parser)`` declaring its arguments and
+``_run_<name>(args)`` doing the work by calling library functions, listed in ``COMMANDS``.
+
+Examples
+--------
+::
+
+    fluxgrid demo
+    fluxgrid ingest ../shared/data/fluxnet2015/hh.zarr --sites US-MMS DE-Hai -o cube.zarr
+    fluxgrid ingest FLX_*_FLUXNET2015_SUBSET_MM_*.csv --to native -o monthly.zarr
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .errors import FluxgridError
+
+__all__ = ["main"]
+
+
+# --------------------------------------------------------------------------- ingest
+def _add_ingest(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "sources", nargs="+", help="FLUXNET files, folders, .zip archives or a Zarr store"
+    )
+    p.add_argument("-o", "--output", required=True, help="output Zarr store (or .nc file)")
+    p.add_argument(
+        "--to",
+        choices=["native", "daily", "monthly"],
+        default="daily",
+        help="resolution of the output cube (default: daily)",
+    )
+    p.add_argument("--sites", nargs="+", help="keep only these site IDs")
+    p.add_argument(
+        "--metadata", help="site metadata table (flat CSV or BIF); default: bundled list"
+    )
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.5,
+        help="share of records a day (or days a month) needs to be kept",
+    )
+    p.add_argument(
+        "--qc",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="mask targets whose QC fraction is below FRACTION (e.g. 0.7)",
+    )
+    p.add_argument("--append", action="store_true", help="add the sites to an existing store")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def _run_ingest(args: argparse.Namespace) -> int:
+    from .io.sources import read_source
+    from .io.store import to_netcdf, write_cube
+    from .prep.qc import qc_mask
+    from .prep.resample import to_daily, to_monthly
+
+    cube = read_source(args.sources, sites=args.sites, metadata=args.metadata)
+    resolution = cube.attrs.get("resolution", "")
+    if args.to in ("daily", "monthly") and resolution in ("HH", "HR"):
+        cube = to_daily(cube, min_coverage=args.min_coverage)
+    if args.to == "monthly" and cube.attrs.get("resolution") == "DD":
+        cube = to_monthly(cube, min_coverage=args.min_coverage)
+    report = None
+    if args.qc is not None:
+        cube, report = qc_mask(cube, threshold=args.qc)
+    from ._progress import progress_bar
+
+    with progress_bar(label=f"writing {args.output}"):
+        if str(args.output).endswith(".nc"):
+            to_netcdf(cube, args.output, overwrite=args.overwrite)
+        else:
+            write_cube(
+                cube, args.output, mode="a" if args.append else "w", overwrite=args.overwrite
+            )
+    print(
+        f"wrote {args.output}: {cube.sizes['site']} sites x {cube.sizes['time']} "
+        f"{cube.attrs.get('resolution', '')} steps, variables {', '.join(cube.data_vars)}"
+    )
+    if report is not None:
+        dropped = report.site.values[report.dropped.values].tolist()
+        print(
+            f"QC: dropped sites {dropped or 'none'}; values removed per reason: "
+            f"{report.removed.sum(('site', 'target')).to_series().to_dict()}"
+        )
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def _add_demo(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-o", "--output", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.output))
+    return 0
+
+
+COMMANDS: dict[
+    str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+] = {
+    "demo": ("run the main job on the bundled FLUXNET2015 subset", _add_demo, _run_demo),
+    "ingest": ("read flux files or a Zarr store into a site cube", _add_ingest, _run_ingest),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand of ``COMMANDS``."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="fluxgrid",
+        description="From flux towers and satellites to carbon-flux maps.",
+    )
+    parser.add_argument("--version", action="version", version=f"fluxgrid {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (help_text, add, run) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        add(p)
+        p.set_defaults(_run=run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fluxgrid`` command; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except FluxgridError as err:
+        print(f"fluxgrid {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            "interrupted; outputs already written are complete, nothing partial was left",
+            file=sys.stderr,
+        )
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

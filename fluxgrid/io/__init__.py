@@ -1,0 +1,1 @@
+"""Readers and writers: FLUXNET files, the FLUXNET2015 Zarr store, plain tables, site cubes."""

@@ -1,0 +1,85 @@
+"""Open any supported source as a site cube: Zarr stores, FLUXNET files, folders, zips.
+
+Examples
+--------
+>>> from fluxgrid.io.sources import read_source
+>>> cube = read_source(["../shared/data/fluxnet2015/hh.zarr"], sites=["US-MMS"])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import xarray as xr
+
+from ..errors import FileFormatError
+
+__all__ = ["is_zarr_store", "read_source"]
+
+
+def is_zarr_store(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a Zarr store (format 2 or 3)."""
+    path = Path(path)
+    return path.is_dir() and any(
+        (path / marker).exists() for marker in (".zgroup", ".zmetadata", "zarr.json")
+    )
+
+
+def read_source(
+    sources: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    sites: Sequence[str] | None = None,
+    metadata: str | os.PathLike | None = None,
+) -> xr.Dataset:
+    """Open ``sources`` as one site cube.
+
+    Parameters
+    ----------
+    sources
+        One Zarr store (the FLUXNET2015 half-hourly store, or a cube written by fluxgrid), or
+        FLUXNET-family CSV files, folders and ``.zip`` archives (see
+        :func:`fluxgrid.io.fluxnet.read_fluxnet`).
+    sites
+        Keep only these sites.
+    metadata
+        Site metadata table (flat or BIF); default: the bundled FLUXNET2015 list.
+
+    Returns
+    -------
+    xarray.Dataset
+        Site cube, dims ``(site, time)``, lazy where the source allows.
+    """
+    paths = (
+        [Path(sources)] if isinstance(sources, str | os.PathLike) else [Path(s) for s in sources]
+    )
+    if not paths:
+        raise FileFormatError(
+            None, "no source given", expected="files, folders, zips or a Zarr store"
+        )
+    zarrs = [p for p in paths if is_zarr_store(p)]
+    if zarrs:
+        if len(paths) > 1:
+            raise FileFormatError(
+                zarrs[0],
+                "a Zarr store must be the only source of one ingest call",
+            )
+        from .store import open_cube
+
+        store = zarrs[0]
+        probe = xr.open_zarr(store, mask_and_scale=False, chunks=None)
+        packed = any(probe[v].dtype == "uint16" for v in probe.data_vars)
+        if packed and "resolution" not in probe.attrs:
+            from .fluxnet_zarr import open_fluxnet_zarr
+
+            return open_fluxnet_zarr(store, sites=sites, metadata=metadata)
+        cube = open_cube(store)
+        if sites is not None:
+            from ..prep.select import select_sites
+
+            cube = select_sites(cube, sites=sites)
+        return cube
+    from .fluxnet import read_fluxnet
+
+    return read_fluxnet(paths, sites=sites, metadata=metadata)

@@ -1,0 +1,1 @@
+"""Preparation steps: QC, resampling, gap filling, SSA, splits, scaling, site selection."""

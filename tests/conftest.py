@@ -1,0 +1,71 @@
+"""Shared fixtures: the real data folder, the bundled demo cube, laziness guards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dask
+import numpy as np
+import pytest
+
+from fluxgrid.testing import load_demo_cube, shared_data_path
+
+SHARED = shared_data_path()
+
+
+def pytest_configure(config):
+    # tests must not depend on a terminal; progress bars go nowhere
+    np.seterr(all="ignore")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (real FLUXNET2015 data); tests needing it skip where it is absent."""
+    if SHARED is None:
+        pytest.skip("real data folder ../shared/data not available (set FLUXGRID_SHARED_DATA)")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def hh_zarr(shared_data) -> Path:
+    return shared_data / "fluxnet2015" / "hh.zarr"
+
+
+@pytest.fixture(scope="session")
+def mm_dir(shared_data) -> Path:
+    return shared_data / "fluxnet2015" / "mm"
+
+
+@pytest.fixture()
+def demo_cube():
+    """Daily cube of the bundled FLUXNET2015 subset (5 sites, 2007-2012), a fresh copy."""
+    return load_demo_cube()
+
+
+class _CountingScheduler:
+    """A Dask scheduler that counts how often it is asked to compute."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, dsk, keys, **kwargs):
+        self.calls += 1
+        return dask.get(dsk, keys, **kwargs)
+
+
+@pytest.fixture()
+def no_compute():
+    """Fail if anything inside the ``with`` block makes Dask compute.
+
+    Usage: ``with no_compute(): build_lazy_thing()``.
+    """
+    import contextlib
+
+    @contextlib.contextmanager
+    def guard():
+        counter = _CountingScheduler()
+        with dask.config.set(scheduler=counter):
+            yield counter
+        assert counter.calls == 0, f"Dask computed {counter.calls} time(s) during a lazy step"
+
+    return guard
