@@ -107,11 +107,45 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- run
+def _add_run(p: argparse.ArgumentParser) -> None:
+    p.add_argument("recipe", help="recipe YAML, e.g. recipes/quickstart.yaml")
+    p.add_argument("-o", "--output", help="output folder (default: runs/<recipe>)")
+    p.add_argument(
+        "--scheduler",
+        help="Dask scheduler address, or 'threads' for no cluster (default: a new LocalCluster)",
+    )
+    p.add_argument("--workers", type=int, help="LocalCluster workers")
+    p.add_argument("--threads-per-worker", type=int, help="LocalCluster threads per worker")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="recompute outputs that exist (default: skip them and resume)",
+    )
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from .recipe import run_recipe
+
+    result = run_recipe(
+        args.recipe,
+        output=args.output,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        overwrite=args.overwrite,
+    )
+    for name, path in result.items():
+        print(f"    {name}: {path}")
+    return 0
+
+
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
     "demo": ("run the main job on the bundled FLUXNET2015 subset", _add_demo, _run_demo),
     "ingest": ("read flux files or a Zarr store into a site cube", _add_ingest, _run_ingest),
+    "run": ("run a recipe (YAML + module) on a Dask cluster", _add_run, _run_run),
 }
 
 

@@ -1,0 +1,203 @@
+"""Recipe runner: a YAML file names a small Python module and its config; run it on Dask.
+
+A recipe is two files side by side in ``recipes/``::
+
+    recipes/site_cube.yaml      # recipe: site_cube, plus a config: mapping
+    recipes/site_cube.py        # a frozen dataclass ``Config`` and ``run(cfg, ctx)``
+
+The module's ``run`` calls the same public functions a notebook would; the runner only
+parses the config strictly, starts (or connects to) a Dask cluster, and hands a
+:class:`RecipeContext` with the output folder and the client. Outputs already complete are
+skipped on a re-run (``ctx.done(path)``), so an interrupted recipe resumes.
+
+Examples
+--------
+>>> ctx = RecipeContext(output=Path("out"), client=None)
+>>> ctx.path("maps", "nee.nc")
+PosixPath('out/maps/nee.nc')
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from .config import from_dict
+from .errors import ConfigError
+
+__all__ = ["RecipeContext", "cluster", "load_recipe", "run_recipe"]
+
+_TOP_KEYS = {"recipe", "description", "config"}
+
+
+@dataclass
+class RecipeContext:
+    """What a recipe's ``run`` receives besides its config.
+
+    Attributes
+    ----------
+    output
+        Folder for all outputs of this run (created by the runner).
+    client
+        The ``distributed.Client`` the recipe runs on (``None``: local threads).
+    overwrite
+        Recompute outputs even when they exist.
+    log
+        Messages recorded with :meth:`note` (also printed).
+    """
+
+    output: Path
+    client: Any = None
+    overwrite: bool = False
+    log: list[str] = field(default_factory=list)
+
+    def path(self, *parts: str) -> Path:
+        """Path under the output folder (parent folders are created)."""
+        target = self.output.joinpath(*parts)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        return target
+
+    def done(self, path: str | os.PathLike) -> bool:
+        """Whether ``path`` is complete and may be skipped (never when ``overwrite``)."""
+        exists = Path(path).exists()
+        if exists and not self.overwrite:
+            self.note(f"skip {path} (exists; pass --overwrite to recompute)")
+        return exists and not self.overwrite
+
+    def note(self, message: str) -> None:
+        """Record and print a progress message."""
+        stamp = time.strftime("%H:%M:%S")
+        line = f"[{stamp}] {message}"
+        self.log.append(line)
+        print(line, flush=True)
+
+
+def load_recipe(path: str | os.PathLike) -> tuple[ModuleType, Any, dict[str, Any]]:
+    """Read a recipe YAML and import its module; return (module, config, raw YAML).
+
+    Raises
+    ------
+    ConfigError
+        If the YAML has unknown top-level keys, names no module, or its ``config`` does not
+        match the module's ``Config`` dataclass.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: recipe file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})") from err
+    unknown = sorted(set(raw) - _TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; a recipe has {sorted(_TOP_KEYS)}")
+    name = raw.get("recipe")
+    if not isinstance(name, str):
+        raise ConfigError(
+            f"{path}: 'recipe' must name the module beside it, e.g. 'recipe: quickstart'"
+        )
+    module_path = path.with_name(f"{name}.py")
+    if not module_path.is_file():
+        raise ConfigError(f"{path}: recipe module {module_path} not found")
+    spec = importlib.util.spec_from_file_location(f"fluxgrid_recipe_{name}", module_path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    for attr in ("Config", "run"):
+        if not hasattr(module, attr):
+            raise ConfigError(f"{module_path}: a recipe module defines {attr!r}")
+    try:
+        cfg = from_dict(module.Config, raw.get("config") or {})
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return module, cfg, raw
+
+
+@contextmanager
+def cluster(
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+) -> Iterator[Any]:
+    """A ``distributed.Client``: on ``scheduler`` if given, else on a new ``LocalCluster``.
+
+    Parameters
+    ----------
+    scheduler
+        Address of a running scheduler (``tcp://host:8786``), e.g. started by dask-jobqueue or
+        dask-kubernetes; ``"threads"`` runs without a cluster on local threads.
+    n_workers, threads_per_worker
+        Size of the LocalCluster (defaults: Dask's choice for this machine).
+    """
+    if scheduler == "threads":
+        yield None
+        return
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        client = Client(scheduler)
+        try:
+            yield client
+        finally:
+            client.close()
+        return
+    with (
+        LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=threads_per_worker,
+            processes=True,
+            dashboard_address=None,
+        ) as local,
+        Client(local) as client,
+    ):
+        yield client
+
+
+def run_recipe(
+    path: str | os.PathLike,
+    *,
+    output: str | os.PathLike | None = None,
+    scheduler: str | None = None,
+    n_workers: int | None = None,
+    threads_per_worker: int | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Run the recipe at ``path`` and return what its ``run`` returns (paths of outputs).
+
+    Parameters
+    ----------
+    path
+        Recipe YAML.
+    output
+        Output folder (default: ``runs/<recipe name>``).
+    scheduler
+        Dask scheduler address, ``"threads"``, or ``None`` for a LocalCluster.
+    n_workers, threads_per_worker
+        LocalCluster size.
+    overwrite
+        Recompute outputs that exist (otherwise they are skipped: the run resumes).
+    """
+    from .config import dump_config
+
+    module, cfg, raw = load_recipe(path)
+    out = Path(output) if output is not None else Path("runs") / raw["recipe"]
+    out.mkdir(parents=True, exist_ok=True)
+    dump_config(cfg, out / "recipe_config.yaml")
+    with cluster(scheduler, n_workers, threads_per_worker) as client:
+        ctx = RecipeContext(output=out, client=client, overwrite=overwrite)
+        where = "local threads" if client is None else f"Dask cluster {client.scheduler.address}"
+        ctx.note(f"recipe {raw['recipe']} on {where}; outputs in {out}")
+        result = module.run(cfg, ctx)
+        ctx.note(f"recipe {raw['recipe']} finished")
+    return result or {}
