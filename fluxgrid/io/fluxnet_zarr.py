@@ -63,6 +63,21 @@ def _read_sites(group, name: str, site_idx: np.ndarray) -> np.ndarray:
     )
 
 
+def _check_offsets(utc_offset: np.ndarray, longitude: np.ndarray, sites, path) -> None:
+    """Refuse offsets far from the site's solar time zone (a store cut mid-record gives those)."""
+    solar = longitude / 15.0
+    distance = np.abs((utc_offset - solar + 12.0) % 24.0 - 12.0)
+    bad = np.flatnonzero(distance > 4.0)
+    if bad.size:
+        i = int(bad[0])
+        raise MetadataError(
+            f"{path}: site {sites[i]!r}: UTC offset {utc_offset[i]:+.1f} h read from its first record "
+            f"is {distance[i]:.1f} h away from its longitude's solar time; the store does not start "
+            "at each site's first record (00:30 local on 1 January). Store 'utc_offset' and "
+            "'record_minutes' arrays (dim site) in it"
+        )
+
+
 def detect_utc_offsets(
     valid: np.ndarray, time: np.ndarray, probe: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -196,13 +211,6 @@ def open_fluxnet_zarr(
         ta_vals = _read_sites(group, "ta", site_idx)
         valid = ~np.isnan(ta_vals)
         utc_offset, record_minutes = detect_utc_offsets(valid, time, ta_vals)
-        truncated = valid[:, 0]
-        if truncated.any():
-            raise MetadataError(
-                f"{path}: site {site_ids[int(np.flatnonzero(truncated)[0])]!r} has data at the "
-                "first time stamp, so its UTC offset cannot be read from its first record; "
-                "store 'utc_offset' and 'record_minutes' arrays (site) in the Zarr subset"
-            )
         del ta_vals, valid
 
     all_idx = np.arange(len(all_sites))
@@ -214,6 +222,7 @@ def open_fluxnet_zarr(
         index=pd.Index(site_ids, name="site_id"),
     )
     meta = site_coords(site_ids, metadata, fallback=stored, source=str(path))
+    _check_offsets(utc_offset, meta.longitude.to_numpy(), site_ids, path)
 
     sub = raw.isel(site=site_idx)
     out = xr.Dataset()

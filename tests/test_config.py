@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import pytest
+import yaml
+
+from fluxgrid.config import (
+    IngestConfig,
+    QCConfig,
+    dump_config,
+    from_dict,
+    load_config,
+    to_dict,
+)
+from fluxgrid.errors import ConfigError
+from fluxgrid.registry import Registry, get_model
+
+
+def test_from_dict_builds_nested_frozen_config():
+    cfg = from_dict(
+        IngestConfig,
+        {
+            "sources": ["a.csv"],
+            "to": "monthly",
+            "qc": {"qc_threshold": 0.8},
+            "resample": {"sums": ["p"]},
+        },
+    )
+    assert cfg.sources == ("a.csv",) and cfg.to == "monthly"
+    assert cfg.qc == QCConfig(qc_threshold=0.8)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        cfg.to = "daily"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"qc_treshold": 0.7}, "unknown key 'qc_treshold'"),
+        ({"qc_threshold": "high"}, "expected a number"),
+        ({"drop_negative_gpp": 1}, "expected true or false"),
+        ({"targets": "nee"}, "expected a list"),
+    ],
+)
+def test_from_dict_is_strict(data, message):
+    with pytest.raises(ConfigError, match=message):
+        from_dict(QCConfig, data)
+
+
+def test_literal_and_nested_errors_name_the_key_path():
+    with pytest.raises(ConfigError, match=r"IngestConfig.to: 'weekly' is not one of"):
+        from_dict(IngestConfig, {"to": "weekly"})
+    with pytest.raises(ConfigError, match=r"IngestConfig.qc: unknown key 'x'"):
+        from_dict(IngestConfig, {"qc": {"x": 1}})
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = from_dict(IngestConfig, {"sources": ["x"], "qc": {}})
+    path = dump_config(cfg, tmp_path / "run" / "config.yaml")
+    assert yaml.safe_load(path.read_text())["sources"] == ["x"]
+    assert load_config(path, IngestConfig) == cfg
+    assert to_dict(cfg)["resample"]["sums"] == ["p"]
+
+
+def test_load_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "none.yaml", QCConfig)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("qc: {qc_threshold: 0.5, oops: 1}\n")
+    with pytest.raises(ConfigError, match="bad.yaml.*unknown key 'oops'"):
+        load_config(bad, QCConfig, section="qc")
+
+
+def test_literal_type_supported():
+    @dataclasses.dataclass(frozen=True)
+    class C:
+        mode: Literal["a", "b"] = "a"
+
+    assert from_dict(C, {"mode": "b"}).mode == "b"
+
+
+def test_registry_lists_known_names_on_typo():
+    reg = Registry("widget")
+    reg.register("alpha")(object)
+    with pytest.raises(Exception, match="unknown widget 'alpah'; known widgets: alpha"):
+        reg.get("alpah")
+
+
+def test_unknown_model_name_lists_registered_models():
+    with pytest.raises(Exception, match="unknown model 'nonexistent'"):
+        get_model("nonexistent")
