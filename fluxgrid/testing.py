@@ -21,10 +21,14 @@ import xarray as xr
 
 __all__ = [
     "DEMO_SITES",
+    "demo_fluxnet_frame",
     "demo_hh_path",
+    "fluxnet_columns",
+    "fluxnet_filename",
     "load_demo_cube",
     "load_demo_hh",
     "shared_data_path",
+    "write_fluxnet_csv",
 ]
 
 #: sites of the bundled half-hourly subset (FLUXNET2015, CC-BY-4.0)
@@ -74,3 +78,214 @@ def shared_data_path() -> Path | None:
         if (path / "fluxnet2015").is_dir():
             return path
     return None
+
+
+# --------------------------------------------------------------------------- FLUXNET CSV fixtures
+def fluxnet_filename(
+    site: str,
+    resolution: str,
+    years: tuple[int, int],
+    *,
+    network: str = "FLUXNET2015",
+    product: str = "FULLSET",
+    version: str | None = None,
+) -> str:
+    """The distributed file name of a FLUXNET-family CSV.
+
+    Parameters
+    ----------
+    site, resolution, years
+        Site ID, resolution code (HH, HR, DD, WW, MM, YY) and first/last year.
+    network
+        ``"FLUXNET2015"`` (``FLX_``), ``"AmeriFlux"`` (``AMF_``) or ``"ICOS"`` (``ICOSETC_``).
+    product
+        FULLSET, SUBSET, ERAI, ... (not part of ICOS L2 names).
+    version
+        Version part; defaults ``1-4`` (FLUXNET2015), ``3-5`` (AmeriFlux), ``L2`` (ICOS).
+
+    Examples
+    --------
+    >>> fluxnet_filename("US-Ha1", "HH", (1991, 2020), network="AmeriFlux")
+    'AMF_US-Ha1_FLUXNET_FULLSET_HH_1991-2020_3-5.csv'
+    """
+    y0, y1 = years
+    if network == "FLUXNET2015":
+        return f"FLX_{site}_FLUXNET2015_{product}_{resolution}_{y0}-{y1}_{version or '1-4'}.csv"
+    if network == "AmeriFlux":
+        return f"AMF_{site}_FLUXNET_{product}_{resolution}_{y0}-{y1}_{version or '3-5'}.csv"
+    if network == "ICOS":
+        return f"ICOSETC_{site}_FLUXNET_{resolution}_{version or 'L2'}.csv"
+    raise ValueError(f"unknown network {network!r}; use FLUXNET2015, AmeriFlux or ICOS")
+
+
+def _timestamp_columns(index, resolution: str) -> dict[str, list[str]]:
+    import pandas as pd
+
+    index = pd.DatetimeIndex(index)
+    if resolution in ("HH", "HR"):
+        step = pd.Timedelta(minutes=30 if resolution == "HH" else 60)
+        fmt = "%Y%m%d%H%M"
+        return {
+            "TIMESTAMP_START": list(index.strftime(fmt)),
+            "TIMESTAMP_END": list((index + step).strftime(fmt)),
+        }
+    if resolution == "WW":
+        from .io.fluxnet import _week_ends
+
+        return {
+            "TIMESTAMP_START": list(index.strftime("%Y%m%d")),
+            "TIMESTAMP_END": list(_week_ends(index).strftime("%Y%m%d")),
+        }
+    fmt = {"DD": "%Y%m%d", "MM": "%Y%m", "YY": "%Y"}[resolution]
+    return {"TIMESTAMP": list(index.strftime(fmt))}
+
+
+def write_fluxnet_csv(
+    folder: str | os.PathLike,
+    resolution: str,
+    site: str,
+    frame,
+    *,
+    network: str = "FLUXNET2015",
+    product: str = "FULLSET",
+    version: str | None = None,
+    name: str | None = None,
+) -> Path:
+    """Write ``frame`` as a FLUXNET-family CSV in the ONEFlux layout of ``resolution``.
+
+    Parameters
+    ----------
+    folder
+        Folder to write into (created if needed).
+    resolution
+        HH, HR (``TIMESTAMP_START``/``TIMESTAMP_END`` YYYYMMDDHHMM), DD (``TIMESTAMP``
+        YYYYMMDD), WW (start/end YYYYMMDD of ONEFlux weeks), MM (YYYYMM) or YY (YYYY).
+    site
+        Site ID, used in the file name.
+    frame
+        :class:`pandas.DataFrame` indexed by period start (local standard time) with
+        FLUXNET column names (``TA_F``, ``NEE_VUT_REF``, ``NEE_VUT_REF_QC``, ...); NaN is
+        written as -9999.
+    network, product, version
+        File-name convention (see :func:`fluxnet_filename`).
+    name
+        File name to use instead (e.g. a deliberately wrong one for error tests).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile
+    >>> frame = pd.DataFrame({"TA_F": [1.5, float("nan")]},
+    ...                      index=pd.to_datetime(["2010-01-01", "2010-01-02"]))
+    >>> path = write_fluxnet_csv(tempfile.mkdtemp(), "DD", "DE-Hai", frame)
+    >>> path.name
+    'FLX_DE-Hai_FLUXNET2015_FULLSET_DD_2010-2010_1-4.csv'
+    >>> path.read_text().splitlines()
+    ['TIMESTAMP,TA_F', '20100101,1.5', '20100102,-9999']
+    """
+    import pandas as pd
+
+    from .io.atomic import atomic_path
+
+    index = pd.DatetimeIndex(frame.index)
+    stamps = pd.DataFrame(_timestamp_columns(index, resolution))
+    body = pd.DataFrame(frame).reset_index(drop=True)
+    table = pd.concat([stamps, body], axis=1)
+    years = (int(index.year.min()), int(index.year.max()))
+    filename = name or fluxnet_filename(
+        site, resolution, years, network=network, product=product, version=version
+    )
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / filename
+    with atomic_path(target) as tmp:
+        table.to_csv(tmp, index=False, na_rep="-9999")
+    return target
+
+
+def fluxnet_columns(cube: xr.Dataset, site: str):
+    """One site of a local-time, start-labelled cube as a table with FLUXNET column names.
+
+    Each canonical variable becomes its first catalog alias (``ta`` -> ``TA_F``,
+    ``nee`` -> ``NEE_VUT_REF``), each ``<var>_qc`` its first QC alias; the index is ``time``.
+
+    Examples
+    --------
+    >>> frame = fluxnet_columns(load_demo_cube(), "DE-Hai")
+    >>> list(frame.columns)[:3]
+    ['TA_F', 'TA_F_QC', 'SW_IN_F']
+    """
+    import pandas as pd
+
+    from . import catalog
+
+    one = cube.sel(site=site)
+    columns = {}
+    for name in one.data_vars:
+        if one[name].dims != ("time",):
+            continue
+        if name.endswith("_qc"):
+            column = catalog.get(name.removesuffix("_qc")).qc_aliases[0]
+        else:
+            column = catalog.get(name).aliases[0]
+        columns[column] = one[name].values
+    return pd.DataFrame(columns, index=pd.DatetimeIndex(one.time.values, name="time"))
+
+
+def demo_fluxnet_frame(site: str, start: str, days: int):
+    """Real records of a bundled demo site in the FLUXNET HH/HR CSV layout.
+
+    The bundled Zarr subset stores UTC stamps that end each record; this gives the same
+    values on local-standard-time record starts (``TIMESTAMP_START``), at the site's native
+    resolution: HH for DE-Hai, DE-Tha, FR-Pue; HR for US-MMS, US-UMB.
+
+    Parameters
+    ----------
+    site
+        One of :data:`DEMO_SITES`.
+    start
+        First local date, e.g. ``"2010-06-01"`` (within 2007-2012).
+    days
+        Number of whole local days.
+
+    Returns
+    -------
+    frame : pandas.DataFrame
+        Index: record start (local standard time); columns ``TA_F``, ``TA_F_QC``, ...,
+        ``NEE_VUT_REF``, ``NEE_VUT_REF_QC``, ``GPP_NT_VUT_REF``, ``GPP_DT_VUT_REF``
+        (FLUXNET units: degC, W m-2, hPa, umolCO2 m-2 s-1; QC flags 0-3).
+    resolution : str
+        ``"HH"`` or ``"HR"``.
+
+    Examples
+    --------
+    >>> frame, res = demo_fluxnet_frame("DE-Hai", "2010-06-01", 1)
+    >>> res, len(frame), str(frame.index[0])
+    ('HH', 48, '2010-06-01 00:00:00')
+    """
+    import numpy as np
+    import pandas as pd
+
+    from . import catalog
+
+    hh = load_demo_hh().sel(site=site)
+    minutes = int(hh.record_minutes)
+    shift = np.timedelta64(round(float(hh.utc_offset) * 60) - minutes, "m")
+    local_start = hh.time.values + shift
+    first = np.datetime64(start, "ns")
+    keep = (local_start >= first) & (local_start < first + np.timedelta64(days, "D"))
+    if minutes == 60:  # hourly records sit on two half-hour stamps; take each hour once
+        keep &= pd.DatetimeIndex(local_start).minute == 0
+    columns = {}
+    for name in hh.data_vars:
+        if name.endswith("_qc"):
+            column = catalog.get(name.removesuffix("_qc")).qc_aliases[0]
+        else:
+            column = catalog.get(name).aliases[0]
+        columns[column] = hh[name].values[keep]
+    index = pd.DatetimeIndex(local_start[keep], name="TIMESTAMP_START")
+    return pd.DataFrame(columns, index=index), ("HH" if minutes == 30 else "HR")
