@@ -516,7 +516,7 @@ def _parse_stamps(text: np.ndarray, column: str, label: str) -> tuple[pd.Datetim
     if width not in _TS_FORMATS or (lengths != width).any():
         bad = int(np.flatnonzero(lengths != width)[0]) if width in _TS_FORMATS else 0
         raise TimestampError(
-            f"{label}: column {column!r}: cannot parse {text[bad]!r} on line {bad + 2}; "
+            f"{label}: column {column!r}: cannot parse {str(text[bad])!r} on line {bad + 2}; "
             "expected YYYYMMDDHHMM (HH/HR), YYYYMMDD (DD/WW), YYYYMM (MM) or YYYY (YY), "
             "the same width on every row"
         )
@@ -524,7 +524,7 @@ def _parse_stamps(text: np.ndarray, column: str, label: str) -> tuple[pd.Datetim
     if parsed.isna().any():
         bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise TimestampError(
-            f"{label}: column {column!r}: cannot parse {text[bad]!r} on line {bad + 2} "
+            f"{label}: column {column!r}: cannot parse {str(text[bad])!r} on line {bad + 2} "
             f"as {_TS_DESCRIPTION[width]}"
         )
     return pd.DatetimeIndex(parsed).as_unit("ns"), width
@@ -542,7 +542,7 @@ def _stamp_text(values: np.ndarray, column: str, label: str) -> np.ndarray:
     if (whole != values).any() or (whole < 0).any():
         row = int(np.flatnonzero((whole != values) | (whole < 0))[0])
         raise TimestampError(
-            f"{label}: column {column!r}: cannot parse {values[row]!r} on line {row + 2}; "
+            f"{label}: column {column!r}: cannot parse {float(values[row])!r} on line {row + 2}; "
             "expected YYYYMMDDHHMM, YYYYMMDD, YYYYMM or YYYY digits"
         )
     return whole.astype(str)
@@ -567,7 +567,7 @@ def _check_order(times: pd.DatetimeIndex, column: str, label: str) -> None:
 
 def _week_ends(start: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Last day of each ONEFlux week (7 days from 1 January; the 52nd runs to 31 December)."""
-    last_week = start.dayofyear == 358
+    last_week = start.day_of_year == 358
     ends = start + pd.Timedelta(days=6)
     year_end = pd.to_datetime(start.year.astype(str) + "-12-31")
     return pd.DatetimeIndex(np.where(last_week, year_end, ends)).as_unit("ns")
@@ -616,7 +616,7 @@ def _detect_resolution(
             )
         return res
     if width == 8:
-        doy = start.dayofyear
+        doy = start.day_of_year
         bad = ((doy - 1) % 7 != 0) | (doy > 358)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
