@@ -250,8 +250,9 @@ def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFr
                         f"has no sheet {sheet!r}",
                         expected=f"one of {book.sheet_names}",
                     )
-                frame = book.parse(
-                    sheet if sheet is not None else 0,
+                frame = pd.read_excel(
+                    book,
+                    sheet_name=sheet if sheet is not None else 0,
                     skiprows=list(cmap.skip_rows) or None,
                     na_values=missing,
                     keep_default_na=False,
@@ -293,7 +294,7 @@ def _require_columns(frame: pd.DataFrame, cmap: ColumnMap, path: Path) -> None:
                 col,
                 file=path,
                 expected="a column of the table (it is named in the column map)",
-                found=f"columns {have}",
+                found=f"columns {', '.join(have)}",
             )
 
 
@@ -438,6 +439,9 @@ def _metadata_rows(
         where = "the column map 'sites' nor the bundled FLUXNET2015 site list"
     else:
         rows = site_coords(site_ids, metadata, fallback=from_map, require_coordinates=False)
+        for col in ("igbp", "site_name"):  # '' means unknown in metadata tables
+            known = from_map[col].reindex(rows.index).fillna("")
+            rows[col] = rows[col].where(rows[col] != "", known)
         where = "the metadata table nor the column map 'sites'"
     lacking = [
         s
