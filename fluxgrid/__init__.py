@@ -26,6 +26,9 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "open_fluxnet_zarr": ".io.fluxnet_zarr",
     "read_site_metadata": ".io.metadata",
+    "read_fluxnet": ".io.fluxnet",
+    "parse_fluxnet_filename": ".io.fluxnet",
+    "read_table": ".io.tables",
     "write_cube": ".io.store",
     "open_cube": ".io.store",
     "to_netcdf": ".io.store",
