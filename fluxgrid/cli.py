@@ -10,6 +10,8 @@ Examples
     fluxgrid demo
     fluxgrid ingest ../shared/data/fluxnet2015/hh.zarr --sites US-MMS DE-Hai -o cube.zarr
     fluxgrid ingest FLX_*_FLUXNET2015_SUBSET_MM_*.csv --to native -o monthly.zarr
+    fluxgrid ingest FLX_DE-Hai_FLUXNET2015_FULLSET_2000-2012_1-4.zip --resolution HH -o hai.zarr
+    fluxgrid ingest chinaflux_daily.csv --column-map chinaflux_daily.yaml -o cn.zarr
 """
 
 from __future__ import annotations
@@ -41,6 +43,16 @@ def _add_ingest(p: argparse.ArgumentParser) -> None:
         "--metadata", help="site metadata table (flat CSV or BIF); default: bundled list"
     )
     p.add_argument(
+        "--resolution",
+        choices=["HH", "HR", "DD", "WW", "MM", "YY"],
+        help="FLUXNET files: read only this resolution (needed for archives holding several)",
+    )
+    p.add_argument(
+        "--column-map",
+        metavar="YAML",
+        help="read SOURCE as a plain CSV/Excel table with this column map (e.g. ChinaFLUX)",
+    )
+    p.add_argument(
         "--min-coverage",
         type=float,
         default=0.5,
@@ -63,7 +75,20 @@ def _run_ingest(args: argparse.Namespace) -> int:
     from .prep.qc import qc_mask
     from .prep.resample import to_daily, to_monthly
 
-    cube = read_source(args.sources, sites=args.sites, metadata=args.metadata)
+    if args.column_map:
+        from .errors import ConfigError
+        from .io.tables import read_table
+        from .prep.select import select_sites
+
+        if len(args.sources) != 1:
+            raise ConfigError("--column-map reads one table; give one SOURCE per ingest call")
+        cube = read_table(args.sources[0], args.column_map, metadata=args.metadata)
+        if args.sites:
+            cube = select_sites(cube, sites=args.sites)
+    else:
+        cube = read_source(
+            args.sources, sites=args.sites, metadata=args.metadata, resolution=args.resolution
+        )
     resolution = cube.attrs.get("resolution", "")
     if args.to in ("daily", "monthly") and resolution in ("HH", "HR"):
         cube = to_daily(cube, min_coverage=args.min_coverage)

@@ -32,6 +32,7 @@ def read_source(
     *,
     sites: Sequence[str] | None = None,
     metadata: str | os.PathLike | None = None,
+    resolution: str | None = None,
 ) -> xr.Dataset:
     """Open ``sources`` as one site cube.
 
@@ -45,6 +46,9 @@ def read_source(
         Keep only these sites.
     metadata
         Site metadata table (flat or BIF); default: the bundled FLUXNET2015 list.
+    resolution
+        For FLUXNET files: read only this resolution (HH, HR, DD, WW, MM, YY), needed when the
+        sources hold several (distributed archives do). Ignored for Zarr stores.
 
     Returns
     -------
@@ -82,4 +86,4 @@ def read_source(
         return cube
     from .fluxnet import read_fluxnet
 
-    return read_fluxnet(paths, sites=sites, metadata=metadata)
+    return read_fluxnet(paths, sites=sites, metadata=metadata, resolution=resolution)
