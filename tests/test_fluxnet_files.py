@@ -645,3 +645,19 @@ def test_errors_leave_nothing_behind_in_cli(tmp_path, capsys):
     assert "duplicated" in capsys.readouterr().err
     assert not out.exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["src"]
+
+
+def test_ingest_zip_with_resolution(tmp_path, hai_hh, demo_daily, capsys):
+    staging = tmp_path / "staging"
+    hh = write_fluxnet_csv(staging, "HH", "DE-Hai", hai_hh)
+    dd = write_fluxnet_csv(staging, "DD", "DE-Hai", fluxnet_columns(demo_daily, "DE-Hai"))
+    archive = tmp_path / "FLX_DE-Hai_FLUXNET2015_FULLSET_2007-2012_1-4.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.write(hh, hh.name)
+        zf.write(dd, dd.name)
+    out = tmp_path / "hai.zarr"
+    assert main(["ingest", str(archive), "-o", str(out)]) == 2
+    assert "--resolution" in capsys.readouterr().err and not out.exists()
+    assert main(["ingest", str(archive), "--resolution", "HH", "-o", str(out)]) == 0
+    cube = open_cube(out)
+    assert cube.attrs["resolution"] == "DD" and cube.sizes["time"] == 3

@@ -343,3 +343,18 @@ def test_column_map_object_is_accepted(small):
     cmap = load_column_map(_map())
     assert isinstance(cmap, ColumnMap)
     assert read_table(small, cmap).sizes["site"] == 2
+
+
+def test_ingest_table_with_column_map(tmp_path, demo, capsys):
+    from fluxgrid.cli import main
+    from fluxgrid.io.store import open_cube
+
+    path = _write_with_units_row(_chinaflux_daily(demo, ["DE-Hai", "US-MMS"]), tmp_path / "d.csv")
+    out = tmp_path / "cn.zarr"
+    args = ["ingest", str(path), "--column-map", str(DAILY_MAP), "--sites", "US-MMS"]
+    assert main([*args, "-o", str(out)]) == 0
+    cube = open_cube(out)
+    assert cube.site.values.tolist() == ["US-MMS"] and cube.attrs["resolution"] == "DD"
+    np.testing.assert_allclose(cube.ta.values[0], demo.ta.sel(site="US-MMS").values, rtol=1e-5)
+    assert main(["ingest", str(path), str(path), "--column-map", str(DAILY_MAP), "-o", "x"]) == 2
+    assert "one table" in capsys.readouterr().err
