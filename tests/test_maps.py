@@ -170,3 +170,56 @@ def test_cf_check_finds_problems(site_maps):
 )
 def test_parse_units(units, ok):
     assert parse_units(units) is ok
+
+
+# --------------------------------------------------------------------------- quick looks
+def test_mean_annual_nee_png_is_centred_at_zero(site_maps, tmp_path):
+    from matplotlib.image import imread
+
+    from fluxgrid.plots import plot_mean_annual_nee
+
+    path = tmp_path / "nee_mean_annual.png"
+    fig = plot_mean_annual_nee(site_maps.nee, path=path)
+    image = imread(path)
+    assert image.ndim == 3 and image.shape[0] > 100 and image.shape[1] > 100
+    mesh = fig.axes[0].collections[0]
+    vmin, vmax = mesh.norm.vmin, mesh.norm.vmax
+    assert vmin == pytest.approx(-vmax) and vmax > 0
+    assert mesh.get_cmap().name == "RdBu_r"
+    # the map shows the mean daily rate x 365.25 (real site values)
+    expected = site_maps.nee.mean("time").values * 365.25
+    np.testing.assert_allclose(
+        np.ma.filled(mesh.get_array(), np.nan).reshape(5, 2), expected, rtol=1e-5
+    )
+    with pytest.raises(OutputExistsError):
+        plot_mean_annual_nee(site_maps.nee, path=path)
+
+
+def test_regional_totals_plot(tmp_path):
+    from fluxgrid.plots import plot_regional_totals
+    from fluxgrid.regions import regional_totals
+
+    grid = make_grid(1.0, bbox=(0, 0, 2, 2))
+    time = pd.date_range("2003-01-01", "2005-12-31", freq="D")
+    nee = xr.DataArray(
+        np.full((time.size, 2, 2), -1.0),
+        coords={"time": time, "lat": grid.lat, "lon": grid.lon},
+        dims=("time", "lat", "lon"),
+        name="nee",
+        attrs={"units": "gC m-2 d-1"},
+    )
+    table = regional_totals(
+        nee,
+        {
+            "south": (grid.lat < 1).broadcast_like(grid.lon),
+            "all": (grid.lat > -90).broadcast_like(grid.lon),
+        },
+    )
+    path = tmp_path / "sinks.png"
+    fig = plot_regional_totals(table, path=path)
+    assert path.stat().st_size > 1000
+    lines = fig.axes[0].get_lines()
+    assert [line.get_label() for line in lines[:2]] == ["south", "all"]
+    np.testing.assert_allclose(lines[1].get_ydata(), table.sink.sel(region="all").values)
+    with pytest.raises(GridError, match="no 'sink'"):
+        plot_regional_totals(table.drop_vars("sink"))
