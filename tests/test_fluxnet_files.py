@@ -661,3 +661,13 @@ def test_ingest_zip_with_resolution(tmp_path, hai_hh, demo_daily, capsys):
     assert main(["ingest", str(archive), "--resolution", "HH", "-o", str(out)]) == 0
     cube = open_cube(out)
     assert cube.attrs["resolution"] == "DD" and cube.sizes["time"] == 3
+
+
+def test_quoted_header_crlf_and_byte_order_mark(tmp_path):
+    path = _write_text(tmp_path, DD_NAME, "")
+    path.write_bytes(
+        '\ufeff"TIMESTAMP","TA_F","NEE_VUT_REF"\r\n20100101,1.5,-9999\r\n20100102,2.5,0.3\r\n'.encode()
+    )
+    cube = read_fluxnet(path)
+    np.testing.assert_allclose(cube.ta.values[0], [1.5, 2.5])
+    np.testing.assert_allclose(cube.nee.values[0], [np.nan, 0.3], rtol=1e-6)

@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import csv
 import io
 import itertools
 import os
@@ -439,17 +440,17 @@ def _header(entry: _Entry) -> list[str]:
         raise FileFormatError(
             entry.label, "file is empty", expected="a header line and data rows (ONEFlux CSV)"
         )
-    return [c.strip() for c in first.strip().split(",")]
+    return next(csv.reader([first]))  # names as pandas will see them (quotes removed)
 
 
 def _timestamp_layout(header: list[str], label: str) -> list[str]:
     """The timestamp columns of a FLUXNET CSV header."""
-    upper = {c.upper(): c for c in header}
+    upper = {c.strip().upper(): c for c in header}
     if "TIMESTAMP_START" in upper and "TIMESTAMP_END" in upper:
         return [upper["TIMESTAMP_START"], upper["TIMESTAMP_END"]]
     if "TIMESTAMP" in upper:
         return [upper["TIMESTAMP"]]
-    present = [c for c in header if c.upper().startswith("TIMESTAMP")]
+    present = [c for c in header if c.strip().upper().startswith("TIMESTAMP")]
     raise ColumnError(
         "TIMESTAMP",
         file=label,
@@ -474,20 +475,20 @@ def _column_plan(
     for pos, col in enumerate(header):
         if col in ts_cols:
             continue
-        name = catalog.resolve_column(col)
+        name = catalog.resolve_column(col.strip())
         if name is None:
             continue
         if name.endswith("_qc") and name.removesuffix("_qc") in catalog.variables():
-            qc_columns[col.upper()] = (name, col)
+            qc_columns[col.strip().upper()] = (name, col)
         else:
-            candidates.setdefault(name, []).append((catalog.alias_rank(col), pos, col))
+            candidates.setdefault(name, []).append((catalog.alias_rank(col.strip()), pos, col))
     plan: dict[str, str] = {}
     for name in catalog.names():
         if name not in candidates:
             continue
         col = min(candidates[name])[2]
         plan[name] = col
-        qc = qc_columns.get(f"{col.upper()}_QC")
+        qc = qc_columns.get(f"{col.strip().upper()}_QC")
         if qc is not None and qc[0] == f"{name}_qc":
             plan[qc[0]] = qc[1]
     if variables is not None:
@@ -495,7 +496,9 @@ def _column_plan(
         plan = {k: v for k, v in plan.items() if k in wanted}
         used = set(plan.values()) | set(ts_cols)
         # columns of other canonical variables were left out on purpose, not unused
-        unused = [c for c in header if c not in used and catalog.resolve_column(c) is None and c]
+        unused = [
+            c for c in header if c not in used and catalog.resolve_column(c.strip()) is None and c
+        ]
     else:
         used = set(plan.values()) | set(ts_cols)
         unused = [c for c in header if c not in used and c]
@@ -1013,7 +1016,7 @@ def read_fluxnet(
     networks = {p.entry.info.network for p in parts}
     unused = sorted({c for p in parts for c in p.unused})
     out.attrs = {
-        "title": f"FLUXNET {res} site cube",
+        "title": "FLUXNET site cube",
         "source": f"{', '.join(sorted(networks))} CSV files (ONEFlux layout)",
         "source_files": "\n".join(p.entry.label for p in parts),
         "unused_columns": ", ".join(unused),
