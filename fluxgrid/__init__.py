@@ -39,6 +39,23 @@ _PUBLIC = {
     "load_demo_cube": ".testing",
     "load_demo_hh": ".testing",
     "get_model": ".registry",
+    # gridded drivers, regional sinks, maps (upscaling stage, without the model application)
+    "open_grid": ".io.grids",
+    "read_era5": ".io.grids",
+    "era5_to_daily": ".io.grids",
+    "make_grid": ".io.grids",
+    "regrid": ".io.grids",
+    "land_mask": ".io.grids",
+    "vegetation_type": ".io.grids",
+    "prepare_drivers": ".io.grids",
+    "cell_area": ".regions",
+    "regional_totals": ".regions",
+    "totals_to_csv": ".regions",
+    "write_map": ".io.maps",
+    "open_map": ".io.maps",
+    "check_cf": ".io.maps",
+    "plot_mean_annual_nee": ".plots",
+    "plot_regional_totals": ".plots",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
