@@ -65,3 +65,34 @@ class FluxgridAccessor:
         from .io.store import to_netcdf
 
         return to_netcdf(self._ds, path, **kwargs)
+
+    # ---------------------------------------------------------------- upscaling: grids, sinks, maps
+    def era5_to_daily(self, **kwargs: Any) -> xr.Dataset:
+        """ERA5/ERA5-Land hourly -> daily drivers; see :func:`fluxgrid.io.grids.era5_to_daily`."""
+        from .io.grids import era5_to_daily
+
+        return era5_to_daily(self._ds, **kwargs)
+
+    def regrid(self, target: Any, **kwargs: Any) -> xr.Dataset:
+        """Regrid onto ``target``'s lat/lon; see :func:`fluxgrid.io.grids.regrid`."""
+        from .io.grids import regrid
+
+        return regrid(self._ds, target, **kwargs)
+
+    def prepare_drivers(self, **kwargs: Any) -> xr.Dataset:
+        """Daily drivers ready for inference; see :func:`fluxgrid.io.grids.prepare_drivers`."""
+        from .io.grids import prepare_drivers
+
+        return prepare_drivers(self._ds, **kwargs)
+
+    def regional_sink(self, regions: Any = None, **kwargs: Any) -> xr.Dataset:
+        """Annual totals per region, TgC yr-1; see :func:`fluxgrid.regions.regional_totals`."""
+        from .regions import regional_totals
+
+        return regional_totals(self._ds, regions, **kwargs)
+
+    def to_map(self, path: str, **kwargs: Any) -> Any:
+        """Write CF-1.8 NetCDF maps atomically; see :func:`fluxgrid.io.maps.write_map`."""
+        from .io.maps import write_map
+
+        return write_map(self._ds, path, **kwargs)

@@ -269,3 +269,12 @@ def test_csv_export(tmp_path):
     with pytest.raises(OutputExistsError):
         totals_to_csv(table, path)
     totals_to_csv(table, path, overwrite=True)
+
+
+def test_accessor_regional_sink():
+    import fluxgrid  # noqa: F401  (registers ds.fluxgrid)
+
+    grid = make_grid(1.0, bbox=(0, 0, 2, 2))
+    maps = xr.Dataset({"nee": _daily_map(-1.0, grid)})
+    table = maps.fluxgrid.regional_sink()
+    assert table.sink.item() == pytest.approx(365 * float(cell_area(grid).sum()) / 1e12, rel=1e-6)
