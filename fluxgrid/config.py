@@ -96,6 +96,10 @@ class IngestConfig:
     to: Literal["native", "daily", "monthly"] = "daily"
     sites: tuple[str, ...] | None = None
     metadata: str | None = None
+    #: FLUXNET files: the one resolution to read (HH, HR, DD, WW, MM, YY) where sources hold several
+    resolution: Literal["HH", "HR", "DD", "WW", "MM", "YY"] | None = None
+    #: read the source as a plain table with this column map (YAML path), see fluxgrid.io.tables
+    column_map: str | None = None
     resample: ResampleConfig = ResampleConfig()
     qc: QCConfig | None = None
 
