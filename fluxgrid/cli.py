@@ -165,10 +165,61 @@ def _run_run(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- drivers
+def _add_drivers(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "sources", nargs="+", help="ERA5 / ERA5-Land NetCDF files, a glob or a Zarr store"
+    )
+    p.add_argument("-o", "--output", required=True, help="output Zarr store (daily drivers)")
+    p.add_argument(
+        "--accumulation",
+        choices=["auto", "per_step", "since_midnight"],
+        default="auto",
+        help="ssrd/tp convention: per_step (ERA5), since_midnight (ERA5-Land), auto (detect)",
+    )
+    p.add_argument("--day", choices=["utc", "solar"], default="utc", help="UTC or local solar days")
+    p.add_argument(
+        "--variables", nargs="+", default=None, help="drivers to make (default: ta sw_in vpd p ws)"
+    )
+    p.add_argument("--resolution", type=float, help="regrid onto a regular grid of this size (deg)")
+    p.add_argument(
+        "--bbox",
+        type=float,
+        nargs=4,
+        metavar=("LON_MIN", "LAT_MIN", "LON_MAX", "LAT_MAX"),
+        default=(-180.0, -90.0, 180.0, 90.0),
+        help="extent of the --resolution grid",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def _run_drivers(args: argparse.Namespace) -> int:
+    from ._progress import progress_bar
+    from .io.grids import DRIVER_VARIABLES, make_grid, read_era5, regrid, write_grid
+
+    drivers = read_era5(
+        args.sources,
+        variables=args.variables or DRIVER_VARIABLES,
+        accumulation=args.accumulation,
+        day=args.day,
+    )
+    if args.resolution:
+        drivers = regrid(drivers, make_grid(args.resolution, bbox=tuple(args.bbox)))
+    with progress_bar(label=f"writing {args.output}"):
+        write_grid(drivers, args.output, overwrite=args.overwrite)
+    print(
+        f"wrote {args.output}: {drivers.sizes['time']} days x {drivers.sizes['lat']} lat x "
+        f"{drivers.sizes['lon']} lon, variables {', '.join(drivers.data_vars)} "
+        f"(accumulation {drivers.attrs['accumulation']}, {drivers.attrs['day_definition']})"
+    )
+    return 0
+
+
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
     "demo": ("run the main job on the bundled FLUXNET2015 subset", _add_demo, _run_demo),
+    "drivers": ("ERA5 / ERA5-Land files -> daily driver grid (Zarr)", _add_drivers, _run_drivers),
     "ingest": ("read flux files or a Zarr store into a site cube", _add_ingest, _run_ingest),
     "run": ("run a recipe (YAML + module) on a Dask cluster", _add_run, _run_run),
 }

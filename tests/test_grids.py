@@ -546,3 +546,31 @@ def test_write_grid_round_trip_and_refuse_overwrite(era5_files, tmp_path):
         write_grid(daily, path)
     write_grid(daily, path, overwrite=True, layout="maps")
     assert open_grid(path).ta.chunks[0] == (2,)
+
+
+def test_cli_drivers(era5_land_file, tmp_path, capsys):
+    from fluxgrid.cli import main
+
+    out = tmp_path / "drivers.zarr"
+    code = main(
+        [
+            "drivers",
+            str(era5_land_file),
+            "-o",
+            str(out),
+            "--resolution",
+            "2",
+            "--bbox",
+            "-2",
+            "48",
+            "2",
+            "50",
+        ]
+    )
+    assert code == 0
+    assert "accumulation since_midnight" in capsys.readouterr().out
+    drivers = open_grid(out)
+    assert drivers.sizes == {"time": 2, "lat": 1, "lon": 2}
+    np.testing.assert_allclose(drivers.p.values, 6.0, rtol=1e-5)
+    assert main(["drivers", str(era5_land_file), "-o", str(out)]) == 2  # exists: refused
+    assert "exists" in capsys.readouterr().err
