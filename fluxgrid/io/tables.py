@@ -482,9 +482,10 @@ def read_table(
     Returns
     -------
     xarray.Dataset
-        Dims ``(site, time)``; ``time`` the local date (DD) or first day of the month (MM) on a
-        regular axis shared by all sites. Float32 variables in canonical daily-rate units
-        (``catalog.units_for(name, "DD")``) with CF attributes, ``source_column`` and
+        Dims ``(site, time)``, sites in order of first appearance; ``time`` the local date
+        (DD) or first day of the month (MM) on a regular axis shared by all sites. Float32
+        variables in canonical daily-rate units (``catalog.units_for(name, "DD")``) with CF
+        attributes, ``source_column`` and
         ``source_units``; ``<var>_qc`` as fractions 0-1. Coordinates ``latitude``,
         ``longitude``, ``elevation``, ``igbp``, ``utc_offset``. Attributes ``resolution``
         (DD or MM), ``time_zone="local standard time"``, ``time_label="start"``,
