@@ -30,6 +30,7 @@ import yaml
 from .errors import ConfigError
 
 __all__ = [
+    "DriversConfig",
     "IngestConfig",
     "QCConfig",
     "ResampleConfig",
@@ -102,6 +103,41 @@ class IngestConfig:
     column_map: str | None = None
     resample: ResampleConfig = ResampleConfig()
     qc: QCConfig | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class DriversConfig:
+    """Gridded drivers for upscaling (see :mod:`fluxgrid.io.grids`, ``fluxgrid drivers``).
+
+    Attributes
+    ----------
+    sources
+        ERA5 / ERA5-Land NetCDF files or glob patterns, or one Zarr store.
+    variables
+        Canonical drivers to make (the models' inputs).
+    accumulation
+        ``ssrd``/``tp`` convention: ``per_step`` (ERA5), ``since_midnight`` (ERA5-Land) or
+        ``auto`` (detected from the data).
+    day
+        ``utc`` days or local ``solar`` days.
+    min_coverage
+        Share of a day's time steps needed for a daily value.
+    resolution
+        Regrid onto a regular grid of this cell size (degrees); ``None`` keeps the source grid.
+    bbox
+        Extent ``(lon_min, lat_min, lon_max, lat_max)`` of that grid.
+    regrid_method
+        ``auto``, ``conservative``, ``bilinear`` or ``nearest``.
+    """
+
+    sources: tuple[str, ...] = ()
+    variables: tuple[str, ...] = ("ta", "sw_in", "vpd", "p", "ws")
+    accumulation: Literal["auto", "per_step", "since_midnight"] = "auto"
+    day: Literal["utc", "solar"] = "utc"
+    min_coverage: float = 1.0
+    resolution: float | None = None
+    bbox: tuple[float, float, float, float] = (-180.0, -90.0, 180.0, 90.0)
+    regrid_method: Literal["auto", "conservative", "bilinear", "nearest"] = "auto"
 
 
 # --------------------------------------------------------------------------- machinery

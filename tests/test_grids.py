@@ -574,3 +574,23 @@ def test_cli_drivers(era5_land_file, tmp_path, capsys):
     np.testing.assert_allclose(drivers.p.values, 6.0, rtol=1e-5)
     assert main(["drivers", str(era5_land_file), "-o", str(out)]) == 2  # exists: refused
     assert "exists" in capsys.readouterr().err
+
+
+def test_drivers_from_config(era5_files):
+    from fluxgrid.config import DriversConfig, from_dict
+    from fluxgrid.io.grids import drivers_from_config
+
+    cfg = from_dict(
+        DriversConfig,
+        {
+            "sources": [str(p) for p in era5_files],
+            "accumulation": "per_step",
+            "resolution": 1.0,
+            "bbox": [-2, 48, 2, 50],
+            "variables": ["ta", "p"],
+        },
+    )
+    drivers = drivers_from_config(cfg)
+    assert list(drivers.data_vars) == ["ta", "p"]
+    assert drivers.lat.values.tolist() == [48.5, 49.5]
+    np.testing.assert_allclose(drivers.p.values, 6.0, rtol=1e-5)

@@ -84,6 +84,7 @@ __all__ = [
     "class_fractions",
     "conservative_weights",
     "detect_accumulation",
+    "drivers_from_config",
     "era5_to_daily",
     "grid_chunk_plan",
     "grid_edges",
@@ -1642,3 +1643,29 @@ def write_grid(
     with atomic_path(path) as tmp:
         out.to_zarr(tmp, mode="w", consolidated=True, zarr_format=2)
     return path
+
+
+def drivers_from_config(cfg) -> xr.Dataset:
+    """Daily drivers as a :class:`fluxgrid.config.DriversConfig` describes them (lazy).
+
+    :func:`read_era5` of ``cfg.sources``, then :func:`regrid` onto
+    ``make_grid(cfg.resolution, cfg.bbox)`` when a resolution is given.
+
+    Examples
+    --------
+    >>> from fluxgrid.config import DriversConfig
+    >>> cfg = DriversConfig(sources=("era5land_2012_*.nc",), resolution=0.5)
+    >>> drivers = drivers_from_config(cfg)  # doctest: +SKIP
+    """
+    drivers = read_era5(
+        list(cfg.sources),
+        variables=cfg.variables,
+        accumulation=cfg.accumulation,
+        day=cfg.day,
+        min_coverage=cfg.min_coverage,
+    )
+    if cfg.resolution is not None:
+        drivers = regrid(
+            drivers, make_grid(cfg.resolution, bbox=cfg.bbox), method=cfg.regrid_method
+        )
+    return drivers
