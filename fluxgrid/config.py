@@ -182,7 +182,7 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         if len(args) != len(value):
             raise ConfigError(f"{path}: expected {len(args)} items, got {len(value)}")
         return tuple(
-            _coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(args, value, strict=True))
+            _coerce(v, a, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True))
         )
     if origin is dict:
         if not isinstance(value, dict):
