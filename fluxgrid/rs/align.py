@@ -1,0 +1,186 @@
+"""Remote-sensing acquisitions -> the site cube's daily axis (local standard-time dates).
+
+An acquisition at UTC time ``t`` belongs to the local date of ``t + utc_offset``. Several
+acquisitions on one local day (overlapping orbits) are averaged, weighted by their valid
+pixel counts; days without a valid value carry the reason in ``<product>_status``.
+:func:`join_rs` optionally interpolates linearly between acquisitions and adds the
+variables to the cube under canonical names with ``units``/``long_name`` attributes.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd, xarray as xr
+>>> acq = pd.to_datetime(["2020-06-01T10:30", "2020-06-03T10:30"])
+>>> table = xr.Dataset({"v": ("time", [1.0, 3.0])}, coords={"time": acq})
+>>> status = xr.DataArray([0, 0], dims="time", coords={"time": acq})
+>>> days = pd.date_range("2020-06-01", periods=4)
+>>> daily = daily_from_acquisitions(table, status, utc_offset=1.0, time=days, product="x")
+>>> daily.v.values.tolist(), daily.x_status.values.tolist()
+([1.0, nan, 3.0, nan], [0, 1, 0, 1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import RemoteSensingError
+from .names import STATUS, rs_attrs
+from .stac import item_local_dates
+
+__all__ = ["daily_from_acquisitions", "join_rs"]
+
+
+def daily_from_acquisitions(
+    table: xr.Dataset,
+    status: xr.DataArray,
+    *,
+    utc_offset: float,
+    time: xr.DataArray | pd.DatetimeIndex | np.ndarray,
+    weight: xr.DataArray | None = None,
+    product: str,
+) -> xr.Dataset:
+    """Average acquisitions of one site onto local days (vectorised, no loop over days).
+
+    Parameters
+    ----------
+    table
+        Values per acquisition, dim ``time`` (UTC) first, any further dims (``index``).
+    status
+        Per-acquisition status code (:data:`fluxgrid.rs.names.STATUS`); only ``ok``
+        acquisitions contribute values.
+    utc_offset
+        Hours of local standard time ahead of UTC.
+    time
+        The cube's daily axis (local dates at 00:00).
+    weight
+        Weight of each acquisition (e.g. clear-pixel count); default 1.
+    product
+        Prefix of the status variable (``"s2"`` -> ``s2_status``).
+
+    Returns
+    -------
+    xarray.Dataset
+        Same variables on ``time``; ``<product>_status`` per day (``ok`` if any acquisition
+        was valid, else the most specific reason of that day's acquisitions, else
+        ``no_acquisition``).
+    """
+    days = pd.DatetimeIndex(np.asarray(time)).values.astype("datetime64[ns]")
+    local = item_local_dates(pd.DatetimeIndex(table.time.values), utc_offset)
+    pos = np.searchsorted(days, local)
+    inside = (pos < len(days)) & (days[np.minimum(pos, len(days) - 1)] == local)
+    codes = np.asarray(status.values, dtype="int64")
+    ok = (codes == STATUS["ok"]) & inside
+    w = np.ones(len(local)) if weight is None else np.nan_to_num(np.asarray(weight.values, float))
+    day_status = np.full(len(days), STATUS["no_acquisition"], dtype="int64")
+    bad = inside & ~ok
+    np.maximum.at(day_status, pos[bad], codes[bad])
+    day_status[np.unique(pos[ok])] = STATUS["ok"]
+    out = {}
+    for name, var in table.data_vars.items():
+        values = np.asarray(var.transpose("time", ...).values, dtype="float64")
+        finite = np.isfinite(values) & ok.reshape((-1,) + (1,) * (values.ndim - 1))
+        ww = np.where(finite, w.reshape((-1,) + (1,) * (values.ndim - 1)), 0.0)
+        sums = np.zeros((len(days), *values.shape[1:]))
+        wsum = np.zeros_like(sums)
+        np.add.at(sums, pos[inside], np.where(finite, values * ww, 0.0)[inside])
+        np.add.at(wsum, pos[inside], ww[inside])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(wsum > 0, sums / wsum, np.nan)
+        other = [d for d in var.dims if d != "time"]
+        out[name] = xr.DataArray(
+            mean.astype("float32"),
+            dims=("time", *other),
+            coords={"time": days, **{d: var[d].values for d in other if d in var.coords}},
+            attrs=var.attrs,
+        )
+    ds = xr.Dataset(out)
+    ds[f"{product}_status"] = xr.DataArray(
+        day_status.astype("int8"), dims="time", coords={"time": days}
+    )
+    return ds
+
+
+def join_rs(
+    cube: xr.Dataset,
+    daily: xr.Dataset,
+    *,
+    product: str,
+    interpolate: bool = False,
+    max_gap_days: int = 16,
+    reasons: Mapping[str, str] | None = None,
+) -> xr.Dataset:
+    """Join daily remote-sensing variables (dims ``(site, time)``) into the site cube.
+
+    Parameters
+    ----------
+    cube
+        Daily site cube.
+    daily
+        Variables on the cube's sites and days, with ``<product>_status``.
+    product
+        Prefix (``"s2"``, ``"s1"``, ``"lst"``...). Existing variables of that product in
+        ``cube`` are replaced.
+    interpolate
+        Linearly interpolate gaps of at most ``max_gap_days`` days; filled days get the
+        status ``interpolated``.
+    reasons
+        Site -> reason for sites without data, stored in coordinate ``<product>_reason``.
+
+    Returns
+    -------
+    xarray.Dataset
+        New cube (the input is not modified).
+
+    Raises
+    ------
+    RemoteSensingError
+        If ``daily`` does not cover the cube's sites or its time axis differs.
+    """
+    if "site" not in daily.dims or "time" not in daily.dims:
+        raise RemoteSensingError(f"join_rs: expected dims (site, time), got {dict(daily.sizes)}")
+    cube_sites = [str(s) for s in cube.site.values]
+    extra = sorted(set(map(str, daily.site.values)) - set(cube_sites))
+    if extra:
+        raise RemoteSensingError(f"join_rs: sites {extra} are not in the cube")
+    daily = daily.reindex(site=cube.site.values)
+    if not np.array_equal(daily.time.values, cube.time.values):
+        raise RemoteSensingError(
+            "join_rs: the product's days differ from the cube's time axis; build it with "
+            "daily_from_acquisitions(time=cube.time)"
+        )
+    status_name = f"{product}_status"
+    status = daily[status_name].fillna(STATUS["no_acquisition"]).astype("int8")
+    values = daily.drop_vars(status_name)
+    if interpolate:
+        before = values.notnull()
+        values = values.interpolate_na(
+            dim="time", method="linear", max_gap=pd.Timedelta(days=max_gap_days)
+        )
+        first = next(iter(values.data_vars))
+        filled = values[first].notnull() & ~before[first]
+        while filled.ndim > 2:
+            filled = filled.any([d for d in filled.dims if d not in ("site", "time")])
+        status = status.where(~filled, STATUS["interpolated"]).astype("int8")
+    out = cube.drop_vars(
+        [v for v in cube.variables if str(v).startswith(f"{product}_") and v not in cube.dims]
+    )
+    for name, var in values.data_vars.items():
+        var = var.astype("float32") if var.dtype.kind == "f" else var
+        out[name] = var.transpose("site", "time", ...).assign_attrs(
+            {**rs_attrs(str(name)), **var.attrs}
+        )
+    out[status_name] = status.transpose("site", "time").assign_attrs(rs_attrs(status_name))
+    reasons = dict(reasons or {})
+    out = out.assign_coords(
+        {
+            f"{product}_reason": (
+                "site",
+                np.array([reasons.get(s, "") for s in cube_sites], dtype=str),
+                {"long_name": f"why a site has no {product} data ('' = has data)"},
+            )
+        }
+    )
+    return out

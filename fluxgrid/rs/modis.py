@@ -1,0 +1,529 @@
+"""MODIS land-surface temperature at towers (MOD11A1/MYD11A1) and FluxnetEO site files.
+
+:func:`lst_window` reads the daily LST tiles on their own sinusoidal grid, takes the
+``window`` x ``window`` pixels (default 3 x 3) centred on the pixel holding the tower, keeps
+pixels whose QC says "good quality" (or "other quality" with an LST error class within
+``max_lst_error_k``), scales the digital numbers (0.02 K) and averages them. Each
+observation is dated by its local standard-time day: the product day is a UTC day, and the
+observation happens at the platform's nominal local solar time (Terra 10:30/22:30, Aqua
+13:30/01:30).
+
+:func:`read_fluxneteo` reads FluxnetEO MODIS site files (Walther et al. 2022) into the same
+canonical names (``lst_terra_day`` ...; degC) plus ``modis_<index>`` reflectance products.
+
+Examples
+--------
+>>> decode_qc([0b00000000, 0b01000001, 0b11000001, 0b00000010], max_lst_error_k=2.0).tolist()
+[True, True, False, False]
+>>> ds = read_fluxneteo("../shared/data/fluxneteo/CG-Tch.modis.average_cutout.nc")  # doctest: +SKIP
+>>> ds.lst_terra_day.attrs["units"]                                                # doctest: +SKIP
+'degC'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._lazy import lazy_import
+from ..errors import FileFormatError, RemoteSensingError
+from .config import LSTConfig, StacConfig
+from .names import STATUS, rs_attrs
+from .stac import _item_times, load_site_cube, search_items, tower_xy
+
+__all__ = [
+    "OVERPASS_HOURS",
+    "add_lst",
+    "decode_qc",
+    "lst_site",
+    "lst_streams",
+    "lst_window",
+    "modis_observation_times",
+    "read_fluxneteo",
+]
+
+#: nominal local solar time (hours) of each MODIS overpass
+OVERPASS_HOURS = {
+    ("terra", "day"): 10.5,
+    ("terra", "night"): 22.5,
+    ("aqua", "day"): 13.5,
+    ("aqua", "night"): 1.5,
+}
+_ERROR_CLASS = {1.0: 0, 2.0: 1, 3.0: 2}
+_KELVIN = 273.15
+
+
+def decode_qc(qc, *, max_lst_error_k: float = 2.0) -> np.ndarray:
+    """Good-pixel mask from MOD11A1 ``QC_Day``/``QC_Night`` bits.
+
+    Bits 0-1 (mandatory QA): 00 good -> kept; 01 other quality -> kept only if bits 6-7
+    (LST error: 00 <= 1 K, 01 <= 2 K, 10 <= 3 K, 11 > 3 K) are within ``max_lst_error_k``;
+    10 (cloud) and 11 (not produced) -> rejected.
+    """
+    qc = np.asarray(qc).astype("uint8")
+    mandatory = qc & 0b11
+    lst_error = (qc >> 6) & 0b11
+    limit = _ERROR_CLASS[float(max_lst_error_k)]
+    return (mandatory == 0) | ((mandatory == 1) & (lst_error <= limit))
+
+
+def modis_observation_times(dates, longitude: float, platform: str, part: str) -> np.ndarray:
+    """UTC times of the observations in daily MODIS products of ``dates`` (UTC days).
+
+    The observation is at the nominal local solar time of the overpass; it lies within the
+    product's UTC day, so ``utc = date + ((solar_hour - longitude/15) mod 24) h``.
+    """
+    hours = (OVERPASS_HOURS[(platform, part)] - float(longitude) / 15.0) % 24.0
+    days = pd.DatetimeIndex(dates).normalize()
+    return (days + pd.to_timedelta(hours, unit="h")).values.astype("datetime64[ns]")
+
+
+def _platform(item) -> str:
+    name = str(item.properties.get("platform", "")).lower()
+    if name in ("terra", "aqua"):
+        return name
+    return "terra" if item.id.upper().startswith("MOD") else "aqua"
+
+
+def _window_geobox(items: Sequence, latitude: float, longitude: float, window: int):
+    """GeoBox of ``window`` x ``window`` native pixels centred on the tower pixel."""
+    geobox_mod = lazy_import("odc.geo.geobox")
+    geo = lazy_import("odc.geo")
+    affine = lazy_import("affine")
+    from shapely.geometry import Point, shape
+
+    point = Point(float(longitude), float(latitude))
+    item = next((i for i in items if shape(i.geometry).covers(point)), items[0])
+    props = {**item.properties}
+    asset = next(iter(item.assets.values()))
+    props.update({k: v for k, v in asset.extra_fields.items() if k.startswith("proj:")})
+    crs = (
+        props.get("proj:wkt2")
+        or props.get("proj:code")
+        or (f"EPSG:{props['proj:epsg']}" if props.get("proj:epsg") else None)
+    )
+    transform = props.get("proj:transform")
+    if crs is None or transform is None:
+        raise RemoteSensingError(
+            f"item {item.id} has no projection metadata (proj:wkt2/proj:epsg and "
+            "proj:transform); the MODIS grid around the tower cannot be found"
+        )
+    a = affine.Affine(*transform[:6])
+    x, y = tower_xy(latitude, longitude, crs)
+    col = int(np.floor((x - a.c) / a.a))
+    row = int(np.floor((y - a.f) / a.e))
+    half = window // 2
+    origin = a * (col - half, row - half)
+    grid = affine.Affine(a.a, 0.0, origin[0], 0.0, a.e, origin[1])
+    return geobox_mod.GeoBox((window, window), grid, geo.CRS(crs))
+
+
+def _product_day(item, parsed, idx):  # odc-stac groupby key: the product's UTC day
+    return _item_times(item)[0].normalize()
+
+
+def lst_window(
+    items: Sequence,
+    latitude: float,
+    longitude: float,
+    *,
+    config: LSTConfig | None = None,
+    retries: int = 3,
+    site: str | None = None,
+) -> dict[str, xr.Dataset]:
+    """LST window means per product day for each platform and overpass (lazy).
+
+    Parameters
+    ----------
+    items
+        MOD11A1/MYD11A1 items (assets ``LST_Day_1km``, ``QC_Day``, ``LST_Night_1km``,
+        ``QC_Night``).
+    latitude, longitude
+        Tower position, degrees.
+    config
+        Window, QC and platform options (:class:`LSTConfig`).
+    retries
+        Retries of remote reads.
+    site
+        Site name for messages.
+
+    Returns
+    -------
+    dict
+        ``"terra"``/``"aqua"`` -> Dataset on ``time`` (the product's UTC day) with
+        ``day_lst``/``night_lst`` (degC), ``day_n``/``night_n`` (good pixels in the window)
+        and ``day_status``/``night_status``; :func:`lst_streams` splits them by overpass.
+    """
+    cfg = config or LSTConfig()
+    out: dict[str, xr.Dataset] = {}
+    for platform in cfg.platforms:
+        group = [i for i in items if _platform(i) == platform]
+        if not group:
+            continue
+        geobox = _window_geobox(group, latitude, longitude, cfg.window)
+        cube = load_site_cube(
+            group,
+            latitude,
+            longitude,
+            bands=["LST_Day_1km", "QC_Day", "LST_Night_1km", "QC_Night"],
+            geobox=geobox,
+            chunks={"time": 366},
+            groupby=_product_day,
+            retries=retries,
+            site=site,
+        )
+        days = pd.DatetimeIndex(cube.time.values).normalize()
+        scale, offset = _lst_scaling(group[0])
+        parts = {}
+        for part in ("day", "night"):
+            dn = cube[f"LST_{part.capitalize()}_1km"]
+            qc = cube[f"QC_{part.capitalize()}"]
+            good = xr.apply_ufunc(
+                decode_qc,
+                qc,
+                dask="parallelized",
+                output_dtypes=[bool],
+                kwargs={"max_lst_error_k": cfg.max_lst_error_k},
+            ) & (dn > 0)
+            kelvin = dn.astype("float64") * scale + offset
+            n = good.sum(("y", "x"))
+            mean = kelvin.where(good).mean(("y", "x")) - _KELVIN
+            cloud = ((qc & 0b11) == 2).any(("y", "x"))
+            status = xr.where(
+                n >= cfg.min_good_pixels,
+                STATUS["ok"],
+                xr.where(
+                    n > 0,
+                    STATUS["below_min_share"],
+                    xr.where(cloud, STATUS["all_masked"], STATUS["no_data"]),
+                ),
+            ).astype("int8")
+            parts[f"{part}_lst"] = mean.where(status == STATUS["ok"]).astype("float32")
+            parts[f"{part}_n"] = n.astype("float32")
+            parts[f"{part}_status"] = status
+        ds = xr.Dataset(parts).assign_coords(time=days.values.astype("datetime64[ns]"))
+        ds.attrs.update(platform=platform, window=cfg.window, site=site or "", longitude=longitude)
+        out[platform] = ds
+    if not out:
+        raise RemoteSensingError(
+            f"site {site}: no items of platforms {list(cfg.platforms)} (MOD11A1 = terra, "
+            "MYD11A1 = aqua) among the items"
+        )
+    return out
+
+
+def _lst_scaling(item) -> tuple[float, float]:
+    bands = item.assets["LST_Day_1km"].extra_fields.get("raster:bands") or [{}]
+    return float(bands[0].get("scale", 0.02)), float(bands[0].get("offset", 0.0))
+
+
+def lst_site(
+    source: str | os.PathLike,
+    site: str,
+    latitude: float,
+    longitude: float,
+    *,
+    start: str | pd.Timestamp,
+    end: str | pd.Timestamp,
+    config: LSTConfig | None = None,
+    stac: StacConfig | None = None,
+    scheduler: str | None = "threads",
+) -> dict[str, xr.Dataset]:
+    """Search, load and reduce one site (computed); see :func:`lst_window`."""
+    cfg = config or LSTConfig()
+    stac_cfg = stac or StacConfig(source=str(source))
+    items = search_items(
+        source,
+        latitude,
+        longitude,
+        collections=cfg.collection,
+        start=start,
+        end=end,
+        buffer_m=1000.0 * cfg.window,
+        sign=stac_cfg.sign,
+        retries=stac_cfg.retries,
+        timeout_s=stac_cfg.timeout_s,
+        max_items=stac_cfg.max_items,
+        site=site,
+    )
+    out = lst_window(items, latitude, longitude, config=cfg, retries=stac_cfg.retries, site=site)
+    computed = {
+        k: (v.compute(scheduler=scheduler) if scheduler else v.compute()) for k, v in out.items()
+    }
+    return lst_streams(computed, longitude)
+
+
+def lst_streams(windows: dict[str, xr.Dataset], longitude: float) -> dict[str, xr.Dataset]:
+    """Split per-platform window tables into overpass streams on observation times (UTC).
+
+    Returns
+    -------
+    dict
+        ``"terra_day"``, ``"terra_night"``, ... -> Dataset with ``lst``, ``n``, ``status``
+        on ``time`` = UTC observation time (see :func:`modis_observation_times`).
+    """
+    streams = {}
+    for platform, ds in windows.items():
+        for part in ("day", "night"):
+            times = modis_observation_times(ds.time.values, longitude, platform, part)
+            streams[f"{platform}_{part}"] = xr.Dataset(
+                {
+                    "lst": ds[f"{part}_lst"],
+                    "n": ds[f"{part}_n"],
+                    "status": ds[f"{part}_status"],
+                }
+            ).assign_coords(time=times)
+    return streams
+
+
+def add_lst(
+    cube: xr.Dataset,
+    source: str | os.PathLike | None = None,
+    *,
+    windows: dict[str, dict[str, xr.Dataset]] | None = None,
+    failed: dict[str, str] | None = None,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    config: LSTConfig | None = None,
+    stac: StacConfig | None = None,
+    interpolate: bool = False,
+    max_gap_days: int = 16,
+    on_error: str = "record",
+) -> xr.Dataset:
+    """MODIS LST joined onto the site cube's daily axis.
+
+    Parameters
+    ----------
+    cube
+        Daily site cube.
+    source
+        STAC API URL or offline catalog (not needed with ``windows``).
+    windows, failed
+        Precomputed :func:`lst_site` results (overpass streams) per site and reasons of
+        failed sites.
+    start, end, config, stac
+        Search period and options.
+    interpolate, max_gap_days
+        Linear interpolation between valid days (status ``interpolated``).
+    on_error
+        ``"record"`` (reason in ``lst_<stream>_reason``) or ``"raise"``.
+
+    Returns
+    -------
+    xarray.Dataset
+        The cube plus, for each platform and overpass, ``lst_terra_day`` (degC),
+        ``lst_terra_day_n`` (good pixels in the window), ``lst_terra_day_status`` and
+        coordinate ``lst_terra_day_reason``.
+    """
+    from .._progress import track
+    from .align import daily_from_acquisitions, join_rs
+    from .sentinel2 import _site_table
+
+    cfg = config or LSTConfig()
+    sites = _site_table(cube)
+    failed = dict(failed or {})
+    if windows is None:
+        if source is None:
+            raise RemoteSensingError("add_lst: give a STAC source or precomputed windows")
+        t0 = start or pd.Timestamp(cube.time.values[0]) - pd.Timedelta(days=1)
+        t1 = end or pd.Timestamp(cube.time.values[-1]) + pd.Timedelta(days=1)
+        windows = {}
+        for name, row in track(sites.iterrows(), desc="MODIS LST sites", total=len(sites)):
+            try:
+                windows[name] = lst_site(
+                    source,
+                    name,
+                    row.latitude,
+                    row.longitude,
+                    start=t0,
+                    end=t1,
+                    config=cfg,
+                    stac=stac,
+                )
+            except RemoteSensingError as err:
+                if on_error == "raise":
+                    raise
+                failed[name] = str(err)
+    out = cube
+    streams = [f"{p}_{part}" for p in cfg.platforms for part in ("day", "night")]
+    for stream in streams:
+        product = f"lst_{stream}"
+        per_site = []
+        reasons = dict(failed)
+        for name in sites.index:
+            w = windows.get(name, {}).get(stream)
+            if w is None:
+                reasons.setdefault(name, f"no {stream.replace('_', ' ')} LST items")
+                nan = np.full(cube.sizes["time"], np.nan, dtype="float32")
+                per_site.append(
+                    xr.Dataset(
+                        {
+                            product: ("time", nan),
+                            f"{product}_n": ("time", nan),
+                            f"{product}_status": (
+                                "time",
+                                np.full(cube.sizes["time"], STATUS["no_acquisition"], "int8"),
+                            ),
+                        },
+                        coords={"time": cube.time.values},
+                    )
+                )
+                continue
+            table = xr.Dataset({product: w["lst"], f"{product}_n": w["n"]})
+            per_site.append(
+                daily_from_acquisitions(
+                    table,
+                    w["status"],
+                    utc_offset=float(sites.loc[name, "utc_offset"]),
+                    time=cube.time,
+                    product=product,
+                )
+            )
+        daily = xr.concat(per_site, dim="site").assign_coords(site=cube.site.values)
+        n_name = f"{product}_n"
+        daily[n_name] = daily[n_name].fillna(0.0)
+        out = join_rs(
+            out,
+            daily,
+            product=product,
+            interpolate=interpolate,
+            max_gap_days=max_gap_days,
+            reasons=reasons,
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- FluxnetEO
+_LST_RE = re.compile(
+    r"^LST(?P<kind>_N|_NSTD|_gapfilltype)?_(?P<plat>TERRA|AQUA)_(?P<part>Day|Night)(?P<vza>_VZA\d+)?$"
+)
+_SUFFIX = {"_N": "n", "_NSTD": "nstd", "_gapfilltype": "gapfill"}
+
+
+def _fluxneteo_name(var: str) -> tuple[str, str] | None:
+    """(canonical name, kind) of a FluxnetEO variable; kind in value/n/nstd/gapfill."""
+    m = _LST_RE.match(var)
+    if m:
+        base = f"lst_{m['plat'].lower()}_{m['part'].lower()}{(m['vza'] or '').lower()}"
+        kind = _SUFFIX.get(m["kind"] or "", "value")
+        return base, kind
+    for suffix, kind in (("_NSTD", "nstd"), ("_N", "n"), ("_gapfilltype", "gapfill")):
+        if var.endswith(suffix):
+            return f"modis_{var[: -len(suffix)].lower()}", kind
+    return f"modis_{var.lower()}", "value"
+
+
+def read_fluxneteo(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> xr.Dataset:
+    """Read FluxnetEO MODIS site files into a (site, time) cube with canonical names.
+
+    Parameters
+    ----------
+    paths
+        One or more ``<SITE>.modis.*.nc`` files of the FluxnetEO product.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(site, time)`` (the file's dates), coords ``latitude``/``longitude`` (from
+        ``site_coordinates``). LST in degC as ``lst_terra_day``, ``lst_aqua_night``,
+        ``lst_terra_day_vza0`` ...; reflectances and indices as ``modis_ndvi``,
+        ``modis_nir`` ...; companions ``<name>_n`` (good pixels within 1 km),
+        ``<name>_nstd`` (their standard deviation), ``<name>_gapfill`` (gap-fill type, 0 =
+        original) and ``<name>_qc`` (1 for original values, 0 for gap-filled, NaN where
+        there is no value).
+
+    Raises
+    ------
+    FileFormatError
+        A file without ``site_ID``/``site_coordinates`` attributes or a time axis.
+    """
+    files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    cubes = []
+    for path in files:
+        path = Path(path)
+        if not path.is_file():
+            raise FileFormatError(path, "no such file", "a FluxnetEO MODIS site file (.nc)")
+        with xr.open_dataset(path) as raw:
+            raw = raw.load()
+        site = raw.attrs.get("site_ID")
+        coords = raw.attrs.get("site_coordinates")
+        if site is None or coords is None or "time" not in raw.dims:
+            raise FileFormatError(
+                path,
+                "missing site_ID / site_coordinates attributes or time dimension",
+                "a FluxnetEO MODIS site file",
+            )
+        lat, lon = (float(v) for v in str(coords).split(","))
+        data = {}
+        for var, da in raw.data_vars.items():
+            if da.dims != ("time",):
+                continue
+            name, kind = _fluxneteo_name(str(var))
+            values = da.values.astype("float64")
+            is_lst = name.startswith("lst_")
+            if kind == "value":
+                out = values - _KELVIN if is_lst else values
+                attrs = (
+                    rs_attrs(name)
+                    if is_lst
+                    else {
+                        "long_name": f"MODIS {var} (FluxnetEO tower cut-out mean)",
+                        "units": "1",
+                    }
+                )
+                data[name] = (out.astype("float32"), attrs)
+            elif kind == "n":
+                data[f"{name}_n"] = (
+                    values.astype("float32"),
+                    {
+                        "long_name": f"number of good-quality pixels within 1 km behind {name}",
+                        "units": "1",
+                    },
+                )
+            elif kind == "nstd":
+                data[f"{name}_nstd"] = (
+                    values.astype("float32"),
+                    {
+                        "long_name": f"standard deviation of the good-quality pixels behind {name}",
+                        "units": "K" if is_lst else "1",
+                    },
+                )
+            else:
+                data[f"{name}_gapfill"] = (
+                    values.astype("float32"),
+                    {
+                        "long_name": f"FluxnetEO gap-fill type of {name}",
+                        "comment": da.attrs.get("description", ""),
+                        "units": "1",
+                    },
+                )
+        for name in [n for n in data if f"{n}_gapfill" in data]:
+            gapfill = data[f"{name}_gapfill"][0]
+            qc = np.where(np.isfinite(data[name][0]), (gapfill == 0).astype("float32"), np.nan)
+            data[f"{name}_qc"] = (
+                qc.astype("float32"),
+                {"long_name": f"share of original (not gap-filled) data in {name}", "units": "1"},
+            )
+        ds = xr.Dataset(
+            {k: (("site", "time"), v[None, :], a) for k, (v, a) in data.items()},
+            coords={
+                "site": [site],
+                "time": raw.time.values.astype("datetime64[ns]"),
+                "latitude": ("site", [lat]),
+                "longitude": ("site", [lon]),
+            },
+        )
+        cubes.append(ds)
+    out = xr.concat(cubes, dim="site", join="outer") if len(cubes) > 1 else cubes[0]
+    out.attrs.update(
+        source="FluxnetEO MODIS (Walther et al. 2022, Biogeosciences 19, 2805-2840)",
+        resolution="DD",
+        Conventions="CF-1.8",
+    )
+    return out
