@@ -28,12 +28,18 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 import yaml
 
 from .errors import ConfigError
+from .rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
 
 __all__ = [
+    "ClearSkyConfig",
     "DriversConfig",
     "IngestConfig",
+    "LSTConfig",
     "QCConfig",
     "ResampleConfig",
+    "S1Config",
+    "S2Config",
+    "StacConfig",
     "dump_config",
     "from_dict",
     "load_config",
