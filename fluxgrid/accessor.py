@@ -96,3 +96,34 @@ class FluxgridAccessor:
         from .io.maps import write_map
 
         return write_map(self._ds, path, **kwargs)
+
+    # ---------------------------------------------------------------- remote sensing at towers
+    def add_clearsky(self, **kwargs: Any) -> xr.Dataset:
+        """Daily clear-sky shortwave; see :func:`fluxgrid.rs.radiation.add_clearsky`."""
+        from .rs.radiation import add_clearsky
+
+        return add_clearsky(self._ds, **kwargs)
+
+    def add_s2(self, source: Any = None, **kwargs: Any) -> xr.Dataset:
+        """Sentinel-2 NBAR indices + PCA; see :func:`fluxgrid.rs.sentinel2.add_s2`."""
+        from .rs.sentinel2 import add_s2
+
+        return add_s2(self._ds, source, **kwargs)
+
+    def add_s1(self, source: Any = None, **kwargs: Any) -> xr.Dataset:
+        """Sentinel-1 gamma0 and DpRVI; see :func:`fluxgrid.rs.sentinel1.add_s1`."""
+        from .rs.sentinel1 import add_s1
+
+        return add_s1(self._ds, source, **kwargs)
+
+    def add_lst(self, source: Any = None, **kwargs: Any) -> xr.Dataset:
+        """MODIS land-surface temperature; see :func:`fluxgrid.rs.modis.add_lst`."""
+        from .rs.modis import add_lst
+
+        return add_lst(self._ds, source, **kwargs)
+
+    def add_gridded(self, grid: Any, **kwargs: Any) -> xr.Dataset:
+        """Gridded product sampled at towers; see :func:`fluxgrid.rs.sample.add_gridded`."""
+        from .rs.sample import add_gridded
+
+        return add_gridded(self._ds, grid, **kwargs)
