@@ -56,6 +56,22 @@ _PUBLIC = {
     "check_cf": ".io.maps",
     "plot_mean_annual_nee": ".plots",
     "plot_regional_totals": ".plots",
+    # remote sensing at towers (STAC, Sentinel-2/-1, MODIS LST, clear-sky, gridded products)
+    "search_items": ".rs.stac",
+    "load_site_cube": ".rs.stac",
+    "s2_footprint": ".rs.sentinel2",
+    "add_s2": ".rs.sentinel2",
+    "s1_annulus": ".rs.sentinel1",
+    "add_s1": ".rs.sentinel1",
+    "lst_window": ".rs.modis",
+    "add_lst": ".rs.modis",
+    "read_fluxneteo": ".rs.modis",
+    "clearsky_daily": ".rs.radiation",
+    "add_clearsky": ".rs.radiation",
+    "sample_grid": ".rs.sample",
+    "add_gridded": ".rs.sample",
+    "compute_indices": ".rs.indices",
+    "fit_pca": ".rs.pca",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
