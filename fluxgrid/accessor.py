@@ -127,3 +127,16 @@ class FluxgridAccessor:
         from .rs.sample import add_gridded
 
         return add_gridded(self._ds, grid, **kwargs)
+
+    # ---------------------------------------------------------------- scales: gap filling, SSA
+    def gapfill(self, variables: Any = None, **kwargs: Any) -> xr.Dataset:
+        """Fill predictor gaps (never targets); see :func:`fluxgrid.prep.gapfill.gapfill`."""
+        from .prep.gapfill import gapfill
+
+        return gapfill(self._ds, variables, **kwargs)
+
+    def ssa(self, variables: Any = None, **kwargs: Any) -> xr.Dataset:
+        """SSA into seasonal/interannual/trend/residual; see :func:`fluxgrid.prep.ssa.ssa`."""
+        from .prep.ssa import ssa
+
+        return ssa(self._ds, variables, **kwargs)
