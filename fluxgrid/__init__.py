@@ -72,6 +72,10 @@ _PUBLIC = {
     "add_gridded": ".rs.sample",
     "compute_indices": ".rs.indices",
     "fit_pca": ".rs.pca",
+    # scales: gap filling of predictors and singular spectrum analysis
+    "gapfill": ".prep.gapfill",
+    "gapfill_report": ".prep.gapfill",
+    "ssa": ".prep.ssa",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
