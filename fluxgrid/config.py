@@ -33,12 +33,14 @@ from .rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
 __all__ = [
     "ClearSkyConfig",
     "DriversConfig",
+    "GapFillConfig",
     "IngestConfig",
     "LSTConfig",
     "QCConfig",
     "ResampleConfig",
     "S1Config",
     "S2Config",
+    "SSAConfig",
     "StacConfig",
     "dump_config",
     "from_dict",
@@ -144,6 +146,81 @@ class DriversConfig:
     resolution: float | None = None
     bbox: tuple[float, float, float, float] = (-180.0, -90.0, 180.0, 90.0)
     regrid_method: Literal["auto", "conservative", "bilinear", "nearest"] = "auto"
+
+
+@dataclasses.dataclass(frozen=True)
+class GapFillConfig:
+    """Gap filling of daily predictors (see :func:`fluxgrid.prep.gapfill.gapfill`).
+
+    Attributes
+    ----------
+    variables
+        Predictors to fill (``None``: every non-target float variable). Flux targets are
+        never filled.
+    max_gap
+        Longest gap in days filled by linear interpolation.
+    long_gaps
+        ``climatology`` (multi-year day-of-year mean) or ``none`` (leave missing).
+    min_count
+        Observed years needed behind a day-of-year mean.
+    """
+
+    variables: tuple[str, ...] | None = None
+    max_gap: int = 5
+    long_gaps: Literal["climatology", "none"] = "climatology"
+    min_count: int = 1
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for out-of-range values."""
+        if self.max_gap < 0 or self.min_count < 1:
+            raise ConfigError("GapFillConfig: need max_gap >= 0 and min_count >= 1")
+
+
+@dataclasses.dataclass(frozen=True)
+class SSAConfig:
+    """Singular spectrum analysis into scales (see :func:`fluxgrid.prep.ssa.ssa`).
+
+    Attributes
+    ----------
+    variables
+        Variables to decompose (``None``: every float variable but QC/fill companions).
+    window
+        Embedding window: an integer number of time steps, or a share (0, 0.5] of each
+        site's record.
+    rank
+        Leading elementary components grouped (``None``: all, exact full SVD).
+    seasonal_max, trend_min, period_unit
+        Band limits of the dominant period (default 16 and 128 months).
+    on_gaps
+        ``raise`` or ``longest`` (decompose each site's longest gap-free span).
+    solver, oversample, power_iterations, seed
+        SVD solver and randomized-SVD settings.
+    """
+
+    variables: tuple[str, ...] | None = None
+    window: int | float = 0.5
+    rank: int | None = 64
+    seasonal_max: float = 16.0
+    trend_min: float = 128.0
+    period_unit: Literal["months", "days"] = "months"
+    on_gaps: Literal["raise", "longest"] = "raise"
+    solver: Literal["auto", "randomized", "full"] = "auto"
+    oversample: int = 24
+    power_iterations: int = 8
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` for out-of-range values."""
+        if isinstance(self.window, float) and not 0 < self.window <= 0.5:
+            raise ConfigError("SSAConfig.window: a share must be in (0, 0.5]")
+        if isinstance(self.window, int) and self.window < 2:
+            raise ConfigError("SSAConfig.window: at least 2 time steps")
+        if self.rank is not None and self.rank < 1:
+            raise ConfigError("SSAConfig.rank: a positive integer or null (all components)")
+        if not 0 < self.seasonal_max < self.trend_min:
+            raise ConfigError("SSAConfig: need 0 < seasonal_max < trend_min")
+        if self.oversample < 0 or self.power_iterations < 0:
+            raise ConfigError("SSAConfig: oversample and power_iterations must be >= 0")
 
 
 # --------------------------------------------------------------------------- machinery
