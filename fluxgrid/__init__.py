@@ -76,6 +76,7 @@ _PUBLIC = {
     "gapfill": ".prep.gapfill",
     "gapfill_report": ".prep.gapfill",
     "ssa": ".prep.ssa",
+    "plot_ssa_components": ".plots",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
