@@ -1,0 +1,461 @@
+"""Configuration of a training experiment: data, split, windows, model, training, search.
+
+One frozen dataclass per stage, loaded strictly (unknown keys and wrong types fail with the
+key path) and written into every run directory. ``fluxgrid train config.yaml`` reads an
+:class:`ExperimentConfig`; the sections can also be used on their own.
+
+Keys that are valid but not read by the chosen method (``test_sites`` with a
+``random_years`` split, ``fill_gaps`` ...) are refused too, so that a setting never silently
+does nothing. Model hyper-parameters (``model.params``) are checked against the model's
+signature before any training starts (see :func:`fluxgrid.train.check_experiment`).
+
+Examples
+--------
+>>> from fluxgrid.config import from_dict
+>>> cfg = from_dict(ExperimentConfig, {
+...     "data": {"source": "demo", "sites": ["US-MMS"]},
+...     "split": {"method": "random_years", "test_fraction": 0.33},
+...     "windows": {"lookback": 75},
+...     "model": {"name": "lstm", "params": {"hidden": 32}},
+...     "train": {"epochs": 2},
+... })
+>>> cfg.windows.lookback, cfg.model.name
+(75, 'lstm')
+>>> from_dict(SplitConfig, {"method": "random_years", "test_sites": ["US-MMS"]})
+Traceback (most recent call last):
+...
+fluxgrid.errors.ConfigError: SplitConfig: key 'test_sites' is not read by method 'random_years'; ...
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Literal
+
+from .errors import ConfigError
+
+__all__ = [
+    "DataConfig",
+    "ExperimentConfig",
+    "ModelConfig",
+    "SearchConfig",
+    "SearchParam",
+    "SplitConfig",
+    "TrainConfig",
+    "WindowConfig",
+]
+
+
+def _defaults(obj: Any) -> dict[str, Any]:
+    return {
+        f.name: (f.default if f.default is not dataclasses.MISSING else f.default_factory())  # type: ignore[misc]
+        for f in dataclasses.fields(obj)
+    }
+
+
+def _refuse_unread(obj: Any, selector: str, reads: dict[str, set[str]], common: set[str]) -> None:
+    """Refuse non-default values of keys that the chosen ``selector`` value does not read."""
+    choice = getattr(obj, selector)
+    read = reads.get(choice, set()) | common | {selector}
+    defaults = _defaults(obj)
+    for name, default in defaults.items():
+        if name not in read and getattr(obj, name) != default:
+            users = sorted(k for k, v in reads.items() if name in v)
+            raise ConfigError(
+                f"{type(obj).__name__}: key {name!r} is not read by {selector} {choice!r}; "
+                f"remove it (it is used by {selector} {', '.join(map(repr, users)) or 'none'})"
+            )
+
+
+# --------------------------------------------------------------------------- data
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the site cube comes from and which variables feed the model.
+
+    Attributes
+    ----------
+    source
+        ``"demo"`` (bundled 5-site daily cube), the FLUXNET2015 half-hourly ``hh.zarr``
+        (aggregated to days), a site cube written by ``fluxgrid ingest`` (Zarr or NetCDF),
+        or a folder / list of FLUXNET CSV files (read with :func:`fluxgrid.read_fluxnet`).
+    sites, exclude_sites, igbp
+        Keep only these sites / drop these / keep only these IGBP classes.
+    min_years
+        Keep sites with at least this many years of valid target values (after QC).
+    period
+        ``[start, end]`` dates (inclusive) to keep.
+    resolution
+        ``"daily"`` or ``"monthly"`` (monthly means of daily values, FLUXNET MM convention).
+    drivers
+        Canonical driver variables (model inputs), e.g. ``[ta, sw_in, vpd]``.
+    target
+        Target variable, e.g. ``nee`` or ``gpp_nt``.
+    qc_threshold
+        Mask target values whose QC fraction is below this (``null``: no QC).
+    min_valid_fraction
+        Drop sites whose share of valid target values is below this (see ``qc_mask``).
+    """
+
+    source: str = "demo"
+    sites: tuple[str, ...] | None = None
+    exclude_sites: tuple[str, ...] = ()
+    igbp: tuple[str, ...] | None = None
+    min_years: float | None = None
+    period: tuple[Any, Any] | None = None
+    resolution: Literal["daily", "monthly"] = "daily"
+    drivers: tuple[str, ...] = ("ta", "sw_in", "vpd")
+    target: str = "nee"
+    qc_threshold: float | None = 0.7
+    min_valid_fraction: float = 0.0
+
+    def validate(self) -> None:
+        """Check value ranges (called by :func:`fluxgrid.config.from_dict`)."""
+        if not self.drivers:
+            raise ConfigError("DataConfig.drivers: give at least one driver variable")
+        if self.target in self.drivers:
+            raise ConfigError(
+                f"DataConfig: target {self.target!r} is also a driver; remove it from drivers"
+            )
+        if self.qc_threshold is not None and not 0 <= self.qc_threshold <= 1:
+            raise ConfigError("DataConfig.qc_threshold: expected a fraction between 0 and 1")
+        if self.period is not None:
+            import pandas as pd
+
+            try:
+                start, end = (pd.Timestamp(str(v)) for v in self.period)
+            except ValueError as err:
+                raise ConfigError(
+                    f"DataConfig.period: {self.period!r}; expected [start, end] dates, "
+                    "e.g. ['2000-01-01', '2014-12-31']"
+                ) from err
+            if start > end:
+                raise ConfigError("DataConfig.period: start is after end")
+
+
+# --------------------------------------------------------------------------- split
+_SPLIT_READS: dict[str, set[str]] = {
+    "random_years": {"test_fraction", "seed"},
+    "temporal": {"test_fraction"},
+    "year_ranges": {"train_years", "test_years"},
+    "leave_sites_out": {"test_sites"},
+    "leave_igbp_out": {"test_igbp"},
+    "site_kfold": {"n_folds", "fold", "seed"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitConfig:
+    """Train / validation / test split (see :mod:`fluxgrid.prep.splits`).
+
+    Attributes
+    ----------
+    method
+        ``random_years`` (whole years per site drawn at random, ``test_fraction`` of them
+        test: 1/3 gives the ~2:1 ratio of the iLSTM study), ``temporal`` (last
+        ``test_fraction`` of each site's record), ``year_ranges`` (``train_years`` /
+        ``test_years``), ``leave_sites_out`` (``test_sites``), ``leave_igbp_out``
+        (``test_igbp``), ``site_kfold`` (sites in ``n_folds`` folds stratified by IGBP,
+        ``fold`` is the test fold).
+    validation
+        How validation data (early stopping, search) is carved from the training part:
+        ``years`` (whole training years per site), ``tail`` (last part of each site's
+        training record), ``sites`` (whole training sites) or ``none``.
+    test_fraction
+        Share of years (``random_years``, default 1/3) or of the record (``temporal``,
+        default 0.2) used for testing.
+    val_fraction
+        Share of the training part moved to validation.
+    """
+
+    method: Literal[
+        "random_years", "temporal", "year_ranges", "leave_sites_out", "leave_igbp_out", "site_kfold"
+    ] = "random_years"
+    test_fraction: float | None = None
+    train_years: tuple[int, int] | None = None
+    test_years: tuple[int, int] | None = None
+    test_sites: tuple[str, ...] = ()
+    test_igbp: tuple[str, ...] = ()
+    n_folds: int = 5
+    fold: int = 0
+    validation: Literal["years", "tail", "sites", "none"] = "years"
+    val_fraction: float = 0.2
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Check that the keys given are the ones the method reads, and their ranges."""
+        _refuse_unread(self, "method", _SPLIT_READS, {"validation", "val_fraction"})
+        if self.test_fraction is not None and not 0 < self.test_fraction < 1:
+            raise ConfigError("SplitConfig.test_fraction: expected a share between 0 and 1")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError("SplitConfig.val_fraction: expected a share in [0, 1)")
+        if self.method == "year_ranges" and (self.train_years is None or self.test_years is None):
+            raise ConfigError(
+                "SplitConfig: method 'year_ranges' needs train_years and test_years, "
+                "e.g. train_years: [2000, 2010], test_years: [2011, 2014]"
+            )
+        if self.method == "leave_sites_out" and not self.test_sites:
+            raise ConfigError("SplitConfig: method 'leave_sites_out' needs test_sites")
+        if self.method == "leave_igbp_out" and not self.test_igbp:
+            raise ConfigError("SplitConfig: method 'leave_igbp_out' needs test_igbp")
+        if self.method == "site_kfold" and not 0 <= self.fold < self.n_folds:
+            raise ConfigError(f"SplitConfig.fold: expected 0..{self.n_folds - 1}")
+
+
+# --------------------------------------------------------------------------- windows
+@dataclasses.dataclass(frozen=True)
+class WindowConfig:
+    """Sequence-to-one windows (see :mod:`fluxgrid.windows`).
+
+    Attributes
+    ----------
+    lookback
+        Time steps per input window, ending at (and including) the target step: 75, 90 or
+        365 days; 6 for monthly data.
+    static
+        Extra inputs: ``doy`` (day-of-year sine and cosine), ``latlon`` (site latitude and
+        longitude), ``igbp`` (one-hot vegetation class).
+    fill_gaps
+        Driver gaps of at most this many steps are linearly interpolated before windows are
+        tested for completeness (targets are never filled).
+    igbp_classes
+        Vocabulary of the IGBP one-hot (default: classes present in the data).
+    """
+
+    lookback: int = 75
+    static: tuple[Literal["doy", "latlon", "igbp"], ...] = ("doy",)
+    fill_gaps: int = 0
+    igbp_classes: tuple[str, ...] | None = None
+
+    def validate(self) -> None:
+        """Check value ranges."""
+        if self.lookback < 1:
+            raise ConfigError("WindowConfig.lookback: expected a positive number of steps")
+        if self.fill_gaps < 0:
+            raise ConfigError("WindowConfig.fill_gaps: expected 0 or a positive number of steps")
+        if self.igbp_classes is not None and "igbp" not in self.static:
+            raise ConfigError("WindowConfig: igbp_classes is only read when static contains 'igbp'")
+
+
+# --------------------------------------------------------------------------- model
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Which registered model to train and its hyper-parameters.
+
+    Attributes
+    ----------
+    name
+        Registered model name: ``lstm``, ``gru``, ``rnn``, ``ilstm``, ``fnn``, ``lasso``,
+        ``svr``, ``rf`` (see :func:`fluxgrid.get_model`).
+    params
+        Keyword arguments of the model (checked against its signature before training).
+    """
+
+    name: str = "lstm"
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- training
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation of torch models (sklearn baselines read ``seed`` and ``device`` only).
+
+    Attributes
+    ----------
+    epochs
+        Maximum passes over the training windows.
+    batch_size
+        Windows per optimisation step.
+    lr, weight_decay
+        Adam learning rate and L2 weight decay.
+    loss
+        ``mse``, ``mae`` or ``huber`` (on scaled targets).
+    patience
+        Stop after this many epochs without a validation-loss improvement larger than
+        ``min_delta``; the best checkpoint is kept.
+    max_batches_per_epoch
+        Cap on steps per epoch (a random subset of training windows each epoch).
+    eval_batch_size
+        Windows per forward pass when predicting.
+    seed
+        Seeds torch, numpy and the batch order (runs are reproducible on one device).
+    device
+        ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
+    amp
+        Mixed precision (float16 autocast + gradient scaling) on CUDA; ignored on CPU.
+    placement
+        Where the scaled cube lives: ``auto`` (on the device when it fits, else pinned host
+        memory with per-batch transfers), ``device`` or ``host``.
+    grad_clip
+        Clip the gradient norm (``null``: no clipping).
+    num_threads
+        torch CPU threads (``null``: torch's default).
+    """
+
+    epochs: int = 50
+    batch_size: int = 256
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    loss: Literal["mse", "mae", "huber"] = "mse"
+    patience: int = 10
+    min_delta: float = 0.0
+    max_batches_per_epoch: int | None = None
+    eval_batch_size: int = 4096
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    placement: Literal["auto", "device", "host"] = "auto"
+    grad_clip: float | None = 1.0
+    num_threads: int | None = None
+
+    def validate(self) -> None:
+        """Check value ranges."""
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"TrainConfig.{name}: expected a positive integer")
+        if self.lr <= 0:
+            raise ConfigError("TrainConfig.lr: expected a positive learning rate")
+        if self.patience < 1:
+            raise ConfigError("TrainConfig.patience: expected at least 1 epoch")
+        if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):
+            raise ConfigError(
+                f"TrainConfig.device: {self.device!r}; expected auto, cpu, cuda or cuda:N"
+            )
+
+
+# --------------------------------------------------------------------------- search
+@dataclasses.dataclass(frozen=True)
+class SearchParam:
+    """One dimension of a search space: ``choices``, or a range ``low``..``high``.
+
+    Attributes
+    ----------
+    choices
+        Discrete values (grid search needs these for every dimension).
+    low, high
+        Range of a numeric dimension.
+    log
+        Sample the range log-uniformly.
+    integer
+        Integer range (``step`` 1 unless given).
+    step
+        Grid step of a range.
+    """
+
+    choices: tuple[Any, ...] | None = None
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    integer: bool = False
+    step: float | None = None
+
+    def validate(self) -> None:
+        """Either choices or a complete range."""
+        has_range = self.low is not None or self.high is not None
+        if (self.choices is None) == (not has_range):
+            raise ConfigError(
+                "SearchParam: give either choices: [...] or low and high (with log / integer)"
+            )
+        if has_range:
+            if self.low is None or self.high is None or self.low > self.high:
+                raise ConfigError("SearchParam: expected low <= high, both given")
+            if self.log and self.low <= 0:
+                raise ConfigError("SearchParam: a log range needs low > 0")
+        elif not self.choices:
+            raise ConfigError("SearchParam.choices: give at least one value")
+
+
+_SEARCH_READS: dict[str, set[str]] = {
+    "none": set(),
+    "grid": {"space", "metric"},
+    "random": {"space", "n_trials", "seed", "metric", "timeout_s"},
+    "hyperband": {
+        "space",
+        "n_trials",
+        "seed",
+        "metric",
+        "min_epochs",
+        "reduction_factor",
+        "timeout_s",
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchConfig:
+    """Hyper-parameter search (see :func:`fluxgrid.train.search`).
+
+    Attributes
+    ----------
+    method
+        ``none``, ``grid`` (every combination of ``choices``), ``random`` or ``hyperband``
+        (Optuna TPE sampler with a Hyperband pruner on the validation loss per epoch).
+    space
+        Dotted names -> :class:`SearchParam`. ``model.<param>`` sets a model parameter,
+        ``train.<field>`` a training setting, e.g. ``{"model.hidden": {"choices": [32, 64]},
+        "train.lr": {"low": 1e-4, "high": 1e-2, "log": true}}``.
+    n_trials
+        Trials of random and hyperband search.
+    metric
+        Validation score minimised: ``val_loss`` (the training loss on validation windows)
+        or ``val_rmse`` / ``val_mae`` in target units, or ``-val_r2``.
+    min_epochs, reduction_factor
+        Hyperband minimum resource (epochs) and reduction factor.
+    timeout_s
+        Stop starting new trials after this many seconds.
+    """
+
+    method: Literal["none", "grid", "random", "hyperband"] = "none"
+    space: dict[str, SearchParam] = dataclasses.field(default_factory=dict)
+    n_trials: int = 20
+    seed: int = 0
+    metric: Literal["val_loss", "val_rmse", "val_mae", "-val_r2"] = "val_loss"
+    min_epochs: int = 1
+    reduction_factor: int = 3
+    timeout_s: float | None = None
+
+    def validate(self) -> None:
+        """Keys read by the method only; names of the space start with model. or train."""
+        _refuse_unread(self, "method", _SEARCH_READS, set())
+        if self.method != "none" and not self.space:
+            raise ConfigError(f"SearchConfig: method {self.method!r} needs a space")
+        for key, spec in self.space.items():
+            if not (key.startswith("model.") or key.startswith("train.")):
+                raise ConfigError(
+                    f"SearchConfig.space: {key!r}; names start with 'model.' (a model "
+                    "parameter, e.g. model.hidden) or 'train.' (e.g. train.lr)"
+                )
+            if key.startswith("train."):
+                field = key.removeprefix("train.")
+                known = [f.name for f in dataclasses.fields(TrainConfig)]
+                if field not in known:
+                    raise ConfigError(
+                        f"SearchConfig.space: {key!r}: TrainConfig has no {field!r}; "
+                        f"known: {', '.join(known)}"
+                    )
+            if self.method == "grid" and spec.choices is None:
+                raise ConfigError(
+                    f"SearchConfig.space.{key}: grid search needs choices: [...] for every name"
+                )
+
+
+# --------------------------------------------------------------------------- experiment
+@dataclasses.dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything ``fluxgrid train`` needs; saved as ``config.yaml`` in the run directory.
+
+    Attributes
+    ----------
+    output
+        Run directory (``fluxgrid train -o`` overrides it).
+    description
+        Free text kept with the run.
+    """
+
+    data: DataConfig = DataConfig()
+    split: SplitConfig = SplitConfig()
+    windows: WindowConfig = WindowConfig()
+    model: ModelConfig = ModelConfig()
+    train: TrainConfig = TrainConfig()
+    search: SearchConfig = SearchConfig()
+    output: str = "runs/train"
+    description: str = ""

@@ -1,0 +1,175 @@
+"""scikit-learn baselines on aggregated window features: ``lasso``, ``svr``, ``rf``.
+
+Each window becomes means of every input over the last 1, 7, 30 steps and the whole window
+(``aggregates``), computed from the same gathered batches the networks see (see
+:func:`fluxgrid.models.base.window_summary`).
+
+Examples
+--------
+>>> from fluxgrid.registry import get_model
+>>> sorted(get_model("lasso").param_defaults())
+['aggregates', 'alpha', 'max_train_samples', 'seed']
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..registry import register_model
+from .base import SklearnModel
+
+__all__ = ["RF", "SVR", "Lasso"]
+
+_AGG = (1, 7, 30, 0)
+
+
+@register_model("lasso")
+class Lasso(SklearnModel):
+    """L1-regularised linear regression.
+
+    Parameters
+    ----------
+    n_inputs, lookback
+        Inputs per step and steps per window.
+    alpha
+        L1 penalty on scaled features.
+    aggregates, max_train_samples, seed
+        See :class:`~fluxgrid.models.base.SklearnModel`.
+    """
+
+    name = "lasso"
+
+    def __init__(
+        self,
+        n_inputs: int,
+        lookback: int,
+        *,
+        alpha: float = 0.001,
+        aggregates: tuple[int, ...] = _AGG,
+        max_train_samples: int | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(
+            n_inputs,
+            lookback,
+            aggregates=aggregates,
+            max_train_samples=max_train_samples,
+            seed=seed,
+            alpha=alpha,
+        )
+
+    def make_estimator(self) -> Any:
+        """The unfitted estimator from ``self.params``."""
+        from sklearn.linear_model import Lasso as _Lasso
+
+        return _Lasso(alpha=self.params["alpha"], max_iter=5000, random_state=self.params["seed"])
+
+
+@register_model("svr")
+class SVR(SklearnModel):
+    """Support-vector regression with an RBF kernel.
+
+    Kernel SVR scales quadratically with the number of windows, so by default it fits on a
+    seeded subset of 20000 training windows (``max_train_samples``).
+
+    Parameters
+    ----------
+    n_inputs, lookback
+        Inputs per step and steps per window.
+    C, epsilon, gamma
+        SVR parameters (``gamma`` ``"scale"`` or a number).
+    aggregates, max_train_samples, seed
+        See :class:`~fluxgrid.models.base.SklearnModel`.
+    """
+
+    name = "svr"
+
+    def __init__(
+        self,
+        n_inputs: int,
+        lookback: int,
+        *,
+        C: float = 1.0,
+        epsilon: float = 0.05,
+        gamma: Any = "scale",
+        aggregates: tuple[int, ...] = _AGG,
+        max_train_samples: int | None = 20000,
+        seed: int = 0,
+    ):
+        super().__init__(
+            n_inputs,
+            lookback,
+            aggregates=aggregates,
+            max_train_samples=max_train_samples,
+            seed=seed,
+            C=C,
+            epsilon=epsilon,
+            gamma=gamma,
+        )
+
+    def make_estimator(self) -> Any:
+        """The unfitted estimator from ``self.params``."""
+        from sklearn.svm import SVR as _SVR
+
+        p = self.params
+        return _SVR(C=p["C"], epsilon=p["epsilon"], gamma=p["gamma"], cache_size=500)
+
+
+@register_model("rf")
+class RF(SklearnModel):
+    """Random forest regression.
+
+    Parameters
+    ----------
+    n_inputs, lookback
+        Inputs per step and steps per window.
+    n_estimators, max_depth, min_samples_leaf, max_features
+        Forest parameters.
+    n_jobs
+        Parallel jobs (-1: all cores).
+    aggregates, max_train_samples, seed
+        See :class:`~fluxgrid.models.base.SklearnModel`.
+    """
+
+    name = "rf"
+
+    def __init__(
+        self,
+        n_inputs: int,
+        lookback: int,
+        *,
+        n_estimators: int = 200,
+        max_depth: int | None = None,
+        min_samples_leaf: int = 5,
+        max_features: Any = 0.5,
+        n_jobs: int = -1,
+        aggregates: tuple[int, ...] = _AGG,
+        max_train_samples: int | None = None,
+        seed: int = 0,
+    ):
+        super().__init__(
+            n_inputs,
+            lookback,
+            aggregates=aggregates,
+            max_train_samples=max_train_samples,
+            seed=seed,
+            n_estimators=n_estimators,
+            max_depth=max_depth,
+            min_samples_leaf=min_samples_leaf,
+            max_features=max_features,
+            n_jobs=n_jobs,
+        )
+
+    def make_estimator(self) -> Any:
+        """The unfitted estimator from ``self.params``."""
+        from sklearn.ensemble import RandomForestRegressor
+
+        p = self.params
+        return RandomForestRegressor(
+            n_estimators=p["n_estimators"],
+            max_depth=p["max_depth"],
+            min_samples_leaf=p["min_samples_leaf"],
+            max_features=p["max_features"],
+            n_jobs=p["n_jobs"],
+            random_state=p["seed"],
+        )
