@@ -29,19 +29,37 @@ import yaml
 
 from .errors import ConfigError
 from .rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
+from .experiment_config import (  # models stage: fluxgrid train
+    DataConfig,
+    ExperimentConfig,
+    ModelConfig,
+    SearchConfig,
+    SearchParam,
+    SplitConfig,
+    TrainConfig,
+    WindowConfig,
+)
 
 __all__ = [
     "ClearSkyConfig",
+    "DataConfig",
     "DriversConfig",
+    "ExperimentConfig",
     "GapFillConfig",
     "IngestConfig",
     "LSTConfig",
+    "ModelConfig",
     "QCConfig",
     "ResampleConfig",
     "S1Config",
     "S2Config",
     "SSAConfig",
+    "SearchConfig",
+    "SearchParam",
+    "SplitConfig",
     "StacConfig",
+    "TrainConfig",
+    "WindowConfig",
     "dump_config",
     "from_dict",
     "load_config",
