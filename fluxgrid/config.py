@@ -28,7 +28,6 @@ from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_
 import yaml
 
 from .errors import ConfigError
-from .rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
 from .experiment_config import (  # models stage: fluxgrid train
     DataConfig,
     ExperimentConfig,
@@ -39,6 +38,7 @@ from .experiment_config import (  # models stage: fluxgrid train
     TrainConfig,
     WindowConfig,
 )
+from .rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
 
 __all__ = [
     "ClearSkyConfig",
