@@ -137,6 +137,20 @@ def _fill_block(
     return out.astype(x.dtype).reshape(shape), flag.reshape(shape)
 
 
+def _one_time_chunk(da: xr.DataArray) -> xr.DataArray:
+    """Make ``time`` one chunk of a Dask-backed array, rechunking the data only.
+
+    (``DataArray.chunk`` would also rechunk Dask-backed object coordinates such as ``igbp``,
+    which makes xarray compute them to look for cftime objects.)
+    """
+    if da.chunks is None:
+        return da
+    axis = da.get_axis_num("time")
+    if len(da.chunks[axis]) == 1:
+        return da
+    return da.copy(data=da.data.rechunk({axis: -1}))
+
+
 def _record_bounds(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     """First and last index on ``time`` where any non-companion variable has a value."""
     names = [v for v in ds.data_vars if "time" in ds[v].dims and not str(v).endswith(_COMPANIONS)]
@@ -247,8 +261,7 @@ def gapfill(
     out = ds.copy()
     for name in names:
         da = ds[name]
-        if da.chunks:
-            da = da.chunk({"time": -1})
+        da = _one_time_chunk(da)
         values, flags = xr.apply_ufunc(
             _fill_block,
             da,

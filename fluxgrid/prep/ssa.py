@@ -571,6 +571,20 @@ def _rank_size(rank: int | None, window: int | float, n_time: int) -> int:
     return int(window) if isinstance(window, int) else math.floor(window * n_time)
 
 
+def _one_time_chunk(da: xr.DataArray) -> xr.DataArray:
+    """Make ``time`` one chunk of a Dask-backed array, rechunking the data only.
+
+    (``DataArray.chunk`` would also rechunk Dask-backed object coordinates such as ``igbp``,
+    which makes xarray compute them to look for cftime objects.)
+    """
+    if da.chunks is None:
+        return da
+    axis = da.get_axis_num("time")
+    if len(da.chunks[axis]) == 1:
+        return da
+    return da.copy(data=da.data.rechunk({axis: -1}))
+
+
 # --------------------------------------------------------------------------- xarray API
 def _infer_step_days(time: xr.DataArray) -> float:
     values = time.values
@@ -753,8 +767,7 @@ def ssa(
     out = xr.Dataset()
     for name in names:
         da = ds[name]
-        if da.chunks:
-            da = da.chunk({"time": -1})
+        da = _one_time_chunk(da)
         other = [d for d in da.dims if d != "time"]
         label_dim = "site" if "site" in other else (other[0] if other else None)
         if label_dim is not None and label_dim in da.coords:
