@@ -140,3 +140,40 @@ class FluxgridAccessor:
         from .prep.ssa import ssa
 
         return ssa(self._ds, variables, **kwargs)
+
+    # ---------------------------------------------------------------- models: windows, training
+    def windows(self, drivers: Any, target: Any, lookback: int, **kwargs: Any) -> Any:
+        """Index of valid sequence-to-one windows; see :func:`fluxgrid.windows.build_windows`."""
+        from .windows import build_windows
+
+        return build_windows(self._ds, drivers, target, lookback, **kwargs)
+
+    def split(self, target: str = "nee", **config: Any) -> xr.Dataset:
+        """Train/val/test split as data; see :func:`fluxgrid.prep.splits.make_split`."""
+        from .prep.splits import make_split
+
+        return make_split(self._ds, config, target=target)
+
+    def predict(self, run: Any, **kwargs: Any) -> xr.Dataset:
+        """Predictions of a trained run (object or directory); see :meth:`TrainedRun.predict`."""
+        from .train import predict_with
+
+        return predict_with(run, self._ds, **kwargs)
+
+    def scores(self, **kwargs: Any) -> xr.Dataset:
+        """Metrics of a predictions dataset; see :func:`fluxgrid.evaluate.scores`."""
+        from .evaluate import scores
+
+        return scores(self._ds, **kwargs)
+
+    def growing_season(self) -> xr.DataArray:
+        """Growing-season mask; see :func:`fluxgrid.evaluate.growing_season`."""
+        from .evaluate import growing_season
+
+        return growing_season(self._ds)
+
+    def climate_extremes(self, variable: str, **kwargs: Any) -> xr.DataArray:
+        """Extreme-event mask of one variable; see :func:`fluxgrid.evaluate.climate_extremes`."""
+        from .evaluate import climate_extremes
+
+        return climate_extremes(self._ds[variable], **kwargs)

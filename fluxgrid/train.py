@@ -83,6 +83,7 @@ __all__ = [
     "load_data",
     "load_experiment",
     "load_run",
+    "predict_with",
     "predictions_dataset",
     "prepare",
     "prepare_from_cube",
@@ -1118,6 +1119,18 @@ def load_run(run_dir: str | os.PathLike, *, device: str = "auto") -> TrainedRun:
     scaler = load_scaler(path / "scaler.json")
     inputs = json.loads((path / "inputs.json").read_text())
     return TrainedRun(model, scaler, inputs, cfg, path)
+
+
+def predict_with(run: TrainedRun | str | os.PathLike, ds: xr.Dataset, **kwargs: Any) -> xr.Dataset:
+    """Predict ``ds`` with a :class:`TrainedRun` or a run directory (loaded first).
+
+    Examples
+    --------
+    >>> pred = predict_with("runs/demo", fluxgrid.load_demo_cube())  # doctest: +SKIP
+    """
+    if not isinstance(run, TrainedRun):
+        run = load_run(run, device=kwargs.pop("device", None) or "auto")
+    return run.predict(ds, **kwargs)
 
 
 # --------------------------------------------------------------------------- transfer
