@@ -215,13 +215,79 @@ def _run_drivers(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- train / evaluate
+def _add_train(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", help="experiment YAML (see recipes/train.yaml)")
+    p.add_argument("-o", "--output", help="run directory (default: the config's output)")
+    p.add_argument("--device", help="override train.device (auto, cpu, cuda)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from .evaluate import METRICS
+    from .train import load_experiment, train_experiment
+
+    cfg = load_experiment(args.config)
+    if args.device:
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device=args.device))
+    run_dir = train_experiment(cfg, output=args.output, overwrite=args.overwrite)
+    _print_pooled(run_dir / "metrics.csv", METRICS)
+    print(f"run directory: {run_dir}")
+    return 0
+
+
+def _print_pooled(path: Path, metrics: Sequence[str]) -> None:
+    import pandas as pd
+
+    table = pd.read_csv(path, index_col=0)
+    print(table[[m for m in metrics if m in table]].to_string(float_format=lambda v: f"{v:.3f}"))
+
+
+def _add_evaluate(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="run directory written by fluxgrid train")
+    p.add_argument(
+        "--by",
+        nargs="*",
+        default=["site"],
+        choices=["site", "year", "month", "igbp"],
+        help="groupings scored besides the pooled scores (default: site)",
+    )
+    p.add_argument("--part", default="test", choices=["train", "val", "test"], help="part shown")
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .evaluate import METRICS, evaluate_run
+
+    out = evaluate_run(args.run_dir, by=args.by)
+    print(f"pooled scores ({out.attrs.get('target', '')}, {out.attrs.get('units', '')}):")
+    _print_pooled(Path(args.run_dir) / "metrics.csv", METRICS)
+    for group in args.by:
+        if args.part not in out.part.values:
+            break
+        cols = {m: out[f"{m}_by_{group}"].sel(part=args.part).to_series() for m in METRICS}
+        print(f"\n{args.part} scores by {group}:")
+        print(pd.DataFrame(cols).to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"\nwrote {Path(args.run_dir) / 'metrics.nc'} and metrics.csv")
+    return 0
+
+
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
     "demo": ("run the main job on the bundled FLUXNET2015 subset", _add_demo, _run_demo),
     "drivers": ("ERA5 / ERA5-Land files -> daily driver grid (Zarr)", _add_drivers, _run_drivers),
+    "evaluate": (
+        "score a run directory (pooled, per site/year/IGBP)",
+        _add_evaluate,
+        _run_evaluate,
+    ),
     "ingest": ("read flux files or a Zarr store into a site cube", _add_ingest, _run_ingest),
     "run": ("run a recipe (YAML + module) on a Dask cluster", _add_run, _run_run),
+    "train": ("train a model from an experiment YAML into a run directory", _add_train, _run_train),
 }
 
 
