@@ -77,6 +77,27 @@ _PUBLIC = {
     "gapfill_report": ".prep.gapfill",
     "ssa": ".prep.ssa",
     "plot_ssa_components": ".plots",
+    # models: splits, scaling, windows, tensors, training, evaluation
+    "make_split": ".prep.splits",
+    "fit_scaler": ".prep.scaling",
+    "load_scaler": ".prep.scaling",
+    "build_windows": ".windows",
+    "input_features": ".windows",
+    "WindowCube": ".tensors",
+    "load_model": ".models.base",
+    "load_experiment": ".train",
+    "prepare": ".train",
+    "train_experiment": ".train",
+    "load_run": ".train",
+    "search": ".train",
+    "cross_site_transfer": ".train",
+    "metrics": ".evaluate",
+    "scores": ".evaluate",
+    "evaluate_run": ".evaluate",
+    "growing_season": ".evaluate",
+    "anomalies": ".evaluate",
+    "climate_extremes": ".evaluate",
+    "transfer_matrix": ".evaluate",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
