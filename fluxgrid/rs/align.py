@@ -30,7 +30,43 @@ from ..errors import RemoteSensingError
 from .names import STATUS, rs_attrs
 from .stac import item_local_dates
 
-__all__ = ["daily_from_acquisitions", "join_rs"]
+__all__ = ["daily_from_acquisitions", "interpolate_time", "join_rs"]
+
+
+def interpolate_time(da: xr.DataArray, *, max_gap_days: float) -> xr.DataArray:
+    """Linear interpolation along ``time`` across gaps of at most ``max_gap_days``.
+
+    The gap is the distance between the valid values on either side (as in
+    :meth:`xarray.DataArray.interpolate_na` with ``max_gap``); values before the first and
+    after the last valid one stay missing. Vectorised over all other dimensions.
+
+    Examples
+    --------
+    >>> t = pd.date_range("2020-01-01", periods=5)
+    >>> da = xr.DataArray([0.0, np.nan, 2.0, np.nan, np.nan], dims="time", coords={"time": t})
+    >>> interpolate_time(da, max_gap_days=2).values.tolist()
+    [0.0, 1.0, 2.0, nan, nan]
+    """
+    other = [d for d in da.dims if d != "time"]
+    arr = da.transpose(*other, "time")
+    values = np.asarray(arr.values, dtype="float64")
+    t = arr["time"].values.astype("datetime64[ns]").astype("int64") / 86_400e9
+    n = values.shape[-1]
+    valid = np.isfinite(values)
+    idx = np.broadcast_to(np.arange(n), values.shape)
+    prev = np.maximum.accumulate(np.where(valid, idx, -1), axis=-1)
+    nxt = np.minimum.accumulate(np.where(valid, idx, n)[..., ::-1], axis=-1)[..., ::-1]
+    inner = ~valid & (prev >= 0) & (nxt < n)
+    p = np.clip(prev, 0, n - 1)
+    q = np.clip(nxt, 0, n - 1)
+    gap = t[q] - t[p]
+    fill = inner & (gap <= max_gap_days)
+    vp = np.take_along_axis(values, p, axis=-1)
+    vq = np.take_along_axis(values, q, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        w = (t[idx] - t[p]) / np.where(gap > 0, gap, 1.0)
+    out = np.where(fill, vp + w * (vq - vp), values)
+    return arr.copy(data=out.astype(values.dtype)).transpose(*da.dims).astype(da.dtype)
 
 
 def daily_from_acquisitions(
@@ -156,9 +192,7 @@ def join_rs(
     values = daily.drop_vars(status_name)
     if interpolate:
         before = values.notnull()
-        values = values.interpolate_na(
-            dim="time", method="linear", max_gap=pd.Timedelta(days=max_gap_days)
-        )
+        values = values.map(interpolate_time, max_gap_days=max_gap_days)
         first = next(iter(values.data_vars))
         filled = values[first].notnull() & ~before[first]
         while filled.ndim > 2:

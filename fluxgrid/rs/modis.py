@@ -235,7 +235,13 @@ def lst_site(
     stac: StacConfig | None = None,
     scheduler: str | None = "threads",
 ) -> dict[str, xr.Dataset]:
-    """Search, load and reduce one site (computed); see :func:`lst_window`."""
+    """Search, load and reduce one site (computed); see :func:`lst_window`.
+
+    Returns
+    -------
+    dict
+        Platform -> window table on product days (in memory).
+    """
     cfg = config or LSTConfig()
     stac_cfg = stac or StacConfig(source=str(source))
     items = search_items(
@@ -253,10 +259,9 @@ def lst_site(
         site=site,
     )
     out = lst_window(items, latitude, longitude, config=cfg, retries=stac_cfg.retries, site=site)
-    computed = {
+    return {
         k: (v.compute(scheduler=scheduler) if scheduler else v.compute()) for k, v in out.items()
     }
-    return lst_streams(computed, longitude)
 
 
 def lst_streams(windows: dict[str, xr.Dataset], longitude: float) -> dict[str, xr.Dataset]:
@@ -305,8 +310,8 @@ def add_lst(
     source
         STAC API URL or offline catalog (not needed with ``windows``).
     windows, failed
-        Precomputed :func:`lst_site` results (overpass streams) per site and reasons of
-        failed sites.
+        Precomputed :func:`lst_site` results (platform -> window table) per site and reasons
+        of failed sites.
     start, end, config, stac
         Search period and options.
     interpolate, max_gap_days
@@ -350,6 +355,9 @@ def add_lst(
                 if on_error == "raise":
                     raise
                 failed[name] = str(err)
+    split = {
+        name: lst_streams(w, float(sites.loc[name, "longitude"])) for name, w in windows.items()
+    }
     out = cube
     streams = [f"{p}_{part}" for p in cfg.platforms for part in ("day", "night")]
     for stream in streams:
@@ -357,7 +365,7 @@ def add_lst(
         per_site = []
         reasons = dict(failed)
         for name in sites.index:
-            w = windows.get(name, {}).get(stream)
+            w = split.get(name, {}).get(stream)
             if w is None:
                 reasons.setdefault(name, f"no {stream.replace('_', ' ')} LST items")
                 nan = np.full(cube.sizes["time"], np.nan, dtype="float32")

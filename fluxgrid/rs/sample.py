@@ -37,6 +37,7 @@ import xarray as xr
 
 from .._lazy import lazy_import
 from ..errors import GridError, RemoteSensingError
+from .align import interpolate_time
 
 __all__ = ["add_gridded", "sample_grid"]
 
@@ -313,9 +314,7 @@ def add_gridded(
             if interpolate:
                 days = cube.time.values
                 union = np.union1d(days, da.time.values)
-                da = da.reindex(time=union).interpolate_na(
-                    "time", method="linear", max_gap=pd.Timedelta(days=max_gap_days)
-                )
+                da = interpolate_time(da.reindex(time=union), max_gap_days=max_gap_days)
             da = da.reindex(time=cube.time.values)
         name = names.get(var, var)
         attrs = {

@@ -921,6 +921,7 @@ def add_s2(
             utc_offset=float(sites.loc[name, "utc_offset"]),
             time=cube.time,
             weight=fp["n_valid"],
+            product="s2",
         )
     daily = _stack_sites(per_site, cube, failed)
     indices = daily["s2_index_values"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -579,6 +580,9 @@ def load_site_cube(
         geobox = site_geobox(
             latitude, longitude, buffer_m=buffer_m, resolution=resolution, crs=crs, align=align
         )
+    # odc-geo reprojects coarser bands between in-memory arrays, which rasterio reports as
+    # "not georeferenced"; the arrays carry their transforms, so the warning is noise
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio.warp")
     remote = any(_is_remote(i.assets[bands[0]].href) for i in items)
     if remote:
         odc_stac.configure_rio(
