@@ -24,10 +24,15 @@ from .errors import GridError
 from .io.atomic import atomic_path, check_writable
 
 __all__ = [
+    "plot_attention",
+    "plot_history",
     "plot_map",
     "plot_mean_annual_nee",
+    "plot_obs_pred",
     "plot_regional_totals",
+    "plot_scatter",
     "plot_ssa_components",
+    "plot_transfer_matrix",
     "save_figure",
 ]
 
@@ -310,6 +315,293 @@ def plot_ssa_components(
     axes[-1].set_xlabel("time")
     where = f" at {site}" if site is not None else ""
     fig.suptitle(title or f"SSA components of {variable}{where}")
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+# ------------------------------------------------------------------ models: predictions, attention
+def _part_mask(predictions: xr.Dataset, part: str | None) -> xr.DataArray:
+    from .prep.splits import PARTS
+
+    valid = predictions["obs"].notnull() & predictions["pred"].notnull()
+    if part is None:
+        return valid
+    if "part" not in predictions:
+        raise GridError("predictions have no 'part' variable; pass part=None")
+    return valid & (predictions["part"] == PARTS[part])
+
+
+def plot_obs_pred(
+    predictions: xr.Dataset,
+    site: Any,
+    *,
+    part: str | None = "test",
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Observed and predicted daily series of one site, one panel per year of ``part``.
+
+    Parameters
+    ----------
+    predictions
+        ``obs``, ``pred`` (and ``part``) on ``(site, time)``, e.g. ``predictions.nc`` of a
+        run directory.
+    site
+        Site label.
+    part
+        Years holding this part are drawn (``None``: every year with predictions); the
+        panel title gives that year's R2 on the part.
+    path
+        Save the figure there (see :func:`save_figure`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> fig = plot_obs_pred(xr.open_dataset("runs/x/predictions.nc"), "US-MMS")  # doctest: +SKIP
+    """
+    from .evaluate import metrics
+
+    if site not in predictions["site"].values:
+        raise GridError(f"site {site!r} not in the predictions; sites: {predictions.site.values}")
+    one = predictions.sel(site=site)
+    mask = _part_mask(predictions, part).sel(site=site)
+    years = np.unique(one["time"].dt.year.values[mask.values])
+    if years.size == 0:
+        raise GridError(f"site {site!r} has no {part or 'predicted'} values to plot")
+    fig = _figure((9.0, 2.0 * years.size + 0.6))
+    axes = np.atleast_1d(fig.subplots(years.size, 1))
+    units = one["obs"].attrs.get("units", "")
+    for ax, year in zip(axes, years, strict=True):
+        sel = one.sel(time=str(year))
+        m = mask.sel(time=str(year))
+        score = metrics(sel["obs"], sel["pred"], mask=m)
+        ax.plot(
+            sel.time.values, sel["obs"].values, ".", color="0.3", markersize=2.5, label="observed"
+        )
+        ax.plot(
+            sel.time.values, sel["pred"].values, color="tab:red", linewidth=0.9, label="predicted"
+        )
+        ax.axhline(0.0, color="0.8", linewidth=0.5)
+        ax.set_ylabel(units, fontsize="small")
+        ax.set_title(
+            f"{year}: R2 {float(score.r2):.2f}, RMSE {float(score.rmse):.2f}", fontsize="small"
+        )
+    axes[0].legend(loc="upper right", fontsize="small")
+    name = predictions.attrs.get("target", "target")
+    fig.suptitle(title or f"{name} at {site} ({part or 'all'} years)")
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+def plot_scatter(
+    predictions: xr.Dataset,
+    *,
+    part: str | None = "test",
+    ax: Any = None,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Predicted against observed with the 1:1 line and pooled R2 / RMSE (hexbin when dense).
+
+    Parameters
+    ----------
+    predictions
+        ``obs``, ``pred`` (and ``part``) on ``(site, time)``.
+    part
+        Part plotted (``None``: all pairs).
+    ax
+        Axes to draw into (default: a new figure).
+    path
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .evaluate import metrics
+
+    mask = _part_mask(predictions, part)
+    o = predictions["obs"].values[mask.values]
+    p = predictions["pred"].values[mask.values]
+    if o.size == 0:
+        raise GridError(f"no {part or ''} pairs to plot")
+    if ax is None:
+        fig = _figure((4.6, 4.2))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    lo, hi = float(np.nanmin([o.min(), p.min()])), float(np.nanmax([o.max(), p.max()]))
+    if o.size > 5000:
+        hb = ax.hexbin(o, p, gridsize=60, mincnt=1, bins="log", cmap="viridis")
+        fig.colorbar(hb, ax=ax, shrink=0.8).set_label("pairs")
+    else:
+        ax.scatter(o, p, s=4, alpha=0.4, color="tab:blue", linewidths=0)
+    ax.plot([lo, hi], [lo, hi], color="k", linewidth=0.8, label="1:1")
+    score = metrics(predictions["obs"], predictions["pred"], mask=mask)
+    ax.text(
+        0.03,
+        0.97,
+        f"R2 {float(score.r2):.3f}\nRMSE {float(score.rmse):.3f}\nn {int(score.n)}",
+        transform=ax.transAxes,
+        va="top",
+        fontsize="small",
+    )
+    units = predictions["obs"].attrs.get("units", "")
+    ax.set_xlabel(f"observed ({units})")
+    ax.set_ylabel(f"predicted ({units})")
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_title(title or f"{predictions.attrs.get('target', '')} {part or ''}".strip())
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+def plot_transfer_matrix(
+    matrix: xr.Dataset | xr.DataArray,
+    *,
+    metric: str = "r2",
+    reference: xr.DataArray | None = None,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Heatmap of a cross-site transfer matrix (rows: training site, columns: test site).
+
+    Parameters
+    ----------
+    matrix
+        Output of :func:`fluxgrid.evaluate.transfer_matrix` (or one of its variables).
+    metric
+        Variable drawn when ``matrix`` is a Dataset.
+    reference
+        Published values on the same ``(train_site, test_site)`` grid, printed under each
+        cell in parentheses.
+    path
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    da = matrix[metric] if isinstance(matrix, xr.Dataset) else matrix
+    if set(da.dims) != {"train_site", "test_site"}:
+        raise GridError(f"expected dims (train_site, test_site), got {list(da.dims)}")
+    da = da.transpose("train_site", "test_site")
+    values = np.asarray(da.values, dtype="float64")
+    n_row, n_col = values.shape
+    fig = _figure((1.3 * n_col + 2.2, 1.1 * n_row + 1.2))
+    ax = fig.add_subplot()
+    vmin = 0.0 if metric in ("r2", "r2_pearson") else None
+    img = ax.imshow(values, cmap="viridis", vmin=vmin, vmax=1.0 if vmin == 0.0 else None)
+    fig.colorbar(img, ax=ax, shrink=0.8).set_label(metric)
+    for i in range(n_row):
+        for j in range(n_col):
+            text = f"{values[i, j]:.2f}"
+            if reference is not None:
+                ref = reference.sel(
+                    train_site=da.train_site.values[i], test_site=da.test_site.values[j]
+                )
+                text += f"\n({float(ref):.2f})"
+            ax.text(j, i, text, ha="center", va="center", color="w" if values[i, j] < 0.6 else "k")
+    ax.set_xticks(range(n_col), [str(s) for s in da.test_site.values])
+    ax.set_yticks(range(n_row), [str(s) for s in da.train_site.values])
+    ax.set_xlabel("test site")
+    ax.set_ylabel("training site")
+    ax.set_title(title or f"cross-site transfer ({metric})")
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+def plot_attention(
+    attention: xr.Dataset,
+    *,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Variable attention (beta, bars with spread) and temporal attention (alpha) of an iLSTM.
+
+    Parameters
+    ----------
+    attention
+        ``alpha`` (sample, variable, lag) and ``beta`` (sample, variable), e.g. from
+        :meth:`fluxgrid.train.TrainedRun.attention`; averaged over samples.
+    path
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: mean beta per variable with the 10-90% range of samples; right: mean alpha as
+        a variable x lag heatmap (lag 0 = target step).
+    """
+    for name in ("alpha", "beta"):
+        if name not in attention:
+            raise GridError(f"attention dataset lacks {name!r}; pass TrainedRun.attention(...)")
+    beta = attention["beta"]
+    alpha = attention["alpha"].mean("sample")
+    fig = _figure((11.0, 0.35 * attention.sizes["variable"] + 2.6))
+    ax_b, ax_a = fig.subplots(1, 2, width_ratios=[1, 2.6])
+    names = [str(v) for v in attention["variable"].values]
+    mean = beta.mean("sample").values
+    q = beta.quantile([0.1, 0.9], dim="sample").values
+    ypos = np.arange(len(names))
+    ax_b.barh(ypos, mean, xerr=[mean - q[0], q[1] - mean], color="tab:green", capsize=2)
+    ax_b.set_yticks(ypos, names)
+    ax_b.invert_yaxis()
+    ax_b.set_xlabel("variable attention beta")
+    img = ax_a.imshow(
+        alpha.transpose("variable", "lag").values, aspect="auto", cmap="magma", origin="upper"
+    )
+    ax_a.set_yticks(ypos, names)
+    ax_a.set_xlabel("lag (steps before the target step)")
+    fig.colorbar(img, ax=ax_a, shrink=0.85).set_label("temporal attention alpha")
+    fig.suptitle(title or f"iLSTM attention ({attention.sizes['sample']} windows)")
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+def plot_history(
+    history: xr.Dataset,
+    *,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Training and validation loss per epoch, best epoch marked.
+
+    Parameters
+    ----------
+    history
+        ``history.nc`` of a run (dim ``epoch``).
+    path
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig = _figure((5.5, 3.5))
+    ax = fig.add_subplot()
+    ax.plot(history.epoch.values, history.train_loss.values, label="train")
+    if "val_loss" in history and np.isfinite(history.val_loss.values).any():
+        ax.plot(history.epoch.values, history.val_loss.values, label="validation")
+    best = history.attrs.get("best_epoch")
+    if best:
+        ax.axvline(int(best), color="0.5", linestyle="--", linewidth=0.8, label="best")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"loss ({history.attrs.get('loss', '')}, scaled)")
+    ax.legend(fontsize="small")
+    ax.set_title(title or "training history")
     if path is not None:
         save_figure(fig, path, overwrite=overwrite)
     return fig

@@ -654,12 +654,23 @@ def predictions_dataset(
 
 
 def _predict_prepared(prepared: Prepared, model: FluxModel) -> xr.Dataset:
+    """Predict every complete input window (days without observations included)."""
+    from .windows import build_windows
+
     cfg = prepared.config
-    scaled = model.predict(prepared.wcube, prepared.index, batch_size=cfg.train.eval_batch_size)
+    index = build_windows(
+        prepared.cube,
+        list(cfg.data.drivers),
+        None,
+        cfg.windows.lookback,
+        require_target=False,
+        features=prepared.features,
+    )
+    scaled = model.predict(prepared.wcube, index, batch_size=cfg.train.eval_batch_size)
     values = prepared.scaler.inverse_values(scaled, cfg.data.target)
     return predictions_dataset(
         prepared.cube,
-        prepared.index,
+        index,
         values,
         target=cfg.data.target,
         split=prepared.split,
