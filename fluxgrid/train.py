@@ -1172,9 +1172,10 @@ def cross_site_transfer(
     from .prep.splits import make_split
 
     check_experiment(cfg)
+    if sites is not None:
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sites=tuple(sites)))
     ds, _report = load_data(cfg.data, cube=cube, progress=progress)
-    names = list(sites) if sites is not None else ds.site.values.astype(str).tolist()
-    ds = ds.sel(site=names)
+    names = ds.site.values.astype(str).tolist()
     split = make_split(ds, cfg.split, target=cfg.data.target)
     predictions: dict[str, xr.Dataset] = {}
     runs: dict[str, TrainedRun] = {}

@@ -155,7 +155,7 @@ def static_inputs(
         idx = pd.DatetimeIndex(time)
         # fraction of the year at the middle of the day, leap years included
         days_in_year = np.where(idx.is_leap_year, 366.0, 365.0)
-        angle = 2 * np.pi * (idx.dayofyear.to_numpy() - 0.5) / days_in_year
+        angle = 2 * np.pi * (idx.day_of_year.to_numpy() - 0.5) / days_in_year
         out["doy_sin"] = ("time", np.sin(angle).astype(np.float32), {"units": "1"})
         out["doy_cos"] = ("time", np.cos(angle).astype(np.float32), {"units": "1"})
     if "latlon" in static:

@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+
+from fluxgrid.errors import ConfigError, ModelError
+from fluxgrid.experiment_config import TrainConfig
+from fluxgrid.models.base import load_model, window_summary
+from fluxgrid.prep.qc import qc_mask
+from fluxgrid.prep.scaling import fit_scaler
+from fluxgrid.prep.splits import carve_validation, random_year_split
+from fluxgrid.registry import MODELS, get_model
+from fluxgrid.tensors import WindowCube
+from fluxgrid.windows import build_windows, input_features
+
+torch = pytest.importorskip("torch")
+DRIVERS = ["ta", "sw_in", "vpd"]
+LOOKBACK = 30
+
+
+@pytest.fixture(scope="module")
+def site():
+    """US-MMS (real FLUXNET2015, 2007-2012), QC'd NEE, scaled tensors and windows."""
+    from fluxgrid.testing import load_demo_cube
+
+    cube, _ = qc_mask(
+        load_demo_cube().sel(site=["US-MMS"]), threshold=0.7, targets=["nee"], min_valid_fraction=0
+    )
+    split = carve_validation(random_year_split(cube, seed=0), cube, method="years", fraction=0.25)
+    feats = input_features(cube, DRIVERS, static=["doy"])
+    scaler = fit_scaler(feats[DRIVERS].assign(nee=cube.nee), [*DRIVERS, "nee"], split=split)
+    wc = WindowCube.from_dataset(
+        cube, DRIVERS, target="nee", scaler=scaler, features=feats, device="cpu"
+    )
+    index = build_windows(cube, DRIVERS, "nee", LOOKBACK, split=split, features=feats)
+    return wc, index
+
+
+SMALL = {
+    "lstm": {"hidden": 16},
+    "gru": {"hidden": 16},
+    "rnn": {"hidden": 16},
+    "ilstm": {"hidden": 8},
+    "fnn": {"hidden": [32]},
+    "lasso": {"alpha": 0.01},
+    "svr": {"max_train_samples": 500},
+    "rf": {"n_estimators": 20, "n_jobs": 1},
+}
+
+
+def test_registry_lists_all_models():
+    assert MODELS.names() == sorted(SMALL)
+    with pytest.raises(ModelError, match="unknown model 'lstn'; known models: fnn, gru, ilstm"):
+        get_model("lstn")
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_each_model_learns_on_a_real_site(site, name, tmp_path):
+    wc, index = site
+    torch.manual_seed(0)
+    model = get_model(name)(wc.n_dynamic + wc.n_static, LOOKBACK, **SMALL[name])
+    train, val = index.select("train"), index.select("val")
+    probe = train.take(np.arange(0, len(train), 4))
+    y = wc.target_values()[probe.site_idx, probe.end_idx]
+
+    def mse(m):
+        return float(np.mean((m.predict(wc, probe) - y) ** 2))
+
+    cfg = TrainConfig(epochs=2, batch_size=64, max_batches_per_epoch=12, device="cpu", lr=5e-3)
+    before = mse(model) if model.kind == "torch" else float(np.var(y))
+    history = model.fit(wc, train, val, cfg)
+    after = mse(model)
+    assert after < before, (name, before, after)
+    if model.kind == "torch":
+        assert history.sizes["epoch"] == 2
+        assert history.train_loss.values[-1] < history.train_loss.values[0]
+    # checkpoint round trip gives identical predictions
+    path = model.save(tmp_path / ("m.pt" if model.kind == "torch" else "m.pkl"))
+    again = load_model(path, device="cpu")
+    np.testing.assert_allclose(again.predict(wc, probe), model.predict(wc, probe), rtol=1e-6)
+    # callable on a gathered batch tensor
+    x, _ = wc.gather(val.site_idx[:16], val.end_idx[:16], LOOKBACK)
+    assert tuple(model.predict_batch(x).shape) == (16,)
+
+
+def test_ilstm_attention_sums_to_one(site):
+    wc, index = site
+    model = get_model("ilstm")(wc.n_dynamic, LOOKBACK, hidden=8)
+    att = model.attention(wc, index.select("test").take(np.arange(200)))
+    np.testing.assert_allclose(att.alpha.sum("lag"), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(att.beta.sum("variable"), 1.0, rtol=1e-5)
+    assert att.variable.values.tolist() == wc.features
+    x, _ = wc.gather(index.site_idx[:5], index.end_idx[:5], LOOKBACK)
+    y, alpha, beta = model.net(x, return_attention=True)
+    assert torch.allclose(y, model.net(x))
+    # the mixture mean is sum_n beta_n mu_n: a variable with beta -> 0 cannot matter
+    assert alpha.shape == (5, wc.n_dynamic, LOOKBACK) and beta.shape == (5, wc.n_dynamic)
+
+
+def test_ilstm_variables_have_separate_hidden_rows():
+    model = get_model("ilstm")(3, 10, hidden=4)
+    net = model.net
+    x = torch.randn(2, 10, 3)
+    x2 = x.clone()
+    x2[:, :, 1] += 1.0  # change variable 1 only
+    with torch.no_grad():
+        _, a1, _ = net(x, return_attention=True)
+        _, a2, _ = net(x2, return_attention=True)
+    # temporal attention of the other variables is unaffected (rows do not mix)
+    assert torch.allclose(a1[:, [0, 2]], a2[:, [0, 2]])
+    assert not torch.allclose(a1[:, 1], a2[:, 1])
+
+
+def test_params_checked():
+    with pytest.raises(ConfigError, match="unknown parameter 'hiden'"):
+        get_model("lstm").check_params({"hiden": 3})
+    with pytest.raises(ConfigError, match="dropout"):
+        get_model("gru")(3, 10, dropout=1.5)
+    model = get_model("lstm")(3, 10, hidden=512, layers=5, dropout=0.2)
+    assert model.net.rnn.num_layers == 5 and model.net.rnn.hidden_size == 512
+
+
+def test_wrong_inputs_refused(site):
+    wc, index = site
+    model = get_model("lstm")(wc.n_dynamic + 2, LOOKBACK, hidden=4)
+    with pytest.raises(ModelError, match="expects 7 inputs"):
+        model.predict(wc, index)
+
+
+def test_window_summary_hand_computed():
+    x = torch.arange(24.0).reshape(2, 4, 3)
+    out = window_summary(x, (1, 2, 0))
+    np.testing.assert_allclose(out[0, :3], x[0, -1])
+    np.testing.assert_allclose(out[0, 3:6], x[0, -2:].mean(0))
+    np.testing.assert_allclose(out[1, 6:], x[1].mean(0))

@@ -1,0 +1,293 @@
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from fluxgrid.cli import main
+from fluxgrid.config import from_dict
+from fluxgrid.errors import ConfigError, DataNotFoundError, ModelError, SplitError, WindowError
+from fluxgrid.experiment_config import ExperimentConfig, TrainConfig
+from fluxgrid.prep.splits import TEST, TRAIN, VAL
+from fluxgrid.train import (
+    cross_site_transfer,
+    fit_torch,
+    load_experiment,
+    load_run,
+    prepare,
+    search,
+    train_experiment,
+)
+
+torch = pytest.importorskip("torch")
+
+
+def _cfg(**over):
+    base = {
+        "data": {"source": "demo", "sites": ["US-MMS", "DE-Hai"]},
+        "split": {"method": "random_years", "validation": "years", "val_fraction": 0.25},
+        "windows": {"lookback": 20, "static": ["doy", "latlon", "igbp"]},
+        "model": {"name": "lstm", "params": {"hidden": 8}},
+        "train": {"epochs": 2, "batch_size": 128, "max_batches_per_epoch": 6, "device": "cpu"},
+    }
+    for key, value in over.items():
+        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
+    return from_dict(ExperimentConfig, base)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "lstm"
+    return train_experiment(_cfg(), output=out)
+
+
+def test_run_directory_layout(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {
+        "config.yaml",
+        "inputs.json",
+        "scaler.json",
+        "split.nc",
+        "model.pt",
+        "history.nc",
+        "predictions.nc",
+        "metrics.nc",
+        "metrics.csv",
+        "windows.nc",
+        "qc_report.nc",
+    } <= names
+    inputs = json.loads((run_dir / "inputs.json").read_text())
+    assert inputs["features"][:5] == ["ta", "sw_in", "vpd", "doy_sin", "doy_cos"]
+    assert inputs["igbp_classes"] == ["DBF"]
+    pred = xr.open_dataset(run_dir / "predictions.nc")
+    assert pred.pred.dims == ("site", "time") and pred.pred.attrs["units"] == "gC m-2 d-1"
+    assert {1, 2, 3} <= set(np.unique(pred.part.values).tolist())
+    metrics = xr.open_dataset(run_dir / "metrics.nc")
+    assert list(metrics.part.values) == ["train", "val", "test"]
+    assert metrics.r2_by_site.dims == ("part", "site")
+    # the saved config loads strictly and reproduces the experiment
+    assert load_experiment(run_dir / "config.yaml") == _cfg()
+
+
+def test_load_run_predicts_like_the_run(run_dir, demo_cube):
+    run = load_run(run_dir, device="cpu")
+    saved = xr.open_dataset(run_dir / "predictions.nc")
+    cube = demo_cube.sel(site=["US-MMS", "DE-Hai"])
+    again = run.predict(cube, split=run.split())
+    np.testing.assert_allclose(again.pred.values, saved.pred.values, rtol=1e-5, atol=1e-5)
+    # on another site (transfer) and with one driver permuted (importance)
+    other = run.predict(demo_cube.sel(site=["DE-Tha"]))
+    assert int(other.pred.notnull().sum()) > 1000
+    shuffled = cube.copy(deep=True)
+    rng = np.random.default_rng(0)
+    shuffled["sw_in"].values[:] = shuffled.sw_in.values[:, rng.permutation(cube.sizes["time"])]
+    perm = run.predict(shuffled)
+    assert not np.allclose(perm.pred.values, again.pred.values, equal_nan=True)
+
+
+def test_batch_predictor_on_raw_batches(run_dir, demo_cube):
+    run = load_run(run_dir, device="cpu")
+    cube = demo_cube.sel(site=["US-MMS"])
+    wc = run.window_cube(cube)
+    index = run.windows(cube)
+    take = index.take(np.arange(100, 164))
+    expected = run.predict_windows(wc, take)
+    # build the same batch in physical units, as an upscaler would
+    from fluxgrid.windows import input_features
+
+    feats = input_features(
+        cube,
+        run.inputs["drivers"],
+        static=run.inputs["static"],
+        igbp_classes=run.inputs["igbp_classes"],
+    )
+    n_time = cube.sizes["time"]
+    columns = []
+    for name in run.features:  # one site: every input as a (time,) series in physical units
+        da = feats[name]
+        values = da.values[0] if da.dims == ("site", "time") else da.values
+        columns.append(np.broadcast_to(values if "time" in da.dims else values[0], (n_time,)))
+    series = np.stack(columns, axis=-1)
+    raw = np.stack([series[e - 19 : e + 1] for e in take.end_idx])
+    got = run.batch_predictor(device="cpu")(torch.as_tensor(raw, dtype=torch.float32))
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ModelError, match="expected"):
+        run.batch_predictor()(torch.zeros(2, 5, len(run.features)))
+
+
+def test_no_test_leakage_into_scaling_or_early_stopping(demo_cube):
+    """Tampering with test-part targets changes neither the scaler nor the training."""
+    cfg = _cfg()
+    a = prepare(cfg, cube=demo_cube)
+    test = (a.split.part == TEST).values
+    tampered = demo_cube.copy(deep=True)
+    site_idx = [list(demo_cube.site.values).index(s) for s in a.cube.site.values]
+    block = tampered.nee.values[site_idx]
+    block[test] = block[test] * 100.0 + 50.0
+    tampered.nee.values[site_idx] = block
+    b = prepare(cfg, cube=tampered)
+    assert a.scaler == b.scaler
+    from fluxgrid.train import fit_model
+
+    _, ha = fit_model(a)
+    _, hb = fit_model(b)
+    np.testing.assert_allclose(ha.train_loss, hb.train_loss, rtol=1e-6)
+    np.testing.assert_allclose(ha.val_loss, hb.val_loss, rtol=1e-6)
+    # early stopping refuses test windows outright
+    from fluxgrid.registry import get_model
+
+    model = get_model("lstm")(a.wcube.n_dynamic + a.wcube.n_static, 20, hidden=4)
+    with pytest.raises(SplitError, match="validation windows include parts \\['test'\\]"):
+        fit_torch(model, a.wcube, a.part("train"), a.index.select(["val", "test"]), cfg.train)
+    with pytest.raises(SplitError, match="training windows include parts"):
+        fit_torch(model, a.wcube, a.index.select(["train", "test"]), None, cfg.train)
+    assert set(a.part("val").part.tolist()) == {VAL} and set(a.part("train").part.tolist()) == {
+        TRAIN
+    }
+
+
+def test_reproducible_with_seed(demo_cube):
+    from fluxgrid.train import fit_model
+
+    p = prepare(_cfg(), cube=demo_cube)
+    _, h1 = fit_model(p)
+    _, h2 = fit_model(p)
+    np.testing.assert_array_equal(h1.train_loss, h2.train_loss)
+
+
+def test_early_stopping_keeps_best_epoch(demo_cube):
+    from fluxgrid.train import fit_model
+
+    cfg = _cfg(train={"epochs": 6, "patience": 1, "lr": 0.05, "max_batches_per_epoch": 4})
+    p = prepare(cfg, cube=demo_cube)
+    model, h = fit_model(p)
+    best = h.attrs["best_epoch"]
+    assert float(h.val_loss.sel(epoch=best)) == float(h.val_loss.min())
+    from fluxgrid.train import _validation_scores
+
+    now = _validation_scores(model, p.wcube, p.part("val"), cfg.train, False)["val_loss"]
+    assert now == pytest.approx(float(h.val_loss.sel(epoch=best)), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("over", "error", "match"),
+    [
+        ({"model": {"name": "lstn", "params": {}}}, ModelError, "known models: fnn, gru, ilstm"),
+        ({"model": {"name": "lstm", "params": {"hiden": 3}}}, ConfigError, "unknown parameter"),
+        ({"windows": {"lookback": 5000}}, WindowError, "longer than the record"),
+        ({"data": {"drivers": ["ta", "p"]}}, DataNotFoundError, r"\['p'\]"),
+        (
+            {
+                "split": {
+                    "method": "year_ranges",
+                    "train_years": [1990, 1991],
+                    "test_years": [2007, 2012],
+                    "validation": "none",
+                }
+            },
+            SplitError,
+            "no valid 'nee' value for training",
+        ),
+    ],
+)
+def test_bad_input_fails_before_training(demo_cube, over, error, match):
+    with pytest.raises(error, match=match):
+        prepare(_cfg(**over), cube=demo_cube)
+
+
+def test_unknown_config_key():
+    with pytest.raises(ConfigError, match="unknown key 'epoch'"):
+        from_dict(ExperimentConfig, {"train": {"epoch": 3}})
+    with pytest.raises(ConfigError, match="'n_trials' is not read by method 'grid'"):
+        from_dict(
+            ExperimentConfig,
+            {
+                "search": {
+                    "method": "grid",
+                    "n_trials": 3,
+                    "space": {"model.hidden": {"choices": [4]}},
+                }
+            },
+        )
+
+
+def test_driver_missing_at_a_site(demo_cube):
+    cube = demo_cube.copy(deep=True)
+    cube["vpd"].loc[{"site": "DE-Hai"}] = np.nan
+    with pytest.raises(WindowError, match="DE-Hai"):
+        prepare(_cfg(), cube=cube)
+
+
+@pytest.mark.parametrize("method", ["grid", "random", "hyperband"])
+def test_search(demo_cube, method):
+    space = {"model.hidden": {"choices": [4, 8]}}
+    search_cfg = {"method": method, "space": space}
+    if method != "grid":
+        space["train.lr"] = {"low": 1e-3, "high": 1e-2, "log": True}
+        search_cfg["n_trials"] = 3
+    if method == "hyperband":
+        search_cfg["min_epochs"] = 1
+    cfg = _cfg(search=search_cfg, train={"epochs": 3, "max_batches_per_epoch": 3})
+    p = prepare(cfg, cube=demo_cube)
+    table, best, model, history = search(p)
+    assert table.sizes["trial"] == (2 if method == "grid" else 3)
+    assert {"value", "state", "model.hidden"} <= set(table.data_vars)
+    done = table.value.where(table.state == "COMPLETE")
+    assert float(done.min()) == pytest.approx(float(history.val_loss.min()))
+    assert model.params["hidden"] == best["model.hidden"]
+
+
+def test_search_results_in_run_dir(demo_cube, tmp_path):
+    cfg = _cfg(search={"method": "grid", "space": {"model.hidden": {"choices": [4, 8]}}})
+    out = train_experiment(cfg, output=tmp_path / "s", cube=demo_cube)
+    assert (out / "search.csv").is_file() and (out / "search.nc").is_file()
+    saved = load_experiment(out / "config.yaml")
+    assert saved.model.params["hidden"] in (4, 8)
+
+
+def test_cross_site_transfer_dims_and_labels(demo_cube):
+    cfg = _cfg(
+        model={"name": "lasso", "params": {}},
+        windows={"lookback": 20, "static": ["doy"]},
+    )
+    sites = ["US-MMS", "US-UMB", "DE-Hai"]
+    matrix, preds, runs = cross_site_transfer(cfg, cube=demo_cube, sites=sites)
+    assert matrix.r2.dims == ("train_site", "test_site")
+    assert matrix.train_site.values.tolist() == sites == matrix.test_site.values.tolist()
+    assert set(preds) == set(sites) and set(runs) == set(sites)
+    assert (matrix.n > 0).all()
+    # diagonal equals the in-site test score of the per-site model
+    from fluxgrid.evaluate import scores
+
+    own = scores(preds["US-UMB"].sel(site=["US-UMB"]), part="test")
+    assert float(matrix.r2.sel(train_site="US-UMB", test_site="US-UMB")) == pytest.approx(
+        float(own.r2)
+    )
+
+
+def test_cli_train_and_evaluate(tmp_path, capsys):
+    import yaml
+
+    from fluxgrid.config import to_dict
+
+    cfg = to_dict(_cfg(model={"name": "rf", "params": {"n_estimators": 10, "n_jobs": 1}}))
+    path = tmp_path / "exp.yaml"
+    path.write_text(yaml.safe_dump({"recipe": "train", "config": cfg}))
+    assert main(["train", str(path), "-o", str(tmp_path / "run")]) == 0
+    out = capsys.readouterr().out
+    assert "test" in out and "r2" in out
+    assert main(["evaluate", str(tmp_path / "run"), "--by", "site", "year"]) == 0
+    out = capsys.readouterr().out
+    assert "test scores by year" in out and "US-MMS" in out
+    assert main(["train", str(path), "-o", str(tmp_path / "run")]) == 2  # exists
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: {name: lstn}\n")
+    assert main(["train", str(bad)]) == 2
+    assert "known models" in capsys.readouterr().err
+
+
+def test_recipe_file_is_a_valid_experiment():
+    from pathlib import Path
+
+    cfg = load_experiment(Path(__file__).parents[1] / "recipes" / "train.yaml")
+    assert isinstance(cfg.train, TrainConfig) and cfg.model.name == "lstm"
