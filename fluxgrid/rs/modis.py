@@ -35,7 +35,7 @@ from .._lazy import lazy_import
 from ..errors import FileFormatError, RemoteSensingError
 from .config import LSTConfig, StacConfig
 from .names import STATUS, rs_attrs
-from .stac import _item_times, load_site_cube, search_items, tower_xy
+from .stac import group_items, product_day_key, reduce_groups, search_items, tower_xy
 
 __all__ = [
     "OVERPASS_HOURS",
@@ -119,13 +119,30 @@ def _window_geobox(items: Sequence, latitude: float, longitude: float, window: i
     col = int(np.floor((x - a.c) / a.a))
     row = int(np.floor((y - a.f) / a.e))
     half = window // 2
-    origin = a * (col - half, row - half)
+    origin = a @ (col - half, row - half)
     grid = affine.Affine(a.a, 0.0, origin[0], 0.0, a.e, origin[1])
     return geobox_mod.GeoBox((window, window), grid, geo.CRS(crs))
 
 
-def _product_day(item, parsed, idx):  # odc-stac groupby key: the product's UTC day
-    return _item_times(item)[0].normalize()
+def _lst_reduce(
+    ds: xr.Dataset, *, scale: float, offset: float, max_lst_error_k: float
+) -> np.ndarray:
+    """Window statistics of a block of product days (one Dask task).
+
+    Returns (t, 6): mean LST (degC), good pixels and any-cloud flag, for day then night.
+    """
+    out = np.full((ds.sizes["time"], 6), np.nan)
+    for k, part in enumerate(("Day", "Night")):
+        dn = ds[f"LST_{part}_1km"].values.astype("float64")
+        qc = ds[f"QC_{part}"].values
+        good = decode_qc(qc, max_lst_error_k=max_lst_error_k) & (dn > 0)
+        n = good.sum(axis=(1, 2))
+        total = np.where(good, dn * scale + offset, 0.0).sum(axis=(1, 2))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[:, 3 * k] = np.where(n > 0, total / n - _KELVIN, np.nan)
+        out[:, 3 * k + 1] = n
+        out[:, 3 * k + 2] = ((qc & 0b11) == 2).any(axis=(1, 2))
+    return out
 
 
 def lst_window(
@@ -167,41 +184,34 @@ def lst_window(
         if not group:
             continue
         geobox = _window_geobox(group, latitude, longitude, cfg.window)
-        cube = load_site_cube(
-            group,
-            latitude,
-            longitude,
+        groups = group_items(group, product_day_key)
+        days = pd.DatetimeIndex([g.time for g in groups]).normalize()
+        scale, offset = _lst_scaling(group[0])
+        raw = reduce_groups(
+            groups,
             bands=["LST_Day_1km", "QC_Day", "LST_Night_1km", "QC_Night"],
             geobox=geobox,
-            chunks={"time": 366},
-            groupby=_product_day,
+            key=product_day_key,
+            reduce=_lst_reduce,
+            n_stats=6,
+            chunk=366,
             retries=retries,
             site=site,
+            scale=scale,
+            offset=offset,
+            max_lst_error_k=cfg.max_lst_error_k,
         )
-        days = pd.DatetimeIndex(cube.time.values).normalize()
-        scale, offset = _lst_scaling(group[0])
+        stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"))
         parts = {}
-        for part in ("day", "night"):
-            dn = cube[f"LST_{part.capitalize()}_1km"]
-            qc = cube[f"QC_{part.capitalize()}"]
-            good = xr.apply_ufunc(
-                decode_qc,
-                qc,
-                dask="parallelized",
-                output_dtypes=[bool],
-                kwargs={"max_lst_error_k": cfg.max_lst_error_k},
-            ) & (dn > 0)
-            kelvin = dn.astype("float64") * scale + offset
-            n = good.sum(("y", "x"))
-            mean = kelvin.where(good).mean(("y", "x")) - _KELVIN
-            cloud = ((qc & 0b11) == 2).any(("y", "x"))
+        for k, part in enumerate(("day", "night")):
+            mean, n, cloud = (stats.isel(stat=3 * k + j, drop=True) for j in range(3))
             status = xr.where(
                 n >= cfg.min_good_pixels,
                 STATUS["ok"],
                 xr.where(
                     n > 0,
                     STATUS["below_min_share"],
-                    xr.where(cloud, STATUS["all_masked"], STATUS["no_data"]),
+                    xr.where(cloud > 0, STATUS["all_masked"], STATUS["no_data"]),
                 ),
             ).astype("int8")
             parts[f"{part}_lst"] = mean.where(status == STATUS["ok"]).astype("float32")

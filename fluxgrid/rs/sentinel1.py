@@ -31,10 +31,18 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._lazy import lazy_import
 from ..errors import RemoteSensingError
 from .config import S1Config, StacConfig
 from .names import STATUS, rs_attrs
-from .stac import load_site_cube, search_items, tower_distance
+from .stac import (
+    SolarDayKey,
+    group_items,
+    reduce_groups,
+    search_items,
+    site_geobox,
+    tower_distance,
+)
 
 __all__ = ["add_s1", "dprvi", "s1_annulus", "s1_site"]
 
@@ -80,6 +88,12 @@ def _annulus_block(values: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return out
 
 
+def _s1_reduce(ds: xr.Dataset, *, ring: np.ndarray, keys: tuple[str, str]) -> np.ndarray:
+    """Reduce an eagerly loaded block of acquisitions (one Dask task) to annulus statistics."""
+    values = np.stack([ds[k].values.astype("float64") for k in keys], axis=1)
+    return _annulus_block(values, ring)
+
+
 def s1_annulus(
     items: Sequence,
     latitude: float,
@@ -119,47 +133,38 @@ def s1_annulus(
                 f"site {site}: no {cfg.orbit_state} Sentinel-1 passes among the items"
             )
     vv_key, vh_key = _pol_keys(items)
-    parts = []
-    for state in sorted({str(i.properties.get("sat:orbit_state", "")) for i in items}):
-        group = [i for i in items if str(i.properties.get("sat:orbit_state", "")) == state]
-        cube = load_site_cube(
-            group,
-            latitude,
-            longitude,
-            bands=[vv_key, vh_key],
-            buffer_m=cfg.outer_m,
-            resolution=cfg.resolution,
-            chunks={"time": cfg.chunk_dates, "x": -1, "y": -1},
-            retries=retries,
-            site=site,
-            align=cfg.resolution,
-        )
-        dist = tower_distance(cube, latitude, longitude)
-        ring = (dist >= cfg.inner_m) & (dist <= cfg.outer_m)
-        values = (
-            cube[[vv_key, vh_key]].to_array("pol").transpose("time", "pol", "y", "x").chunk(pol=-1)
-        )
-        stats = xr.apply_ufunc(
-            _annulus_block,
-            values,
-            ring,
-            input_core_dims=[["pol", "y", "x"], ["y", "x"]],
-            output_core_dims=[["stat"]],
-            dask="parallelized",
-            output_dtypes=["float64"],
-            dask_gufunc_kwargs={"output_sizes": {"stat": 4}},
-        )
-        part = xr.Dataset(
-            {
-                "vv": stats.isel(stat=0, drop=True),
-                "vh": stats.isel(stat=1, drop=True),
-                "n_ring": stats.isel(stat=2, drop=True),
-                "n_valid": stats.isel(stat=3, drop=True),
-            }
-        )
-        part["orbit_state"] = ("time", np.full(part.sizes["time"], state or "unknown"))
-        parts.append(part)
-    out = xr.concat(parts, dim="time").sortby("time") if len(parts) > 1 else parts[0]
+    key = SolarDayKey(longitude, ("sat:orbit_state",))
+    groups = group_items(items, key)
+    times = np.array([g.time for g in groups], dtype="datetime64[ns]")
+    geobox = site_geobox(
+        latitude, longitude, buffer_m=cfg.outer_m, resolution=cfg.resolution, align=cfg.resolution
+    )
+    template = lazy_import("odc.geo.xr").xr_zeros(geobox, dtype="uint8")
+    dist = tower_distance(template, latitude, longitude)
+    ring = ((dist >= cfg.inner_m) & (dist <= cfg.outer_m)).values
+    raw = reduce_groups(
+        groups,
+        bands=[vv_key, vh_key],
+        geobox=geobox,
+        key=key,
+        reduce=_s1_reduce,
+        n_stats=4,
+        chunk=cfg.chunk_dates,
+        retries=retries,
+        site=site,
+        ring=ring,
+        keys=(vv_key, vh_key),
+    )
+    stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"), coords={"time": times})
+    out = xr.Dataset(
+        {
+            "vv": stats.isel(stat=0, drop=True),
+            "vh": stats.isel(stat=1, drop=True),
+            "n_ring": stats.isel(stat=2, drop=True),
+            "n_valid": stats.isel(stat=3, drop=True),
+            "orbit_state": ("time", np.array([g.key[1] or "unknown" for g in groups])),
+        }
+    )
     share = (out["n_valid"] / out["n_ring"].where(out["n_ring"] > 0)).astype("float32")
     status = xr.where(
         out["n_valid"] == 0,

@@ -50,11 +50,12 @@ from .brdf import ROY2017, c_factor
 from .config import S2Config, StacConfig
 from .names import STATUS, rs_attrs
 from .stac import (
+    SolarDayKey,
     _item_times,
-    items_by_solar_day,
-    load_site_cube,
+    group_items,
+    reduce_groups,
     search_items,
-    solar_day,
+    site_geobox,
     tower_distance,
     tower_xy,
 )
@@ -506,9 +507,44 @@ def _footprint_block(
     return out
 
 
+def _s2_reduce(
+    ds: xr.Dataset,
+    *,
+    scale: np.ndarray,
+    offset: np.ndarray,
+    cfac: np.ndarray,
+    weight: np.ndarray,
+    mask: MaskFunction | None,
+    invalid_scl: tuple[int, ...],
+    band_keys: Mapping[str, str],
+    band_ids: tuple[str, ...],
+    index_names: tuple[str, ...],
+    constants: Mapping[str, float],
+) -> np.ndarray:
+    """Reduce an eagerly loaded block of dates (one Dask task) to footprint statistics."""
+    ds = ds.rename({v: k for k, v in band_keys.items() if v in ds and v != k})
+    clear = mask(ds) if mask is not None else scl_mask(ds, invalid_scl)
+    if not isinstance(clear, xr.DataArray) or set(clear.dims) != {"time", "y", "x"}:
+        raise RemoteSensingError(
+            "the mask function must return a boolean DataArray with dims (time, y, x), got "
+            f"{getattr(clear, 'dims', type(clear).__name__)}"
+        )
+    dn = np.stack([ds[b].values for b in band_ids], axis=1)
+    return _footprint_block(
+        dn,
+        np.asarray(clear.transpose("time", "y", "x").values),
+        weight,
+        scale,
+        offset,
+        cfac,
+        index_names=index_names,
+        band_ids=band_ids,
+        constants=constants,
+    )
+
+
 def _group_metadata(
-    items: Sequence,
-    times: np.ndarray,
+    groups: Sequence,
     latitude: float,
     longitude: float,
     keys: Mapping[str, str],
@@ -517,13 +553,11 @@ def _group_metadata(
     nbar: bool,
     retries: int,
 ) -> dict[str, np.ndarray]:
-    """Per loaded time step: scale, offset, c-factors and angles from its items."""
-    groups = items_by_solar_day(items, longitude)
-    days = solar_day(pd.DatetimeIndex(times), longitude)
+    """Per time step (item group): scale, offset, c-factors and angles from its items."""
     from shapely.geometry import Point, shape
 
     point = Point(float(longitude), float(latitude))
-    nt, nb = len(times), len(bands)
+    nt, nb = len(groups), len(bands)
     meta = {
         "scale": np.ones(nt),
         "offset": np.zeros(nt),
@@ -535,10 +569,8 @@ def _group_metadata(
         "angle_source": np.full(nt, "", dtype=object),
         "item_ids": np.full(nt, "", dtype=object),
     }
-    for t, day in enumerate(days):
-        group = groups.get(day, [])
-        if not group:
-            raise RemoteSensingError(f"no item for the loaded date {day} (solar-day grouping)")
+    for t, grp in enumerate(groups):
+        group = list(grp.items)
         covering = [i for i in group if shape(i.geometry).covers(point)] or group
         item = covering[0]
         meta["item_ids"][t] = ",".join(i.id for i in group)
@@ -600,62 +632,51 @@ def s2_footprint(
         Dask-backed: one task per block of ``config.chunk_dates`` dates after loading.
     """
     cfg = config or S2Config()
+    items = list(items)
     keys = s2_asset_keys(items)
     bands = list(S2_BANDS)
-    cube = load_site_cube(
-        items,
-        latitude,
-        longitude,
-        bands=[keys[b] for b in (*bands, "SCL")],
-        buffer_m=cfg.buffer_m,
-        resolution=cfg.resolution,
-        chunks={"time": cfg.chunk_dates, "x": -1, "y": -1},
-        retries=retries,
-        site=site,
-    )
-    cube = cube.rename({keys[b]: b for b in (*bands, "SCL") if keys[b] != b})
-    times = cube.time.values
-    meta = _group_metadata(
-        items, times, latitude, longitude, keys, bands, nbar=cfg.nbar, retries=retries
-    )
-    dist = tower_distance(cube, latitude, longitude)
-    weight = dist <= cfg.buffer_m
+    key = SolarDayKey(longitude)
+    groups = group_items(items, key)
+    times = np.array([g.time for g in groups], dtype="datetime64[ns]")
+    meta = _group_metadata(groups, latitude, longitude, keys, bands, nbar=cfg.nbar, retries=retries)
+    geobox = site_geobox(latitude, longitude, buffer_m=cfg.buffer_m, resolution=cfg.resolution)
+    template = lazy_import("odc.geo.xr").xr_zeros(geobox, dtype="uint8")
+    weight = tower_distance(template, latitude, longitude) <= cfg.buffer_m
     lc = landcover if landcover is not None else cfg.landcover
     if lc is not None:
-        weight = weight & landcover_mask(lc, cube, cfg.landcover_classes)
-    clear = (mask or (lambda ds: scl_mask(ds, cfg.invalid_scl)))(cube)
-    if not isinstance(clear, xr.DataArray) or set(clear.dims) != {"time", "y", "x"}:
-        raise RemoteSensingError(
-            "the mask function must return a boolean DataArray with dims (time, y, x)"
-        )
-    dn = cube[bands].to_array("band").transpose("time", "band", "y", "x").chunk(band=-1)
+        weight = weight & landcover_mask(lc, template, cfg.landcover_classes)
     index_names: tuple[str, ...] = ()
     if cfg.index_from == "pixels":
         from .indices import s2_index_names
 
         index_names = tuple(cfg.indices or s2_index_names())
-    tvar = lambda v: xr.DataArray(v, dims="time", coords={"time": times})  # noqa: E731
-    cfac = xr.DataArray(meta["cfac"], dims=("time", "band"), coords={"time": times})
     nb = len(bands)
-    stats = xr.apply_ufunc(
-        _footprint_block,
-        dn,
-        clear.transpose("time", "y", "x"),
-        weight.transpose("y", "x"),
-        tvar(meta["scale"]),
-        tvar(meta["offset"]),
-        cfac,
-        input_core_dims=[["band", "y", "x"], ["y", "x"], ["y", "x"], [], [], ["band"]],
-        output_core_dims=[["stat"]],
-        dask="parallelized",
-        output_dtypes=["float64"],
-        dask_gufunc_kwargs={"output_sizes": {"stat": nb + 3 + len(index_names)}},
-        kwargs={
-            "index_names": index_names,
-            "band_ids": tuple(bands),
-            "constants": dict(cfg.constants),
-        },
+    raw = reduce_groups(
+        groups,
+        bands=[keys[b] for b in (*bands, "SCL")],
+        geobox=geobox,
+        key=key,
+        reduce=_s2_reduce,
+        n_stats=nb + 3 + len(index_names),
+        chunk=cfg.chunk_dates,
+        per_group={"scale": meta["scale"], "offset": meta["offset"], "cfac": meta["cfac"]},
+        retries=retries,
+        site=site,
+        weight=weight.values,
+        mask=mask,
+        invalid_scl=tuple(cfg.invalid_scl),
+        band_keys=dict(keys),
+        band_ids=tuple(bands),
+        index_names=index_names,
+        constants=dict(cfg.constants),
     )
+    # the statistics are tiny (dates x ~15): one chunk keeps the derived variables at one
+    # task each, so the graph grows only by the load-and-reduce tasks
+    stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"), coords={"time": times})
+
+    def tvar(v):
+        return xr.DataArray(v, dims="time", coords={"time": times})
+
     n_fp = stats.isel(stat=nb)
     n_data = stats.isel(stat=nb + 1)
     n_valid = stats.isel(stat=nb + 2)
@@ -704,7 +725,7 @@ def s2_footprint(
         latitude=float(latitude),
         longitude=float(longitude),
         buffer_m=float(cfg.buffer_m),
-        crs=str(cube.odc.crs),
+        crs=f"EPSG:{geobox.crs.epsg}" if geobox.crs.epsg else geobox.crs.to_wkt(),
         resolution_m=float(cfg.resolution),
         min_clear_share=float(cfg.min_clear_share),
         index_from=cfg.index_from,

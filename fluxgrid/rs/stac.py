@@ -24,6 +24,7 @@ import json
 import os
 import warnings
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,14 @@ from .._lazy import lazy_import
 from ..errors import DataNotFoundError, FileFormatError, RemoteSensingError
 
 __all__ = [
+    "ItemGroup",
+    "SolarDayKey",
+    "group_items",
     "item_local_dates",
     "items_by_solar_day",
     "load_site_cube",
+    "product_day_key",
+    "reduce_groups",
     "resolve_sign",
     "search_items",
     "site_geobox",
@@ -481,13 +487,202 @@ def item_local_dates(times: Iterable, utc_offset: float) -> np.ndarray:
     return local.normalize().values.astype("datetime64[ns]")
 
 
-def items_by_solar_day(items: Sequence, longitude: float) -> dict[np.datetime64, list]:
+@dataclass(frozen=True)
+class ItemGroup:
+    """Items that form one time step (e.g. the tiles of one overpass).
+
+    Attributes
+    ----------
+    key
+        Grouping key (solar day, orbit, product day ...).
+    time
+        Earliest acquisition time of the items (UTC, datetime64[ns]).
+    items
+        The STAC items.
+    """
+
+    key: Any
+    time: np.datetime64
+    items: tuple
+
+
+class _GroupKey:
+    """Picklable odc-stac ``groupby`` callable wrapping an item -> key function."""
+
+    def __init__(self, key: Callable[[Any], Any]):
+        self.key = key
+
+    def __call__(self, item, parsed=None, idx=None):
+        return self.key(item)
+
+
+class SolarDayKey:
+    """Key function: the mean-solar date of an item at a fixed longitude (plus extras).
+
+    Parameters
+    ----------
+    longitude
+        Tower longitude, degrees (the same for every item, unlike odc-stac's per-item
+        centroid, so tiles of one overpass always share the key).
+    properties
+        Item properties added to the key (``("sat:orbit_state",)`` keeps ascending and
+        descending passes of one day apart).
+    """
+
+    def __init__(self, longitude: float, properties: Sequence[str] = ()):
+        self.longitude = float(longitude)
+        self.properties = tuple(properties)
+
+    def __call__(self, item) -> tuple:
+        """The key of ``item``: (solar date, *properties)."""
+        day = solar_day([_item_times(item)[0]], self.longitude)[0]
+        return (str(day), *(str(item.properties.get(p, "")) for p in self.properties))
+
+
+def product_day_key(item) -> tuple:
+    """Key function: the UTC day of an item (daily gridded products such as MOD11A1)."""
+    return (str(_item_times(item)[0].date()),)
+
+
+def group_items(items: Sequence, key: Callable[[Any], Any]) -> list[ItemGroup]:
+    """Group items into time steps by ``key``; sorted by time.
+
+    Examples
+    --------
+    >>> group_items([], product_day_key)
+    []
+    """
+    groups: dict[Any, list] = {}
+    for item in items:
+        groups.setdefault(key(item), []).append(item)
+    out = [
+        ItemGroup(k, np.datetime64(min(_item_times(i)[0] for i in v), "ns"), tuple(v))
+        for k, v in groups.items()
+    ]
+    return sorted(out, key=lambda g: (g.time, str(g.key)))
+
+
+def items_by_solar_day(items: Sequence, longitude: float) -> dict[Any, list]:
     """Items grouped by the mean-solar day of their acquisition at ``longitude``."""
-    days = solar_day([_item_times(i)[0] for i in items], longitude)
-    groups: dict[np.datetime64, list] = {}
-    for day, item in zip(days, items, strict=True):
-        groups.setdefault(day, []).append(item)
-    return groups
+    return {g.key: list(g.items) for g in group_items(items, SolarDayKey(longitude))}
+
+
+def _load_reduce(
+    items: list,
+    n_groups: int,
+    bands: list[str],
+    geobox: Any,
+    groupby: Callable,
+    resampling: Any,
+    reduce: Callable[..., np.ndarray],
+    per_group: dict[str, np.ndarray],
+    kwargs: dict[str, Any],
+) -> np.ndarray:
+    """One Dask task: load a block of item groups eagerly and reduce it to statistics."""
+    odc_stac = lazy_import("odc.stac")
+    warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio.warp")
+    ds = odc_stac.load(
+        items,
+        bands=bands,
+        geobox=geobox,
+        groupby=groupby,
+        resampling=resampling,
+        chunks=None,
+        pool=1,
+        fail_on_error=True,
+    )
+    if ds.sizes["time"] != n_groups:
+        raise RemoteSensingError(
+            f"expected {n_groups} time steps from the item groups, odc-stac made "
+            f"{ds.sizes['time']}; check the items' datetimes"
+        )
+    return np.asarray(reduce(ds, **per_group, **kwargs), dtype="float64")
+
+
+def reduce_groups(
+    groups: Sequence[ItemGroup],
+    *,
+    bands: Sequence[str],
+    geobox: Any,
+    key: Callable[[Any], Any],
+    reduce: Callable[..., np.ndarray],
+    n_stats: int,
+    chunk: int,
+    per_group: dict[str, np.ndarray] | None = None,
+    resampling: str | dict[str, str] = "nearest",
+    retries: int = 3,
+    site: str | None = None,
+    **kwargs: Any,
+):
+    """Per-group statistics as a Dask array, one task per block of ``chunk`` groups.
+
+    Each task loads its groups with odc-stac (eagerly, on the output ``geobox``) and calls
+    ``reduce(ds, **per_group_block, **kwargs)``, which returns an array ``(n, n_stats)``.
+    The graph therefore has O(groups / chunk) tasks however many bands and items there
+    are, and a task holds at most ``chunk`` time steps in memory.
+
+    Parameters
+    ----------
+    groups
+        From :func:`group_items` with the same ``key``.
+    bands
+        Asset keys to load.
+    geobox
+        Output grid (e.g. :func:`site_geobox`).
+    key
+        The item -> key function the groups were built with (passed to odc-stac).
+    reduce
+        ``reduce(ds, **kw) -> ndarray (n, n_stats)``; ``ds`` has dims ``(time, y, x)``.
+    n_stats
+        Number of statistics per group.
+    chunk
+        Groups per task.
+    per_group
+        Arrays with one entry per group (first axis), sliced per block for ``reduce``.
+    resampling, retries, site
+        Loading options and the site name for messages.
+    **kwargs
+        Passed to ``reduce`` unchanged.
+
+    Returns
+    -------
+    dask.array.Array
+        ``(len(groups), n_stats)`` float64.
+
+    Raises
+    ------
+    RemoteSensingError
+        Bands missing from the items.
+    """
+    dask = lazy_import("dask")
+    dask_array = lazy_import("dask.array")
+    groups = list(groups)
+    if not groups:
+        raise RemoteSensingError(f"site {site}: no items to load" if site else "no items to load")
+    all_items = [i for g in groups for i in g.items]
+    _check_bands(all_items, bands, site)
+    if any(_is_remote(i.assets[bands[0]].href) for i in all_items):
+        lazy_import("odc.stac").configure_rio(
+            cloud_defaults=True, GDAL_HTTP_MAX_RETRY=str(retries), GDAL_HTTP_RETRY_DELAY="1"
+        )
+    per_group = per_group or {}
+    blocks = []
+    for start in range(0, len(groups), max(int(chunk), 1)):
+        part = groups[start : start + chunk]
+        sliced = {k: np.asarray(v)[start : start + len(part)] for k, v in per_group.items()}
+        task = dask.delayed(_load_reduce, pure=True)(
+            [i for g in part for i in g.items],
+            len(part),
+            list(bands),
+            geobox,
+            _GroupKey(key),
+            resampling,
+            reduce,
+            sliced,
+            kwargs,
+        )
+        blocks.append(dask_array.from_delayed(task, shape=(len(part), n_stats), dtype="float64"))
+    return dask_array.concatenate(blocks, axis=0) if len(blocks) > 1 else blocks[0]
 
 
 # --------------------------------------------------------------------------- loading

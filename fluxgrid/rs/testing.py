@@ -95,7 +95,7 @@ def _footprint_lonlat(transform, shape, crs: str) -> tuple[dict, list[float]]:
     pyproj = lazy_import("pyproj")
     tr = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
     h, w = shape
-    corners = [transform * (0, 0), transform * (w, 0), transform * (w, h), transform * (0, h)]
+    corners = [transform @ (0, 0), transform @ (w, 0), transform @ (w, h), transform @ (0, h)]
     lonlat = [tr.transform(x, y) for x, y in corners]
     ring = [[float(a), float(b)] for a, b in lonlat] + [[float(lonlat[0][0]), float(lonlat[0][1])]]
     lons = [p[0] for p in ring]
@@ -166,7 +166,7 @@ def _save(items: list, folder: Path, collection: str, kind: str) -> Path:
 # --------------------------------------------------------------------------- Sentinel-2
 def s2_truth(when: pd.Timestamp, latitude: float) -> float:
     """Vegetation fraction of the fixture at the tower on a date (seasonal, 0.2-0.8)."""
-    doy = pd.Timestamp(when).dayofyear
+    doy = pd.Timestamp(when).day_of_year
     season = (
         np.sin(np.pi * (doy - 80) / 365.0) ** 2
         if latitude >= 0
@@ -176,7 +176,7 @@ def s2_truth(when: pd.Timestamp, latitude: float) -> float:
 
 
 def _s2_angles(when: pd.Timestamp, latitude: float, k: int) -> dict[str, float]:
-    doy = when.dayofyear
+    doy = when.day_of_year
     decl = 23.44 * np.sin(np.radians(360.0 * (284 + doy) / 365.0))
     sza = float(np.clip(abs(latitude - decl) + 8.0, 15.0, 80.0))
     vza = float(2.0 + 9.0 * ((k * 37) % 10) / 10.0)
@@ -443,7 +443,7 @@ def write_s2_catalog(
 # --------------------------------------------------------------------------- Sentinel-1
 def s1_truth(when: pd.Timestamp) -> tuple[float, float]:
     """(VV, VH) linear gamma0 of the fixture's annulus on a date."""
-    phase = np.sin(2 * np.pi * (pd.Timestamp(when).dayofyear - 100) / 365.0)
+    phase = np.sin(2 * np.pi * (pd.Timestamp(when).day_of_year - 100) / 365.0)
     return 0.08 + 0.02 * phase, 0.018 + 0.008 * phase
 
 
@@ -538,7 +538,7 @@ def write_s1_catalog(
 # --------------------------------------------------------------------------- MODIS
 def lst_truth(when: pd.Timestamp, platform: str, part: str) -> float:
     """LST (K) of the fixture on a date for ``platform`` (terra/aqua) and day/night."""
-    phase = np.sin(2 * np.pi * (pd.Timestamp(when).dayofyear - 110) / 365.0)
+    phase = np.sin(2 * np.pi * (pd.Timestamp(when).day_of_year - 110) / 365.0)
     base = 285.0 + 12.0 * phase
     return base + {"day": 6.0, "night": -5.0}[part] + (1.5 if platform == "aqua" else 0.0)
 

@@ -1,0 +1,147 @@
+"""STAC search (offline ItemCollection / static catalog, live API under `network`) and loading."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fluxgrid.errors import RemoteSensingError
+from fluxgrid.rs.stac import (
+    load_site_cube,
+    resolve_sign,
+    search_items,
+    site_geobox,
+    tower_xy,
+    utm_epsg,
+)
+from fluxgrid.rs.testing import write_s2_catalog
+
+pytest.importorskip("odc.stac")
+pytestmark = pytest.mark.filterwarnings(
+    "ignore::PendingDeprecationWarning", "ignore::DeprecationWarning"
+)
+
+HAI = (51.0792, 10.453)  # DE-Hai
+DATES = ["2020-06-01", "2020-06-06", "2020-06-11"]
+
+
+@pytest.fixture(scope="module")
+def catalogs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("stac")
+    items = write_s2_catalog(
+        root / "items", {"DE-Hai": HAI}, DATES, conditions=["clear", "cloudy", "clear"]
+    )
+    static = write_s2_catalog(root / "static", {"DE-Hai": HAI}, DATES, kind="catalog")
+    partial = write_s2_catalog(root / "partial", {"DE-Hai": HAI}, DATES[:1], missing_assets=["B05"])
+    return {"items": items, "catalog": static, "partial": partial}
+
+
+def _search(source, **kw):
+    kw.setdefault("collections", "sentinel-2-l2a")
+    kw.setdefault("start", "2020-05-01")
+    kw.setdefault("end", "2020-06-30")
+    return search_items(source, *HAI, **kw)
+
+
+def test_offline_item_collection_and_static_catalog(catalogs):
+    a = _search(catalogs["items"])
+    b = _search(catalogs["catalog"])
+    assert [i.id for i in a] == [i.id for i in b]
+    assert len(a) == 3
+    assert all(i.assets["B04"].href.startswith("/") for i in b)  # absolute after reading
+
+
+def test_filters_dates_cloud_cover_and_properties(catalogs):
+    assert len(_search(catalogs["items"], start="2020-06-02", end="2020-06-06")) == 1
+    assert len(_search(catalogs["items"], max_cloud_cover=50)) == 2
+    assert len(_search(catalogs["items"], query={"sat:orbit_state": "descending"})) == 3
+    with pytest.raises(RemoteSensingError, match="no sentinel-2-l2a items"):
+        _search(catalogs["items"], query={"sat:orbit_state": "ascending"})
+
+
+def test_no_items_in_date_range(catalogs):
+    with pytest.raises(RemoteSensingError, match=r"between 2019-01-01 and 2019-02-01"):
+        _search(catalogs["items"], start="2019-01-01", end="2019-02-01", site="DE-Hai")
+
+
+def test_site_outside_tiles(catalogs):
+    # 1.4 km east of the tower: the search box still touches the rasters (1.26 km half side)
+    lon = HAI[1] + 1400 / (111_320 * np.cos(np.radians(HAI[0])))
+    with pytest.raises(RemoteSensingError, match="outside the footprints"):
+        search_items(
+            catalogs["items"],
+            HAI[0],
+            lon,
+            collections="sentinel-2-l2a",
+            start="2020-05-01",
+            end="2020-06-30",
+            site="X",
+        )
+    with pytest.raises(RemoteSensingError, match="no sentinel-2-l2a items"):
+        search_items(
+            catalogs["items"], -33.0, 151.0, collections="sentinel-2-l2a", start="2020", end="2021"
+        )
+
+
+def test_collection_without_the_needed_bands(catalogs):
+    items = _search(catalogs["partial"])
+    with pytest.raises(RemoteSensingError, match="no asset \\['B05'\\]"):
+        load_site_cube(items, *HAI, bands=["B04", "B05", "SCL"])
+
+
+def test_unreachable_api_gives_clear_error():
+    with pytest.raises(RemoteSensingError, match=r"could not be searched.*offline"):
+        search_items(
+            "http://127.0.0.1:9/api/stac/v1",
+            *HAI,
+            collections="sentinel-2-l2a",
+            start="2020-06-01",
+            end="2020-06-02",
+            retries=0,
+            timeout_s=2,
+        )
+
+
+def test_signing_hook(catalogs):
+    def sign(item):
+        for asset in item.assets.values():
+            asset.href = asset.href + "?sig=test"
+        item.properties["signed"] = True
+        return item
+
+    items = _search(catalogs["items"], sign=sign)
+    assert all(i.properties["signed"] for i in items)
+    assert all(a.href.endswith("?sig=test") for i in items for a in i.assets.values())
+    assert resolve_sign("json.loads").__name__ == "loads"
+    with pytest.raises(RemoteSensingError, match="pip install no-such-signer"):
+        resolve_sign("no_such_signer.sign")
+
+
+def test_load_site_cube_is_centred_utm_native(catalogs, no_compute):
+    items = _search(catalogs["items"])
+    with no_compute():
+        cube = load_site_cube(items, *HAI, bands=["B04", "B05", "SCL"], buffer_m=500)
+    assert cube.odc.crs.epsg == utm_epsg(*HAI) == 32632
+    assert float(abs(cube.x[1] - cube.x[0])) == 10.0
+    x0, y0 = tower_xy(*HAI, "EPSG:32632")
+    assert float(cube.x.min()) < x0 - 500 < x0 + 500 < float(cube.x.max())
+    assert float(cube.y.min()) < y0 - 500 < y0 + 500 < float(cube.y.max())
+    assert cube.time.dtype == np.dtype("datetime64[ns]") and cube.sizes["time"] == 3
+    assert cube.B04.dtype == np.uint16 and cube.B04.chunks is not None
+    # the origin is snapped to 60 m so 20 m bands are not resampled off their grid
+    gb = site_geobox(*HAI, buffer_m=500, resolution=10)
+    assert gb.affine.c % 60 == 0 and gb.affine.f % 60 == 0
+    assert utm_epsg(-4.29, 11.66) == 32732
+
+
+@pytest.mark.network
+def test_live_earth_search():
+    items = search_items(
+        "https://earth-search.aws.element84.com/v1",
+        *HAI,
+        collections="sentinel-2-l2a",
+        start="2020-06-01",
+        end="2020-06-15",
+        max_cloud_cover=100,
+    )
+    assert items and "red" in items[0].assets
