@@ -142,7 +142,9 @@ def sample_grid(
     fx = (tx - xs[0]) / dx
     if global_lon:
         fx = np.mod(fx, nx)
-    inside = (fy >= -0.5) & (fy <= ny - 0.5) & (fx >= -0.5) & (fx <= nx - 0.5)
+    inside = (fy >= -0.5) & (fy <= ny - 0.5)
+    if not global_lon:
+        inside &= (fx >= -0.5) & (fx <= nx - 0.5)
     outside = [str(s) for s, ok in zip(labels, inside, strict=True) if not ok]
     if not inside.any():
         raise GridError(
