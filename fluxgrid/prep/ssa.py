@@ -53,7 +53,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -205,8 +205,11 @@ def _randomized_svd(
     # X v and X^T u are both correlations of x with the vector: c[i] = sum_m x[i + m] w[m];
     # no circular wrap-around because i + m < N <= n_fft inside the masks.
     def corr(w: np.ndarray, size: int, mask: np.ndarray, f: np.ndarray = fx) -> np.ndarray:
-        spec = f * np.conj(sfft.rfft(w, n_fft, axis=-1))
-        return sfft.irfft(spec, n_fft, axis=-1)[..., :size] * mask
+        spec = sfft.rfft(w, n_fft, axis=-1)
+        np.conjugate(spec, out=spec)
+        spec *= f
+        out = sfft.irfft(spec, n_fft, axis=-1, overwrite_x=True)[..., :size]
+        return np.multiply(out, mask, dtype=out.dtype)
 
     # Subspace iteration in single precision (it only has to find the subspace; ~2x faster
     # FFTs and products), then one re-orthonormalisation and the projection in double.
@@ -268,15 +271,17 @@ def _reconstruct(
     return conv * s[..., None] * scale[:, None, :]
 
 
-def _dominant_period(rc: np.ndarray) -> np.ndarray:
+def _dominant_period(rc: np.ndarray, n_pad: int | None = None) -> np.ndarray:
     """Period (in time steps) of the periodogram peak of each series in ``rc`` (..., Nmax).
 
-    Zero-padded to twice the length, peak refined by a parabola through the log power of the
+    Zero-padded to ``n_pad`` points (default: twice the length; the caller passes one
+    length for the whole time axis, so that a site's estimate does not depend on which
+    sites it is batched with), peak refined by a parabola through the log power of the
     three bins around it; ``inf`` for a peak at zero frequency.
     """
     import scipy.fft as sfft
 
-    n_pad = sfft.next_fast_len(2 * rc.shape[-1], real=True)
+    n_pad = n_pad or sfft.next_fast_len(2 * rc.shape[-1], real=True)
     power = np.abs(sfft.rfft(rc.astype(np.float32), n_pad, axis=-1)) ** 2
     peak = power.argmax(axis=-1)
     inner = (peak > 0) & (peak < power.shape[-1] - 1)
@@ -466,12 +471,14 @@ def _run_batches(
     contribution: np.ndarray,
 ) -> None:
     """Decompose ``rows`` in homogeneous batches and write into the output arrays."""
+    import scipy.fft as sfft
+
+    n_pad = sfft.next_fast_len(2 * x.shape[1], real=True)  # one periodogram grid for all rows
     for full in (True, False):
         # homogeneous batches: one solver, similar lengths (longest first) to keep padding small
         sel = rows[use_full[rows] == full]
         sel = sel[np.argsort(-length[sel], kind="stable")]
-        for first in range(0, sel.size, batch_size):
-            b = sel[first : first + batch_size]
+        for b in _length_batches(sel, length, batch_size):
             n_len = length[b]
             xs = _gather(x, b, start[b], n_len)
             if full:
@@ -481,7 +488,7 @@ def _run_batches(
                     xs, n_len, lw[b], k_len[b], rank, oversample, power_iterations, omega
                 )
             rc = _reconstruct(u, s, vt, n_len, lw[b], k_len[b], xs.shape[1])
-            per = _dominant_period(rc) * step_days
+            per = _dominant_period(rc, n_pad) * step_days
             span_days = (n_len * step_days)[:, None]
             code = np.where(
                 (per > trend_min_days) | (per > span_days),
@@ -503,6 +510,23 @@ def _run_batches(
             share = np.einsum("bgr,br->bg", groups.astype(np.float64), s**2) / energy[:, None]
             contribution[b, :3] = share
             contribution[b, 3] = np.clip(1.0 - share.sum(axis=1), 0.0, None)
+
+
+def _length_batches(
+    rows: np.ndarray, length: np.ndarray, batch_size: int, ratio: float = 0.8
+) -> Iterator[np.ndarray]:
+    """Split ``rows`` (sorted by decreasing length) into batches of similar length.
+
+    A batch holds at most ``batch_size`` rows, the shortest at least ``ratio`` of the
+    longest, so that zero padding stays small.
+    """
+    first = 0
+    while first < rows.size:
+        longest = length[rows[first]]
+        fits = np.flatnonzero(length[rows[first : first + batch_size]] >= ratio * longest)
+        stop = first + int(fits[-1]) + 1
+        yield rows[first:stop]
+        first = stop
 
 
 def _validate(
