@@ -478,7 +478,10 @@ def _run_batches(
         # homogeneous batches: one solver, similar lengths (longest first) to keep padding small
         sel = rows[use_full[rows] == full]
         sel = sel[np.argsort(-length[sel], kind="stable")]
-        for b in _length_batches(sel, length, batch_size):
+        n_series = (
+            int(np.minimum(lw, k_len)[sel].max(initial=1)) if rank is None else rank + oversample
+        )
+        for b in _length_batches(sel, length, batch_size, n_series):
             n_len = length[b]
             xs = _gather(x, b, start[b], n_len)
             if full:
@@ -513,17 +516,24 @@ def _run_batches(
 
 
 def _length_batches(
-    rows: np.ndarray, length: np.ndarray, batch_size: int, ratio: float = 0.8
+    rows: np.ndarray,
+    length: np.ndarray,
+    batch_size: int,
+    n_series: int,
+    ratio: float = 0.8,
+    budget: int = 2**25,
 ) -> Iterator[np.ndarray]:
     """Split ``rows`` (sorted by decreasing length) into batches of similar length.
 
     A batch holds at most ``batch_size`` rows, the shortest at least ``ratio`` of the
-    longest, so that zero padding stays small.
+    longest (so that zero padding stays small), and at most ``budget`` values in its
+    ``(rows, n_series, length)`` arrays of elementary series (256 MiB in float64).
     """
     first = 0
     while first < rows.size:
-        longest = length[rows[first]]
-        fits = np.flatnonzero(length[rows[first : first + batch_size]] >= ratio * longest)
+        longest = int(length[rows[first]])
+        cap = max(1, min(batch_size, budget // max(1, n_series * longest)))
+        fits = np.flatnonzero(length[rows[first : first + cap]] >= ratio * longest)
         stop = first + int(fits[-1]) + 1
         yield rows[first:stop]
         first = stop
@@ -684,8 +694,9 @@ def ssa(
         in ``(0, 0.5]``: that share of each site's record (default: half of each record).
     rank
         Leading elementary components computed and grouped (default 64); the others form the
-        ``residual`` component. ``None``: all (exact full SVD, residual ~0; costly for long
-        windows).
+        ``residual`` component. ``None``: all (exact full SVD, residual ~0). That is
+        costly for long windows: a 10-year daily window means a 3,650 x 3,650 SVD per site
+        (about a minute and 1 GB each); use it for monthly data or short windows.
     seasonal_max, trend_min
         Band limits for the dominant period of each elementary component: below
         ``seasonal_max`` it is seasonal, above ``trend_min`` (or above the site's record
