@@ -238,7 +238,7 @@ class ClearSkyConfig:
         Sub-daily step of the solar-position integration over the local day, minutes.
     chunk_days
         Days per block of the vectorised computation (bounds memory); ``None`` chooses
-        blocks of about two million site-day-steps.
+        blocks of about half a million site-day-steps.
     """
 
     model: Literal["ineichen", "haurwitz"] = "ineichen"

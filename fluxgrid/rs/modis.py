@@ -125,7 +125,7 @@ def _window_geobox(items: Sequence, latitude: float, longitude: float, window: i
 
 
 def _lst_reduce(
-    ds: xr.Dataset, *, scale: float, offset: float, max_lst_error_k: float
+    ds: xr.Dataset, *, groups: Sequence, scale: float, offset: float, max_lst_error_k: float
 ) -> np.ndarray:
     """Window statistics of a block of product days (one Dask task).
 

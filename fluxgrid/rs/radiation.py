@@ -42,7 +42,7 @@ from .names import rs_attrs
 
 __all__ = ["add_clearsky", "clearsky_daily", "linke_turbidity_monthly"]
 
-_ELEMENTS_PER_BLOCK = 2_000_000
+_ELEMENTS_PER_BLOCK = 500_000
 
 
 def linke_turbidity_monthly(latitude: Sequence[float], longitude: Sequence[float]) -> np.ndarray:
@@ -244,7 +244,7 @@ def clearsky_daily(
     step_minutes
         Integration step within the local day; samples at the middle of each step.
     chunk_days
-        Days per block (default: about two million samples per block).
+        Days per block (default: about half a million samples per block).
     site
         Site labels (default 0..n-1).
     lazy

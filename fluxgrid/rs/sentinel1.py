@@ -88,7 +88,9 @@ def _annulus_block(values: np.ndarray, ring: np.ndarray) -> np.ndarray:
     return out
 
 
-def _s1_reduce(ds: xr.Dataset, *, ring: np.ndarray, keys: tuple[str, str]) -> np.ndarray:
+def _s1_reduce(
+    ds: xr.Dataset, *, groups: Sequence, ring: np.ndarray, keys: tuple[str, str]
+) -> np.ndarray:
     """Reduce an eagerly loaded block of acquisitions (one Dask task) to annulus statistics."""
     values = np.stack([ds[k].values.astype("float64") for k in keys], axis=1)
     return _annulus_block(values, ring)

@@ -61,6 +61,7 @@ from .stac import (
 )
 
 __all__ = [
+    "ANGLE_SOURCES",
     "EARTH_SEARCH_NAMES",
     "S2_BANDS",
     "S2_RESOLUTION",
@@ -142,6 +143,15 @@ _BAND_IDS = (
     "B12",
 )
 _METADATA_ASSETS = ("granule-metadata", "granule_metadata", "metadata")
+#: where the sun/view angles of a date came from (``angle_source`` codes)
+ANGLE_SOURCES = (
+    "granule metadata",
+    "item properties",
+    "item properties, nadir view assumed",
+    "pvlib sun position",
+    "pvlib sun position, nadir view assumed",
+)
+_N_ANGLE = 5  # sza, saa, vza, vaa, source code
 _NODATA = 0
 
 MaskFunction = Callable[[xr.Dataset], xr.DataArray]
@@ -365,7 +375,7 @@ def s2_angles(item, latitude: float, longitude: float, *, retries: int = 3) -> d
     vaa = props.get("view:azimuth")
     if vza is None or vaa is None:
         vza, vaa = 0.0, 0.0
-        source += ", nadir view assumed (no view angles in the item)"
+        source += ", nadir view assumed"
     bands = list(ROY2017)
     return {
         "sza": float(sza),
@@ -510,9 +520,7 @@ def _footprint_block(
 def _s2_reduce(
     ds: xr.Dataset,
     *,
-    scale: np.ndarray,
-    offset: np.ndarray,
-    cfac: np.ndarray,
+    groups: Sequence,
     weight: np.ndarray,
     mask: MaskFunction | None,
     invalid_scl: tuple[int, ...],
@@ -520,8 +528,21 @@ def _s2_reduce(
     band_ids: tuple[str, ...],
     index_names: tuple[str, ...],
     constants: Mapping[str, float],
+    latitude: float,
+    longitude: float,
+    nbar: bool,
+    metadata_retries: int,
 ) -> np.ndarray:
-    """Reduce an eagerly loaded block of dates (one Dask task) to footprint statistics."""
+    """Reduce an eagerly loaded block of dates (one Dask task) to footprint statistics.
+
+    The items' metadata (scaling, sun/view angles from the granule metadata) is read here,
+    in the task, so remote metadata is fetched in parallel and not while the graph is built.
+    Returns ``(t, n_band + 3 + 5 + n_index)``: band means, n_footprint, n_data, n_valid,
+    sza, saa, vza, vaa, angle-source code, indices.
+    """
+    meta = _group_metadata(
+        groups, latitude, longitude, band_keys, band_ids, nbar=nbar, retries=metadata_retries
+    )
     ds = ds.rename({v: k for k, v in band_keys.items() if v in ds and v != k})
     clear = mask(ds) if mask is not None else scl_mask(ds, invalid_scl)
     if not isinstance(clear, xr.DataArray) or set(clear.dims) != {"time", "y", "x"}:
@@ -530,17 +551,29 @@ def _s2_reduce(
             f"{getattr(clear, 'dims', type(clear).__name__)}"
         )
     dn = np.stack([ds[b].values for b in band_ids], axis=1)
-    return _footprint_block(
+    stats = _footprint_block(
         dn,
         np.asarray(clear.transpose("time", "y", "x").values),
         weight,
-        scale,
-        offset,
-        cfac,
+        meta["scale"],
+        meta["offset"],
+        meta["cfac"],
         index_names=index_names,
         band_ids=band_ids,
         constants=constants,
     )
+    nb = len(band_ids)
+    angles = np.stack(
+        [
+            meta["sza"],
+            meta["saa"],
+            meta["vza"],
+            meta["vaa"],
+            [ANGLE_SOURCES.index(a) for a in meta["angle_source"]],
+        ],
+        axis=1,
+    )
+    return np.concatenate([stats[:, : nb + 3], angles, stats[:, nb + 3 :]], axis=1)
 
 
 def _group_metadata(
@@ -638,7 +671,7 @@ def s2_footprint(
     key = SolarDayKey(longitude)
     groups = group_items(items, key)
     times = np.array([g.time for g in groups], dtype="datetime64[ns]")
-    meta = _group_metadata(groups, latitude, longitude, keys, bands, nbar=cfg.nbar, retries=retries)
+    item_ids = np.array([",".join(i.id for i in g.items) for g in groups])
     geobox = site_geobox(latitude, longitude, buffer_m=cfg.buffer_m, resolution=cfg.resolution)
     template = lazy_import("odc.geo.xr").xr_zeros(geobox, dtype="uint8")
     weight = tower_distance(template, latitude, longitude) <= cfg.buffer_m
@@ -657,9 +690,8 @@ def s2_footprint(
         geobox=geobox,
         key=key,
         reduce=_s2_reduce,
-        n_stats=nb + 3 + len(index_names),
+        n_stats=nb + 3 + _N_ANGLE + len(index_names),
         chunk=cfg.chunk_dates,
-        per_group={"scale": meta["scale"], "offset": meta["offset"], "cfac": meta["cfac"]},
         retries=retries,
         site=site,
         weight=weight.values,
@@ -669,6 +701,10 @@ def s2_footprint(
         band_ids=tuple(bands),
         index_names=index_names,
         constants=dict(cfg.constants),
+        latitude=float(latitude),
+        longitude=float(longitude),
+        nbar=cfg.nbar,
+        metadata_retries=retries,
     )
     # the statistics are tiny (dates x ~15): one chunk keeps the derived variables at one
     # task each, so the graph grows only by the load-and-reduce tasks
@@ -699,16 +735,16 @@ def s2_footprint(
             "n_footprint": n_fp.astype("float32"),
             "n_valid": n_valid.astype("float32"),
             "status": status,
-            "sza": tvar(meta["sza"]),
-            "saa": tvar(meta["saa"]),
-            "vza": tvar(meta["vza"]),
-            "vaa": tvar(meta["vaa"]),
-            "angle_source": tvar(meta["angle_source"].astype(str)),
-            "item_ids": tvar(meta["item_ids"].astype(str)),
+            "sza": stats.isel(stat=nb + 3, drop=True),
+            "saa": stats.isel(stat=nb + 4, drop=True),
+            "vza": stats.isel(stat=nb + 5, drop=True),
+            "vaa": stats.isel(stat=nb + 6, drop=True),
+            "angle_source": stats.isel(stat=nb + 7, drop=True).astype("int8"),
+            "item_ids": tvar(item_ids),
         }
     )
     if index_names:
-        idx = stats.isel(stat=slice(nb + 3, None)).rename(stat="index")
+        idx = stats.isel(stat=slice(nb + 3 + _N_ANGLE, None)).rename(stat="index")
         out["indices"] = idx.assign_coords(index=list(index_names)).where(ok).astype("float32")
     out["reflectance"].attrs = {
         "long_name": "footprint-mean surface reflectance"
@@ -718,8 +754,18 @@ def s2_footprint(
     }
     out["clear_share"].attrs = rs_attrs("s2_clear_share")
     out["status"].attrs = rs_attrs("s2_status")
-    for name in ("sza", "saa", "vza", "vaa"):
-        out[name].attrs = {"units": "degree", "long_name": f"{name} at the tower"}
+    for name, what in (
+        ("sza", "sun zenith"),
+        ("saa", "sun azimuth"),
+        ("vza", "view zenith (B08)"),
+        ("vaa", "view azimuth (B08)"),
+    ):
+        out[name].attrs = {"units": "degree", "long_name": f"{what} angle at the tower"}
+    out["angle_source"].attrs = {
+        "long_name": "source of the sun/view angles",
+        "flag_values": list(range(len(ANGLE_SOURCES))),
+        "flag_meanings": " ".join(a.replace(", ", "_").replace(" ", "_") for a in ANGLE_SOURCES),
+    }
     out.attrs.update(
         site=site or "",
         latitude=float(latitude),

@@ -231,16 +231,19 @@ def _search_box(latitude: float, longitude: float, buffer_m: float) -> tuple[flo
     return (longitude - dlon, latitude - dlat, longitude + dlon, latitude + dlat)
 
 
+def _utc(value) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    return ts.tz_localize(None) if ts.tzinfo is None else ts.tz_convert("UTC").tz_localize(None)
+
+
 def _item_times(item) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """(start, end) of an item in UTC (naive timestamps)."""
     props = item.properties
-    start = props.get("start_datetime") or props.get("datetime")
-    end = props.get("end_datetime") or props.get("datetime")
-    if start is None:
+    start = props.get("start_datetime") or item.datetime
+    end = props.get("end_datetime") or item.datetime
+    if start is None or end is None:
         raise FileFormatError(item.get_self_href(), f"item {item.id} has no datetime")
-    return (
-        pd.Timestamp(start).tz_convert("UTC").tz_localize(None),
-        pd.Timestamp(end).tz_convert("UTC").tz_localize(None),
-    )
+    return _utc(start), _utc(end)
 
 
 def _read_offline(path: Path) -> list:
@@ -568,8 +571,7 @@ def items_by_solar_day(items: Sequence, longitude: float) -> dict[Any, list]:
 
 
 def _load_reduce(
-    items: list,
-    n_groups: int,
+    groups: list,
     bands: list[str],
     geobox: Any,
     groupby: Callable,
@@ -579,6 +581,8 @@ def _load_reduce(
     kwargs: dict[str, Any],
 ) -> np.ndarray:
     """One Dask task: load a block of item groups eagerly and reduce it to statistics."""
+    items = [i for g in groups for i in g.items]
+    n_groups = len(groups)
     odc_stac = lazy_import("odc.stac")
     warnings.filterwarnings("ignore", message="Dataset has no geotransform", module="rasterio.warp")
     ds = odc_stac.load(
@@ -596,7 +600,7 @@ def _load_reduce(
             f"expected {n_groups} time steps from the item groups, odc-stac made "
             f"{ds.sizes['time']}; check the items' datetimes"
         )
-    return np.asarray(reduce(ds, **per_group, **kwargs), dtype="float64")
+    return np.asarray(reduce(ds, groups=groups, **per_group, **kwargs), dtype="float64")
 
 
 def reduce_groups(
@@ -617,7 +621,9 @@ def reduce_groups(
     """Per-group statistics as a Dask array, one task per block of ``chunk`` groups.
 
     Each task loads its groups with odc-stac (eagerly, on the output ``geobox``) and calls
-    ``reduce(ds, **per_group_block, **kwargs)``, which returns an array ``(n, n_stats)``.
+    ``reduce(ds, groups=block_groups, **per_group_block, **kwargs)``, which returns an
+    array ``(n, n_stats)``; per-item metadata (angles, scale factors) can thus be read
+    inside the task, in parallel, instead of while the graph is built.
     The graph therefore has O(groups / chunk) tasks however many bands and items there
     are, and a task holds at most ``chunk`` time steps in memory.
 
@@ -632,7 +638,8 @@ def reduce_groups(
     key
         The item -> key function the groups were built with (passed to odc-stac).
     reduce
-        ``reduce(ds, **kw) -> ndarray (n, n_stats)``; ``ds`` has dims ``(time, y, x)``.
+        ``reduce(ds, groups=..., **kw) -> ndarray (n, n_stats)``; ``ds`` has dims
+        ``(time, y, x)``, ``groups`` are the block's :class:`ItemGroup` s.
     n_stats
         Number of statistics per group.
     chunk
@@ -671,8 +678,7 @@ def reduce_groups(
         part = groups[start : start + chunk]
         sliced = {k: np.asarray(v)[start : start + len(part)] for k, v in per_group.items()}
         task = dask.delayed(_load_reduce, pure=True)(
-            [i for g in part for i in g.items],
-            len(part),
+            part,
             list(bands),
             geobox,
             _GroupKey(key),
