@@ -145,3 +145,37 @@ def test_live_earth_search():
         max_cloud_cover=100,
     )
     assert items and "red" in items[0].assets
+
+
+@pytest.mark.network
+def test_live_earth_search_footprint():
+    from fluxgrid.rs.config import S2Config
+    from fluxgrid.rs.sentinel2 import s2_footprint
+
+    items = search_items(
+        "https://earth-search.aws.element84.com/v1",
+        *HAI,
+        collections="sentinel-2-l2a",
+        start="2020-06-20",
+        end="2020-06-30",
+        max_cloud_cover=30,
+    )
+    fp = s2_footprint(items[:2], *HAI, config=S2Config(buffer_m=300)).compute()
+    ok = fp.status.values == 0
+    assert ok.any()
+    nir = fp.reflectance.sel(band="B08").values[ok]
+    red = fp.reflectance.sel(band="B04").values[ok]
+    assert ((nir - red) / (nir + red) > 0.5).all()  # a beech forest in June
+
+
+@pytest.mark.network
+def test_live_planetary_computer_collections():
+    for collection, asset in (("sentinel-1-rtc", "vv"), ("modis-11A1-061", "LST_Day_1km")):
+        items = search_items(
+            "https://planetarycomputer.microsoft.com/api/stac/v1",
+            *HAI,
+            collections=collection,
+            start="2020-06-01",
+            end="2020-06-10",
+        )
+        assert items and asset in items[0].assets

@@ -21,6 +21,14 @@ sample
     Any gridded product sampled at towers (nearest, bilinear, buffer mean).
 align
     Acquisitions -> the site cube's local daily axis; joining under canonical names.
+brdf, indices, pca
+    RossThick-LiSparse-R kernels and the c-factor; spyndex indices; PCA with loadings.
+pipeline
+    Per-site jobs on a Dask cluster, resumable from files (used by ``rs_cube``).
+names, config
+    Canonical names/attributes and status codes; the stage's config dataclasses.
+testing
+    Offline STAC catalogs with small COGs in the provider layouts.
 """
 
 from __future__ import annotations

@@ -35,7 +35,14 @@ from .._lazy import lazy_import
 from ..errors import FileFormatError, RemoteSensingError
 from .config import LSTConfig, StacConfig
 from .names import STATUS, rs_attrs
-from .stac import group_items, product_day_key, reduce_groups, search_items, tower_xy
+from .stac import (
+    group_items,
+    odc_geo,
+    product_day_key,
+    reduce_groups,
+    search_items,
+    tower_xy,
+)
 
 __all__ = [
     "OVERPASS_HOURS",
@@ -93,8 +100,8 @@ def _platform(item) -> str:
 
 def _window_geobox(items: Sequence, latitude: float, longitude: float, window: int):
     """GeoBox of ``window`` x ``window`` native pixels centred on the tower pixel."""
-    geobox_mod = lazy_import("odc.geo.geobox")
-    geo = lazy_import("odc.geo")
+    geobox_mod = odc_geo("geobox")
+    geo = odc_geo()
     affine = lazy_import("affine")
     from shapely.geometry import Point, shape
 

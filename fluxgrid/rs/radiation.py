@@ -27,6 +27,7 @@ Examples
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from math import gcd
 from pathlib import Path
@@ -111,7 +112,8 @@ def _turbidity_at(lt_monthly: np.ndarray, utc_seconds: np.ndarray) -> np.ndarray
 
 def _geocentric(unixtime: np.ndarray) -> dict[str, np.ndarray]:
     """Sun quantities that depend on the UTC instant only (pvlib's NREL SPA)."""
-    spa = lazy_import("pvlib.spa")
+    lazy_import("pvlib")
+    spa = importlib.import_module("pvlib.spa")
     if getattr(spa, "USE_NUMBA", False):
         raise RemoteSensingError(
             "pvlib's SPA is compiled with numba in this process (PVLIB_USE_NUMBA); the "
@@ -139,7 +141,8 @@ def _topocentric_zenith(
     pressure: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(apparent zenith, true zenith) in degrees for gathered geocentric arrays."""
-    spa = lazy_import("pvlib.spa")
+    lazy_import("pvlib")
+    spa = importlib.import_module("pvlib.spa")
     hour_angle = spa.local_hour_angle(geo["v"], lon, geo["alpha"])
     xi = spa.equatorial_horizontal_parallax(geo["radius"])
     u = spa.uterm(lat)

@@ -31,13 +31,13 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .._lazy import lazy_import
 from ..errors import RemoteSensingError
 from .config import S1Config, StacConfig
 from .names import STATUS, rs_attrs
 from .stac import (
     SolarDayKey,
     group_items,
+    odc_geo,
     reduce_groups,
     search_items,
     site_geobox,
@@ -141,7 +141,7 @@ def s1_annulus(
     geobox = site_geobox(
         latitude, longitude, buffer_m=cfg.outer_m, resolution=cfg.resolution, align=cfg.resolution
     )
-    template = lazy_import("odc.geo.xr").xr_zeros(geobox, dtype="uint8")
+    template = odc_geo("xr").xr_zeros(geobox, dtype="uint8")
     dist = tower_distance(template, latitude, longitude)
     ring = ((dist >= cfg.inner_m) & (dist <= cfg.outer_m)).values
     raw = reduce_groups(

@@ -53,6 +53,7 @@ from .stac import (
     SolarDayKey,
     _item_times,
     group_items,
+    odc_geo,
     reduce_groups,
     search_items,
     site_geobox,
@@ -673,7 +674,7 @@ def s2_footprint(
     times = np.array([g.time for g in groups], dtype="datetime64[ns]")
     item_ids = np.array([",".join(i.id for i in g.items) for g in groups])
     geobox = site_geobox(latitude, longitude, buffer_m=cfg.buffer_m, resolution=cfg.resolution)
-    template = lazy_import("odc.geo.xr").xr_zeros(geobox, dtype="uint8")
+    template = odc_geo("xr").xr_zeros(geobox, dtype="uint8")
     weight = tower_distance(template, latitude, longitude) <= cfg.buffer_m
     lc = landcover if landcover is not None else cfg.landcover
     if lc is not None:

@@ -75,6 +75,16 @@ def utm_epsg(latitude: float, longitude: float) -> int:
     return (32600 if latitude >= 0 else 32700) + zone
 
 
+def odc_geo(module: str = ""):
+    """Import ``odc.geo`` (or ``odc.geo.<module>``), installed with the ``rs`` extra.
+
+    odc-geo comes with odc-stac, so a missing package is reported with the odc-stac
+    install hint (``pip install 'fluxgrid[rs]'``).
+    """
+    lazy_import("odc.stac")
+    return importlib.import_module(f"odc.geo.{module}" if module else "odc.geo")
+
+
 def _transformer(crs: Any):
     pyproj = lazy_import("pyproj")
     return pyproj.Transformer.from_crs("EPSG:4326", pyproj.CRS.from_user_input(crs), always_xy=True)
@@ -115,8 +125,8 @@ def site_geobox(
     -------
     odc.geo.geobox.GeoBox
     """
-    geobox_mod = lazy_import("odc.geo.geobox")
-    geom = lazy_import("odc.geo")
+    geobox_mod = odc_geo("geobox")
+    geom = odc_geo()
     affine = lazy_import("affine")
     crs = crs if crs is not None else f"EPSG:{utm_epsg(latitude, longitude)}"
     x0, y0 = tower_xy(latitude, longitude, crs)
@@ -157,7 +167,7 @@ def tower_distance(
 def _crs_of(ds: xr.Dataset | xr.DataArray) -> Any:
     crs = None
     try:
-        lazy_import("odc.geo.xr")
+        odc_geo("xr")
         crs = ds.odc.crs
     except Exception:  # fall back to rioxarray below
         crs = None
