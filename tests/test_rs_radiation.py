@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import fluxgrid  # noqa: F401  (registers ds.fluxgrid)
 from fluxgrid.errors import RemoteSensingError
 from fluxgrid.rs.config import ClearSkyConfig
 from fluxgrid.rs.radiation import add_clearsky, clearsky_daily, linke_turbidity_monthly
@@ -97,5 +98,8 @@ def test_add_clearsky_on_demo_cube(demo_cube, no_compute):
     assert ((ratio > 0.7) & (ratio < 1.15)).all()
     with pytest.raises(RemoteSensingError, match="utc_offset"):
         add_clearsky(cube.drop_vars("utc_offset"))
+    # the accessor is a plain delegation
+    via_accessor = cube.fluxgrid.add_clearsky(config=ClearSkyConfig(step_minutes=60))
+    np.testing.assert_array_equal(via_accessor.sw_clearsky.values, out.sw_clearsky.values)
     with pytest.raises(RemoteSensingError, match="NaN"):
         clearsky_daily([50.0], [10.0], [0.0], [np.nan], cube.time.values)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+import fluxgrid  # noqa: F401  (registers ds.fluxgrid)
 from fluxgrid.errors import GridError
 from fluxgrid.rs.sample import add_gridded, sample_grid
 
@@ -106,7 +107,7 @@ def test_add_gridded_aligns_to_days(demo_cube):
     assert np.isnan(float(hai.sel(time="2010-01-20")))  # after the last composite
     assert out.age.dims == ("site",) and float(out.age.sel(site="DE-Hai")) == pytest.approx(80.0)
     assert out.lai.attrs["sampling"] == "bilinear"
-    plain = add_gridded(cube, grid[["lai"]])
+    plain = cube.fluxgrid.add_gridded(grid[["lai"]])
     assert np.isnan(float(plain.lai.sel(site="DE-Hai", time="2010-01-05")))
     # US sites lie outside this European grid: recorded, not zero
     assert "US-MMS" in plain.lai.attrs["outside_sites"]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import fluxgrid  # noqa: F401  (registers ds.fluxgrid)
 from fluxgrid.errors import RemoteSensingError
 from fluxgrid.rs.config import S1Config
 from fluxgrid.rs.names import STATUS
@@ -86,3 +87,10 @@ def test_add_s1_joins_db_and_indices(catalog, demo_cube):
     assert "no sentinel-1-rtc items" in str(out.s1_reason.sel(site="US-MMS").values)
     with pytest.raises(RemoteSensingError, match="no sentinel-1-rtc items"):
         add_s1(cube.sel(site=["US-MMS"]), catalog, on_error="raise")
+    # local days need each site's UTC offset: a missing one is refused, not assumed 0
+    unknown = cube.assign_coords(utc_offset=("site", [1.0, np.nan, -5.0]))
+    with pytest.raises(RemoteSensingError, match=r"\['DE-Tha'\] lack"):
+        add_s1(unknown, catalog)
+    # the accessor delegates
+    via = cube.sel(site=["DE-Hai"]).fluxgrid.add_s1(catalog)
+    np.testing.assert_array_equal(via.s1_vv_db.values, out.s1_vv_db.sel(site=["DE-Hai"]).values)

@@ -803,22 +803,28 @@ def s2_indices(footprint: xr.Dataset, config: S2Config | None = None) -> xr.Data
 
 # --------------------------------------------------------------------------- many sites
 def _site_table(cube: xr.Dataset) -> pd.DataFrame:
-    for coord in ("latitude", "longitude"):
+    """Tower positions and UTC offsets of a site cube (refusing missing ones)."""
+    for coord in ("latitude", "longitude", "utc_offset"):
         if coord not in cube.coords and coord not in cube:
             raise RemoteSensingError(
-                f"the site cube has no {coord!r} coordinate; remote sensing needs tower positions"
+                f"the site cube has no {coord!r} coordinate; remote sensing needs the tower "
+                "positions and the UTC offset of each site's local standard time"
             )
-    offset = (
-        cube["utc_offset"].values if "utc_offset" in cube.coords else np.zeros(cube.sizes["site"])
-    )
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "latitude": cube["latitude"].values.astype(float),
             "longitude": cube["longitude"].values.astype(float),
-            "utc_offset": np.asarray(offset, dtype=float),
+            "utc_offset": cube["utc_offset"].values.astype(float),
         },
         index=[str(s) for s in cube.site.values],
     )
+    bad = table.index[table.isna().any(axis=1)].tolist()
+    if bad:
+        raise RemoteSensingError(
+            f"sites {bad} lack latitude, longitude or utc_offset; fill them (site metadata) "
+            "or drop these sites before adding remote sensing"
+        )
+    return table
 
 
 def s2_site(
