@@ -235,6 +235,7 @@ def test_add_s2_full_pipeline(catalogs, demo_cube, tmp_path):
     # the site without items is recorded with its reason, its values are missing
     assert "no sentinel-2-l2a items" in str(out.s2_reason.sel(site="FR-Pue").values)
     assert out.s2_pc1.sel(site="FR-Pue").isnull().all()
+    assert (out.s2_status.sel(site="FR-Pue") == STATUS["no_acquisition"]).all()
     assert str(out.s2_reason.sel(site="DE-Hai").values) == ""
     # the joined cube is written with the project's store
     from fluxgrid.io.store import open_cube, write_cube

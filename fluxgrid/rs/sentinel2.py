@@ -980,15 +980,40 @@ def add_s2(
         )
     failed = dict(failed or {})
     sites = _site_table(cube)
+    footprints = {k: v for k, v in footprints.items() if k in sites.index}
+    # PCA on the valid acquisitions of all sites (not on the daily axis: the days without
+    # an acquisition would only cost memory); scores are then aligned like any variable
+    samples = [
+        fp["indices"].where(fp["status"] == STATUS["ok"]).drop_vars("time").rename(time="sample")
+        for fp in footprints.values()
+    ]
+    pca = None
+    if samples:
+        stacked = xr.concat(samples, dim="sample", join="inner")
+        if int(np.isfinite(stacked).any("index").sum()) >= 2:
+            pca = fit_pca(stacked, variance=cfg.pca_variance)
+    if pca is None:
+        for name in sites.index:
+            failed.setdefault(name, "fewer than 2 valid Sentinel-2 dates over all sites: no PCA")
     per_site = {}
     for name, fp in footprints.items():
+        indices = fp["indices"]
+        names = [str(n) for n in indices["index"].values]
         table = xr.Dataset(
             {
                 **{f"s2_{b.lower()}": fp["reflectance"].sel(band=b, drop=True) for b in S2_BANDS},
                 "s2_clear_share": fp["clear_share"],
-                "s2_index_values": fp["indices"],
+                **{
+                    f"s2_{n.lower()}": indices.sel(index=n, drop=True)
+                    for n in cfg.keep_indices
+                    if n in names
+                },
             }
         )
+        if pca is not None:
+            scores = apply_pca(indices, pca)
+            for k in pca.pc.values:
+                table[f"s2_pc{k}"] = scores.sel(pc=k, drop=True)
         per_site[name] = daily_from_acquisitions(
             table,
             fp["status"],
@@ -998,21 +1023,6 @@ def add_s2(
             product="s2",
         )
     daily = _stack_sites(per_site, cube, failed)
-    indices = daily["s2_index_values"]
-    pca = None
-    if np.isfinite(indices).any("index").sum() >= 2:
-        pca = fit_pca(indices, variance=cfg.pca_variance)
-        scores = apply_pca(indices, pca)
-        for k in pca.pc.values:
-            daily[f"s2_pc{k}"] = scores.sel(pc=k, drop=True).astype("float32")
-    else:
-        for name in sites.index:
-            failed.setdefault(name, "fewer than 2 valid Sentinel-2 dates over all sites: no PCA")
-    names = [str(n) for n in indices["index"].values]
-    for name in cfg.keep_indices:
-        if name in names:
-            daily[f"s2_{name.lower()}"] = indices.sel(index=name, drop=True)
-    daily = daily.drop_vars("s2_index_values")
     out = join_rs(
         cube,
         daily,
@@ -1055,8 +1065,14 @@ def _stack_sites(
         if name in per_site:
             parts.append(per_site[name])
         else:
-            empty = xr.full_like(template, np.nan)
-            empty["s2_status"] = xr.full_like(template["s2_status"], STATUS["no_acquisition"])
+            empty = xr.Dataset(
+                {
+                    k: xr.full_like(v, STATUS["no_acquisition"])
+                    if k == "s2_status"
+                    else xr.full_like(v, np.nan)
+                    for k, v in template.data_vars.items()
+                }
+            )
             parts.append(empty)
     out = xr.concat(parts, dim="site", join="outer")
     return out.assign_coords(site=cube.site.values)
