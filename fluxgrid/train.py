@@ -329,7 +329,15 @@ def prepare_from_cube(
         igbp_classes=list(w.igbp_classes) if w.igbp_classes is not None else None,
         fill_gaps=w.fill_gaps,
     )
-    index = build_windows(ds, list(d.drivers), d.target, w.lookback, split=split, features=features)
+    index = build_windows(
+        ds,
+        list(d.drivers),
+        d.target,
+        w.lookback,
+        split=split,
+        fill_gaps=w.fill_gaps,
+        features=features,
+    )
     n_train = len(index.select("train"))
     if n_train == 0:
         raise SplitError(

@@ -1,0 +1,105 @@
+"""Helpers shared by the ``reproduce_*.py`` scripts: paths, Markdown tables, timing."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from fluxgrid.io.atomic import atomic_path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "docs" / "results"
+FIGURES = RESULTS / "figures"
+DATA = RESULTS / "data"
+HH = ROOT.parent / "shared" / "data" / "fluxnet2015" / "hh.zarr"
+MM = ROOT.parent / "shared" / "data" / "fluxnet2015" / "mm"
+SITES_CSV = ROOT.parent / "shared" / "data" / "fluxnet2015" / "sites.csv"
+
+
+INT_COLUMNS = ("n", "sites", "sites where best", "months", "windows", "train", "val", "test")
+
+
+def md_table(
+    frame: pd.DataFrame,
+    *,
+    floats: str = "{:.3f}",
+    index: bool = True,
+    ints: tuple[str, ...] = INT_COLUMNS,
+) -> str:
+    """A DataFrame as a GitHub Markdown table (NaN shown as a dash, count columns as ints)."""
+    cols = ([frame.index.name or ""] if index else []) + [str(c) for c in frame.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for idx, row in frame.iterrows():
+        cells = [str(idx)] if index else []
+        for col, v in zip(frame.columns, row.values, strict=True):
+            if isinstance(v, float | np.floating | int | np.integer) and not isinstance(v, bool):
+                if not np.isfinite(v):
+                    cells.append("-")
+                elif str(col) in ints:
+                    cells.append(f"{round(float(v))}")
+                else:
+                    cells.append(floats.format(v))
+            else:
+                cells.append(str(v))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_text(path: Path, text: str) -> Path:
+    """Write a results page atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return path
+
+
+def machine() -> str:
+    """One line describing where the script ran."""
+    dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "CPU"
+    return (
+        f"{platform.machine()} {platform.system()}, {torch.get_num_threads()} torch threads, "
+        f"{dev}, torch {torch.__version__}"
+    )
+
+
+class Timer:
+    """Wall-clock seconds of named steps."""
+
+    def __init__(self):
+        self.steps: dict[str, float] = {}
+
+    def __call__(self, name: str):
+        timer = self
+
+        class _Ctx:
+            def __enter__(self):
+                self.t = time.perf_counter()
+                print(f"[{time.strftime('%H:%M:%S')}] {name} ...", flush=True)
+
+            def __exit__(self, *exc):
+                timer.steps[name] = time.perf_counter() - self.t
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {name}: {timer.steps[name]:.0f} s", flush=True
+                )
+
+        return _Ctx()
+
+    def table(self) -> str:
+        frame = pd.DataFrame({"seconds": pd.Series(self.steps)})
+        frame.index.name = "step"
+        return md_table(frame, floats="{:.0f}")
+
+
+def rel(path: Path) -> str:
+    """Path relative to docs/results (for Markdown links)."""
+    return str(Path(path).relative_to(RESULTS))
+
+
+def ensure_dirs(*paths: Sequence[Path]) -> None:
+    for p in (FIGURES, DATA, *paths):
+        Path(p).mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,250 @@
+"""Reproduce the many-site model comparison: LSTM vs LASSO, SVR, RF, FNN on daily NEE.
+
+Protocol: every FLUXNET2015 site of hh.zarr with more than 5 years of valid daily NEE (QC >=
+0.7), drivers ta, sw_in, vpd, the last 20% of each site's record as test, the 20% before it
+as validation (early stopping), the rest training. One model per method is trained on all
+sites pooled (site-agnostic: day of year, latitude, longitude and an IGBP one-hot are inputs),
+so the whole comparison fits a CPU budget. Scores pooled over all test days and per IGBP
+class. Hyper-parameters are fixed in ``MODELS`` (no tuning on test data).
+
+Writes docs/results/model_comparison.md and its figures; run directories go to
+runs/model_comparison/<model>.
+
+Usage::
+
+    python benchmarks/reproduce_model_comparison.py [--models lstm fnn ...] [--threads 2]
+        [--lookback 90] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+
+import pandas as pd
+import torch
+import xarray as xr
+from _repro_common import (
+    FIGURES,
+    HH,
+    RESULTS,
+    ROOT,
+    Timer,
+    ensure_dirs,
+    machine,
+    md_table,
+    rel,
+    write_text,
+)
+
+from fluxgrid.config import from_dict
+from fluxgrid.evaluate import METRICS, scores
+from fluxgrid.experiment_config import ExperimentConfig
+from fluxgrid.plots import _figure, plot_scatter, save_figure
+from fluxgrid.train import load_data, train_experiment
+
+PUBLISHED = {"rmse": 1.563, "r2": 0.634, "sites": 94}
+
+#: fixed hyper-parameters (model params, train overrides)
+MODELS: dict[str, tuple[dict, dict]] = {
+    "lstm": (
+        {"hidden": 64, "layers": 1, "dropout": 0.1},
+        {"epochs": 15, "patience": 3, "max_batches_per_epoch": 300, "batch_size": 256},
+    ),
+    "fnn": (
+        {"hidden": [256, 128], "dropout": 0.2},
+        {"epochs": 30, "patience": 4, "max_batches_per_epoch": 300, "batch_size": 256},
+    ),
+    "lasso": ({"alpha": 0.001}, {}),
+    "svr": ({"C": 1.0, "epsilon": 0.1, "max_train_samples": 10000}, {}),
+    "rf": (
+        {"n_estimators": 100, "min_samples_leaf": 5, "max_train_samples": 60000, "n_jobs": 2},
+        {},
+    ),
+}
+
+
+def experiment(name: str, sites: list[str], lookback: int, quick: bool) -> ExperimentConfig:
+    params, train = MODELS[name]
+    train = {**train}
+    if quick:
+        train.update(epochs=1, max_batches_per_epoch=5)
+        if name in ("svr", "rf"):
+            params = {**params, "max_train_samples": 2000}
+    return from_dict(
+        ExperimentConfig,
+        {
+            "data": {
+                "source": str(HH),
+                "sites": sites,
+                "drivers": ["ta", "sw_in", "vpd"],
+                "target": "nee",
+                "qc_threshold": 0.7,
+            },
+            "split": {
+                "method": "temporal",
+                "test_fraction": 0.2,
+                "validation": "tail",
+                "val_fraction": 0.2,
+            },
+            "windows": {"lookback": lookback, "static": ["doy", "latlon", "igbp"]},
+            "model": {"name": name, "params": params},
+            "train": {"lr": 1e-3, "loss": "mse", "seed": 0, "device": "auto", **train},
+            "description": "many-site model comparison (pooled, site-agnostic)",
+        },
+    )
+
+
+def bars(table: pd.DataFrame, path) -> None:
+    fig = _figure((9.0, 3.2))
+    axes = fig.subplots(1, 4)
+    for ax, metric in zip(axes, ["rmse", "r2", "mae", "lcs"], strict=True):
+        colours = ["tab:red" if m == "lstm" else "tab:gray" for m in table.index]
+        ax.bar(table.index, table[metric], color=colours)
+        ax.set_title(metric.upper() if metric != "r2" else "R2")
+        ax.tick_params(axis="x", rotation=45)
+    fig.suptitle("pooled test scores (daily NEE, gC m-2 d-1)")
+    save_figure(fig, path, overwrite=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser.add_argument("--lookback", type=int, default=90)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 10 sites)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    ensure_dirs()
+    timer = Timer()
+    work = ROOT / "runs" / "model_comparison"
+
+    with timer("load hh.zarr (204 sites), daily, QC"):
+        base = experiment("lasso", [], args.lookback, False)
+        cube, _ = load_data(dataclasses.replace(base.data, sites=None))
+    years = cube.nee.notnull().sum("time") / 365.25
+    long = years > 5
+    sites = cube.site.values[long.values].astype(str).tolist()
+    if args.quick:
+        sites = sites[:10]
+    cube = cube.sel(site=sites)
+    print(f"{len(sites)} sites with more than 5 years of valid daily NEE", flush=True)
+
+    preds: dict[str, xr.Dataset] = {}
+    for name in args.models:
+        cfg = experiment(name, sites, args.lookback, args.quick)
+        with timer(f"{name}: train on all sites pooled, predict"):
+            run = train_experiment(cfg, output=work / name, overwrite=True, cube=cube)
+        with xr.open_dataset(run / "predictions.nc") as f:
+            preds[name] = f.load()
+
+    pooled = pd.DataFrame({m: scores(p, part="test").to_pandas() for m, p in preds.items()}).T
+    pooled.index.name = "model"
+    pooled = pooled[list(METRICS)]
+    by_igbp = {m: scores(p, by="igbp", part="test") for m, p in preds.items()}
+    r2_igbp = pd.DataFrame({m: t.r2.to_pandas() for m, t in by_igbp.items()})
+    rmse_igbp = pd.DataFrame({m: t.rmse.to_pandas() for m, t in by_igbp.items()})
+    n_sites = pd.Series(cube.igbp.values.astype(str)).replace("", "(unknown)").value_counts()
+    r2_igbp.index = [i or "(unknown)" for i in r2_igbp.index]
+    rmse_igbp.index = r2_igbp.index
+    r2_igbp.insert(0, "sites", n_sites.reindex(r2_igbp.index).fillna(0).astype(int))
+    rmse_igbp.insert(0, "sites", r2_igbp["sites"])
+    r2_igbp.index.name = rmse_igbp.index.name = "IGBP"
+    per_site = pd.DataFrame(
+        {m: scores(p, by="site", part="test").r2.to_pandas() for m, p in preds.items()}
+    )
+    site_summary = pd.DataFrame(
+        {
+            "median site R2": per_site.median(),
+            "sites where best": per_site.idxmax(axis=1).value_counts(),
+        }
+    ).fillna(0)
+    site_summary.index.name = "model"
+    best_rmse = pooled["rmse"].idxmin()
+    best_r2 = pooled["r2"].idxmax()
+
+    figdir = work / "figures" if args.quick else FIGURES
+    figdir.mkdir(parents=True, exist_ok=True)
+    figs = {"bars": figdir / "model_comparison_pooled.png"}
+    link = str if args.quick else rel
+    bars(pooled, figs["bars"])
+    if "lstm" in preds:
+        figs["scatter"] = figdir / "model_comparison_lstm_scatter.png"
+        save_figure(
+            plot_scatter(preds["lstm"], title="LSTM, pooled test days"),
+            figs["scatter"],
+            overwrite=True,
+        )
+
+    lstm_line = ""
+    if "lstm" in pooled.index:
+        lstm_line = (
+            f"LSTM here: RMSE {pooled.loc['lstm', 'rmse']:.3f} gC m-2 d-1, R2 "
+            f"{pooled.loc['lstm', 'r2']:.3f} on {len(sites)} sites; published: RMSE "
+            f"{PUBLISHED['rmse']} gC m-2 d-1, R2 {PUBLISHED['r2']} on {PUBLISHED['sites']} sites."
+        )
+    target_met = "lstm" in pooled.index and best_rmse == "lstm" and best_r2 == "lstm"
+    text = f"""# Model comparison across FLUXNET2015 sites: LSTM vs LASSO, SVR, RF, FNN
+
+Written by `benchmarks/reproduce_model_comparison.py` on {time.strftime("%Y-%m-%d")}
+({machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
+
+## Protocol
+
+* Sites: the {len(sites)} sites of hh.zarr with more than 5 years of valid daily NEE after QC
+  (NEE masked where fewer than 70% of the half-hours are measured or good gap-fill).
+* Inputs: **ta, sw_in, vpd** (daily means; the study also had precipitation, wind speed and
+  remote-sensing inputs, which hh.zarr does not hold), day of year (sine, cosine), site
+  latitude and longitude and an IGBP one-hot, {args.lookback}-day windows ending on the target
+  day. One model per method for all sites pooled (site-agnostic).
+* Split: the last 20% of each site's record (valid NEE days) is the test part; the last 20% of
+  the remaining training record is validation (early stopping of LSTM and FNN); scaling is
+  fitted on the training part.
+* Models (fixed settings): {"; ".join(f"`{m}` {MODELS[m][0]}" for m in preds)}. LSTM and FNN:
+  Adam lr 1e-3, MSE, batch 256, at most {MODELS["lstm"][1]["max_batches_per_epoch"]} random
+  batches per epoch, early stopping on validation loss. The baselines see means of every input
+  over the last 1, 7, 30 and {args.lookback} days; SVR and RF fit on seeded random subsets of
+  the training windows (sizes above) to fit the CPU budget.
+
+## Pooled test scores (gC m-2 d-1)
+
+{md_table(pooled)}
+
+{lstm_line}
+
+**Target** (LSTM best on RMSE and R2 in the pooled table): {"met" if target_met else "not met"}
+(lowest RMSE: {best_rmse}; highest R2: {best_r2}).
+
+![pooled scores]({link(figs["bars"])})
+
+## Test R2 per IGBP class
+
+{md_table(r2_igbp)}
+
+## Test RMSE per IGBP class (gC m-2 d-1)
+
+{md_table(rmse_igbp)}
+
+## Per-site test R2
+
+{md_table(site_summary, floats="{:.3f}")}
+"""
+    if "scatter" in figs:
+        text += f"\n![LSTM scatter]({link(figs['scatter'])})\n"
+    text += f"""
+## Run time
+
+{timer.table()}
+
+Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
+{", ".join(sites)}.
+"""
+    page = work / "quick.md" if args.quick else RESULTS / "model_comparison.md"
+    write_text(page, text)
+    print(f"wrote {page}")
+    print(pooled.round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
