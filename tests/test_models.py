@@ -131,3 +131,18 @@ def test_window_summary_hand_computed():
     np.testing.assert_allclose(out[0, :3], x[0, -1])
     np.testing.assert_allclose(out[0, 3:6], x[0, -2:].mean(0))
     np.testing.assert_allclose(out[1, 6:], x[1].mean(0))
+
+
+def test_explain_mode_keeps_predictions_and_gives_gradients(site):
+    wc, index = site
+    torch.manual_seed(0)
+    model = get_model("lstm")(wc.n_dynamic, LOOKBACK, hidden=8, layers=2, dropout=0.5)
+    x, _ = wc.gather(index.site_idx[:32], index.end_idx[:32], LOOKBACK)
+    expected = model.predict_batch(x)
+    x = x.clone().requires_grad_(True)
+    with model.explain_mode() as net:
+        out = net(x)
+        out.sum().backward()
+    assert torch.allclose(out.detach(), expected, atol=1e-6)
+    assert x.grad is not None and float(x.grad.abs().sum()) > 0
+    assert model.net.training  # mode restored

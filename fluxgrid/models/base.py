@@ -46,9 +46,11 @@ fluxgrid.errors.ConfigError: model 'lstm': unknown parameter 'hiden'; known: hid
 from __future__ import annotations
 
 import abc
+import contextlib
 import inspect
 import os
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -299,6 +301,36 @@ class TorchModel(FluxModel):
 
     def _load_state(self, state):
         self.net.load_state_dict(state)
+
+    @contextlib.contextmanager
+    def explain_mode(self) -> Iterator[torch.nn.Module]:
+        """Eval mode with gradients: for SHAP and other gradient-based explanations.
+
+        cuDNN's recurrent kernels refuse a backward pass in eval mode; switching the network
+        to train mode instead would turn dropout on and change the predictions. Inside this
+        context the network is in eval mode (dropout off) and cuDNN is disabled, so torch's
+        native kernels compute the same predictions and their gradients (on CPU this only
+        sets eval mode).
+
+        Examples
+        --------
+        >>> import torch
+        >>> from fluxgrid.registry import get_model
+        >>> model = get_model("lstm")(3, 10, hidden=4, layers=2, dropout=0.5)
+        >>> x = torch.randn(2, 10, 3, requires_grad=True)
+        >>> with model.explain_mode() as net:
+        ...     net(x).sum().backward()
+        >>> x.grad.shape
+        torch.Size([2, 10, 3])
+        """
+        torch = lazy_import("torch")
+        was_training = self.net.training
+        self.net.eval()
+        try:
+            with torch.backends.cudnn.flags(enabled=False):
+                yield self.net
+        finally:
+            self.net.train(was_training)
 
     def n_parameters(self) -> int:
         """Number of trainable weights."""
