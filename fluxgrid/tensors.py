@@ -304,12 +304,18 @@ class WindowCube:
             )
         flat = s * self.n_time + e
         rows = flat[:, None] - self._offset(lookback)[None, :]
-        x = self._dyn[rows]
-        y = None if self._target is None else self._target[flat]
-        non_blocking = self.placement == "host"
-        x = x.to(self.device, non_blocking=non_blocking)
-        if y is not None:
-            y = y.to(self.device, non_blocking=non_blocking)
+        if self.placement == "host" and self.device.type == "cuda":
+            # gather on the host into page-locked memory, then an asynchronous copy
+            x = torch.empty((rows.numel(), self.n_dynamic), dtype=self._dyn.dtype, pin_memory=True)
+            torch.index_select(self._dyn, 0, rows.reshape(-1), out=x)
+            x = x.view(rows.shape[0], lookback, self.n_dynamic)
+            x = x.to(self.device, non_blocking=True)
+            y = None
+            if self._target is not None:
+                y = self._target[flat].pin_memory().to(self.device, non_blocking=True)
+        else:
+            x = self._dyn[rows].to(self.device)
+            y = None if self._target is None else self._target[flat].to(self.device)
         if self._static is not None:
             st = self._static[s.to(self.device)]
             x = torch.cat([x, st[:, None, :].expand(-1, lookback, -1)], dim=-1)
