@@ -98,6 +98,11 @@ _PUBLIC = {
     "anomalies": ".evaluate",
     "climate_extremes": ".evaluate",
     "transfer_matrix": ".evaluate",
+    "plot_obs_pred": ".plots",
+    "plot_scatter": ".plots",
+    "plot_transfer_matrix": ".plots",
+    "plot_attention": ".plots",
+    "plot_history": ".plots",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
