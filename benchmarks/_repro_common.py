@@ -41,7 +41,7 @@ def md_table(
             if isinstance(v, float | np.floating | int | np.integer) and not isinstance(v, bool):
                 if not np.isfinite(v):
                     cells.append("-")
-                elif str(col) in ints:
+                elif str(col) in ints or str(col).split()[-1] in ints:
                     cells.append(f"{round(float(v))}")
                 else:
                     cells.append(floats.format(v))

@@ -243,7 +243,10 @@ Written by `benchmarks/reproduce_monthly_pft.py` on {time.strftime("%Y-%m-%d")} 
   (80:20); the last 20% of the training part validates (early stopping).
 * One LSTM per IGBP class (sites of the class pooled): {MODEL["params"]}, Adam lr
   {TRAIN["lr"]}, MSE, batch {TRAIN["batch_size"]}, at most {TRAIN["epochs"]} epochs, patience
-  {TRAIN["patience"]}. Fixed before any test score was seen.
+  {TRAIN["patience"]}; these settings were fixed before any test score was seen. The
+  validation-based choice of latitude/longitude inputs was added to the script after a first
+  run with day of year only had been scored (on the test part, as here); the choice itself
+  uses validation data only.
 
 ## Scores per vegetation class (monthly NEE, gC m-2 d-1)
 
