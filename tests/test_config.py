@@ -68,7 +68,7 @@ def test_load_config_errors(tmp_path):
         load_config(tmp_path / "none.yaml", QCConfig)
     bad = tmp_path / "bad.yaml"
     bad.write_text("qc: {qc_threshold: 0.5, oops: 1}\n")
-    with pytest.raises(ConfigError, match="bad.yaml.*unknown key 'oops'"):
+    with pytest.raises(ConfigError, match=r"bad\.yaml.*unknown key 'oops'"):
         load_config(bad, QCConfig, section="qc")
 
 

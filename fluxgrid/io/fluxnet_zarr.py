@@ -71,8 +71,9 @@ def _check_offsets(utc_offset: np.ndarray, longitude: np.ndarray, sites, path) -
     if bad.size:
         i = int(bad[0])
         raise MetadataError(
-            f"{path}: site {sites[i]!r}: UTC offset {utc_offset[i]:+.1f} h read from its first record "
-            f"is {distance[i]:.1f} h away from its longitude's solar time; the store does not start "
+            f"{path}: site {sites[i]!r}: UTC offset {utc_offset[i]:+.1f} h read from its first "
+            f"record is {distance[i]:.1f} h away from its longitude's solar time; the store does "
+            "not start "
             "at each site's first record (00:30 local on 1 January). Store 'utc_offset' and "
             "'record_minutes' arrays (dim site) in it"
         )
