@@ -57,6 +57,7 @@ class Variable:
     units_subdaily: str | None = None
     units_yearly: str | None = None
     carbon: bool = False
+    comment: str = ""
 
 
 @cache
@@ -147,6 +148,8 @@ def cf_attrs(name: str, resolution: str = "DD") -> dict[str, str]:
     attrs = {"units": units_for(name, resolution), "long_name": var.long_name}
     if var.standard_name:
         attrs["standard_name"] = var.standard_name
+    if var.comment:
+        attrs["comment"] = var.comment
     return attrs
 
 

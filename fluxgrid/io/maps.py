@@ -58,25 +58,10 @@ from ..errors import DataNotFoundError, FileFormatError, GridError
 from .atomic import atomic_path, check_writable
 from .grids import grid_edges, standardise_grid
 
-__all__ = ["CF_OVERRIDES", "check_cf", "open_map", "parse_units", "prepare_map", "write_map"]
+__all__ = ["check_cf", "open_map", "parse_units", "prepare_map", "write_map"]
 
 #: fill value of float variables in written maps
 FILL_VALUE = np.float32(1.0e20)
-
-#: catalog standard names that do not fit what fluxgrid maps hold (None = write none)
-CF_OVERRIDES: dict[str, dict[str, str | None]] = {
-    "nee": {
-        "standard_name": None,
-        "comment": (
-            "net ecosystem exchange: positive = net CO2 release to the atmosphere, negative = "
-            "net uptake by the land; the CF name surface_net_downward_mass_flux_of_carbon_"
-            "dioxide_expressed_as_carbon_due_to_all_land_processes_excluding_anthropogenic_"
-            "land_use_change describes -NEE"
-        ),
-    },
-    "reco_nt": {"standard_name": None},
-    "reco_dt": {"standard_name": None},
-}
 
 # UDUNITS-2 symbols and names accepted by parse_units (a subset that covers geoscience maps)
 _UNIT_SYMBOLS = {
@@ -244,11 +229,6 @@ def prepare_map(
         if known:
             canonical = catalog.cf_attrs(base, "DD")
             attrs = {**attrs, **{k: v for k, v in canonical.items() if k != "units"}}
-            for key, value in CF_OVERRIDES.get(base, {}).items():
-                if value is None:
-                    attrs.pop(key, None)
-                else:
-                    attrs[key] = value
             if name != base:
                 what = "ensemble standard deviation" if "_std" in name else "ensemble mean"
                 attrs["long_name"] = f"{attrs['long_name']} ({what})"
