@@ -34,28 +34,15 @@ from fluxgrid.testing import (
 )
 
 # FLUXNET2015 sites with monthly files but no coordinates in the bundled site list
+# sites of the MM files that the shared sites.csv lacks (the bundled list adds them)
 NOT_IN_SITE_LIST = ["GL-NuF", "GL-ZaF", "GL-ZaH", "SJ-Adv", "SJ-Blv"]
 
 
 # --------------------------------------------------------------------------- real MM files
 @pytest.fixture(scope="module")
-def mm_metadata(hh_zarr) -> pd.DataFrame:
-    """Bundled site list plus the five sites it lacks, with coordinates from hh.zarr."""
-    z = xr.open_zarr(hh_zarr)
-    ids = [str(s) for s in z.site.values]
-    idx = [ids.index(s) for s in NOT_IN_SITE_LIST]
-    extra = pd.DataFrame(
-        {
-            "latitude": z.latitude.values[idx].astype(float),
-            "longitude": z.longitude.values[idx].astype(float),
-        },
-        index=pd.Index(NOT_IN_SITE_LIST, name="site_id"),
-    )
-    meta = read_site_metadata()
-    out = pd.concat([meta, extra.reindex(columns=meta.columns)])
-    out["igbp"] = out["igbp"].fillna("")
-    out["site_name"] = out["site_name"].fillna("")
-    return out
+def mm_metadata() -> pd.DataFrame:
+    """The bundled site list (it has coordinates for every site of the MM files)."""
+    return read_site_metadata()
 
 
 @pytest.fixture(scope="module")
@@ -151,9 +138,10 @@ def test_random_cells_against_raw_text(mm_cube, mm_dir):
     assert checked == 100 and missing < checked
 
 
-def test_mm_sites_without_coordinates_are_named(mm_dir):
+def test_mm_sites_without_coordinates_are_named(mm_dir, mm_metadata):
+    lacking = mm_metadata.drop(index=NOT_IN_SITE_LIST)
     with pytest.raises(MetadataError, match="GL-NuF") as err:
-        read_fluxnet(mm_dir)
+        read_fluxnet(mm_dir, metadata=lacking)
     assert "metadata" in str(err.value)
 
 
@@ -568,10 +556,29 @@ def test_mixed_resolutions_are_refused(tmp_path, hai_hh, demo_daily):
     with pytest.raises(TimestampError, match="mixed resolutions") as err:
         read_fluxnet([hh, dd])
     assert hh.name in str(err.value) and dd.name in str(err.value)
-    hr, _ = demo_fluxnet_frame("US-MMS", "2010-01-01", 1)
+
+
+def test_half_hourly_and_hourly_sites_share_one_axis(tmp_path, hai_hh):
+    """A FLUXNET2015 folder mixes HH and HR sites: they are read into one half-hourly cube."""
+    hr, _ = demo_fluxnet_frame("US-MMS", "2010-06-01", 3)
+    hh_path = write_fluxnet_csv(tmp_path, "HH", "DE-Hai", hai_hh)
     hr_path = write_fluxnet_csv(tmp_path, "HR", "US-MMS", hr)
-    with pytest.raises(TimestampError, match=r"HH: .*HR: "):
-        read_fluxnet([hh, hr_path])
+    cube = read_fluxnet([hh_path, hr_path])
+    assert cube.attrs["resolution"] == "HH"
+    assert dict(zip(cube.site.values, cube.record_minutes.values, strict=True)) == {
+        "DE-Hai": 30,
+        "US-MMS": 60,
+    }
+    mms = cube.ta.sel(site="US-MMS").dropna("time").values
+    np.testing.assert_array_equal(mms[0::2], mms[1::2])  # each hour on its two half-hours
+    daily = to_daily(cube)
+    alone = to_daily(read_fluxnet(hr_path))
+    for var in ("ta", "nee", "nee_qc"):
+        np.testing.assert_allclose(
+            daily[var].sel(site="US-MMS", time=alone.time).values,
+            alone[var].sel(site="US-MMS").values,
+            rtol=1e-6,
+        )
 
 
 def test_overlapping_files_of_a_site_are_refused(tmp_path, demo_daily):

@@ -405,6 +405,10 @@ def _select_entries(
     by_res: dict[str, list[str]] = {}
     for e in keep:
         by_res.setdefault(str(e.info.resolution), []).append(e.name)
+    if set(by_res) == {"HH", "HR"}:
+        # half-hourly and hourly sites share the half-hourly axis (hourly values repeated on
+        # both half-hours of their hour, record_minutes=60), as in the FLUXNET2015 Zarr store
+        return keep, "HH"
     if len(by_res) > 1:
         listing = "; ".join(
             f"{res}: {', '.join(names[:3])}{' ...' if len(names) > 3 else ''}"
@@ -808,6 +812,15 @@ def _join_site(parts: list[_Part]) -> tuple[pd.DatetimeIndex, dict[str, np.ndarr
     return time, values, parts
 
 
+def _hourly_on_half_hours(
+    time: pd.DatetimeIndex, values: dict[str, np.ndarray], parts: list[_Part]
+) -> tuple[pd.DatetimeIndex, dict[str, np.ndarray], list[_Part]]:
+    """Put hourly records on the half-hourly axis: each value on both half-hours of its hour."""
+    stamps = time.asi8[:, None] + np.array([0, _STEP["HH"].value])[None, :]
+    half_hourly = pd.DatetimeIndex(stamps.ravel().view("M8[ns]"))
+    return half_hourly, {n: np.repeat(v, 2) for n, v in values.items()}, parts
+
+
 def _ordered_names(names: set[str]) -> list[str]:
     order = []
     for var in catalog.names():
@@ -852,7 +865,10 @@ def read_fluxnet(
         outside that list (AmeriFlux, ICOS) need a table.
     resolution
         Read only files of this resolution (HH, HR, DD, WW, MM, YY). Needed when the sources
-        hold several, e.g. a distributed archive with HH, DD, WW, MM and YY files.
+        hold several, e.g. a distributed archive with HH, DD, WW, MM and YY files. Half-hourly
+        and hourly sites read together share a half-hourly axis: each hourly value sits on
+        both half-hours of its hour and the site's ``record_minutes`` is 60 (daily means and
+        sums from :func:`fluxgrid.prep.resample.to_daily` are then exact).
 
     Returns
     -------
@@ -938,6 +954,17 @@ def read_fluxnet(
     for p in parts:
         by_site.setdefault(p.entry.info.site, []).append(p)
     joined = {s: _join_site(by_site[s]) for s in site_ids}
+    site_res = {}
+    for s in site_ids:
+        found = {str(p.entry.info.resolution) for p in by_site[s]}
+        if len(found) > 1:
+            raise TimestampError(
+                f"site {s!r} has files of resolutions {sorted(found)}; pass resolution= to read "
+                "one of them"
+            )
+        site_res[s] = found.pop()
+        if res == "HH" and site_res[s] == "HR":
+            joined[s] = _hourly_on_half_hours(*joined[s])
 
     names = _ordered_names({n for t, v, _ in joined.values() for n in v})
     if variables is not None:
@@ -983,8 +1010,8 @@ def read_fluxnet(
         "utc_offset": ("site", meta.utc_offset.to_numpy()),
     }
     if res in _STEP:
-        minutes = int(_STEP[res].total_seconds() // 60)
-        coords["record_minutes"] = ("site", np.full(n_site, minutes, dtype="int64"))
+        minutes = [int(_STEP[site_res[s]].total_seconds() // 60) for s in site_ids]
+        coords["record_minutes"] = ("site", np.array(minutes, dtype="int64"))
     out = out.assign_coords(coords)
     out["latitude"].attrs = {
         "units": "degrees_north",
