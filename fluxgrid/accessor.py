@@ -177,3 +177,16 @@ class FluxgridAccessor:
         from .evaluate import climate_extremes
 
         return climate_extremes(self._ds[variable], **kwargs)
+
+    # ---------------------------------------------------------------- explanations
+    def permutation_importance(self, run: Any, windows: Any = "test", **kwargs: Any) -> xr.Dataset:
+        """Shuffled-driver skill loss; see :func:`fluxgrid.explain.permutation_importance`."""
+        from .explain import permutation_importance
+
+        return permutation_importance(run, self._ds, windows, **kwargs)
+
+    def attention_summary(self, run: Any, **kwargs: Any) -> xr.Dataset:
+        """Attention alpha/beta per site; see :func:`fluxgrid.explain.attention_summary`."""
+        from .explain import attention_summary
+
+        return attention_summary(run, self._ds, **kwargs)
