@@ -103,6 +103,10 @@ _PUBLIC = {
     "plot_transfer_matrix": ".plots",
     "plot_attention": ".plots",
     "plot_history": ".plots",
+    # explanations: permutation importance, SHAP, response surfaces, attention
+    "permutation_importance": ".explain",
+    "attention_summary": ".explain",
+    "relative_contribution": ".explain",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
