@@ -343,35 +343,27 @@ def add_lst(
         ``lst_terra_day_n`` (good pixels in the window), ``lst_terra_day_status`` and
         coordinate ``lst_terra_day_reason``.
     """
-    from .._progress import track
     from .align import daily_from_acquisitions, join_rs
-    from .sentinel2 import _site_table
+    from .sites import for_each_site, site_table
 
     cfg = config or LSTConfig()
-    sites = _site_table(cube)
+    sites = site_table(cube)
     failed = dict(failed or {})
     if windows is None:
         if source is None:
             raise RemoteSensingError("add_lst: give a STAC source or precomputed windows")
-        t0 = start or pd.Timestamp(cube.time.values[0]) - pd.Timedelta(days=1)
-        t1 = end or pd.Timestamp(cube.time.values[-1]) + pd.Timedelta(days=1)
-        windows = {}
-        for name, row in track(sites.iterrows(), desc="MODIS LST sites", total=len(sites)):
-            try:
-                windows[name] = lst_site(
-                    source,
-                    name,
-                    row.latitude,
-                    row.longitude,
-                    start=t0,
-                    end=t1,
-                    config=cfg,
-                    stac=stac,
-                )
-            except RemoteSensingError as err:
-                if on_error == "raise":
-                    raise
-                failed[name] = str(err)
+        windows, lost = for_each_site(
+            lst_site,
+            cube,
+            source,
+            desc="MODIS LST sites",
+            start=start,
+            end=end,
+            on_error=on_error,
+            config=cfg,
+            stac=stac,
+        )
+        failed.update(lost)
     split = {
         name: lst_streams(w, float(sites.loc[name, "longitude"])) for name, w in windows.items()
     }

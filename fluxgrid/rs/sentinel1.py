@@ -264,35 +264,27 @@ def add_s1(
         coordinate ``s1_reason``. Same-day acquisitions are averaged in linear units
         before dB and indices are derived.
     """
-    from .._progress import track
     from .align import daily_from_acquisitions, join_rs
-    from .sentinel2 import _site_table
+    from .sites import for_each_site, site_table
 
     cfg = config or S1Config()
-    sites = _site_table(cube)
+    sites = site_table(cube)
     failed = dict(failed or {})
     if annuli is None:
         if source is None:
             raise RemoteSensingError("add_s1: give a STAC source or precomputed annuli")
-        t0 = start or pd.Timestamp(cube.time.values[0]) - pd.Timedelta(days=1)
-        t1 = end or pd.Timestamp(cube.time.values[-1]) + pd.Timedelta(days=1)
-        annuli = {}
-        for name, row in track(sites.iterrows(), desc="Sentinel-1 sites", total=len(sites)):
-            try:
-                annuli[name] = s1_site(
-                    source,
-                    name,
-                    row.latitude,
-                    row.longitude,
-                    start=t0,
-                    end=t1,
-                    config=cfg,
-                    stac=stac,
-                )
-            except RemoteSensingError as err:
-                if on_error == "raise":
-                    raise
-                failed[name] = str(err)
+        annuli, lost = for_each_site(
+            s1_site,
+            cube,
+            source,
+            desc="Sentinel-1 sites",
+            start=start,
+            end=end,
+            on_error=on_error,
+            config=cfg,
+            stac=stac,
+        )
+        failed.update(lost)
     per_site = []
     for name in sites.index:
         if name in annuli:

@@ -49,6 +49,7 @@ from ..errors import FileFormatError, RemoteSensingError
 from .brdf import ROY2017, c_factor
 from .config import S2Config, StacConfig
 from .names import STATUS, rs_attrs
+from .sites import for_each_site, site_table
 from .stac import (
     SolarDayKey,
     _item_times,
@@ -802,31 +803,6 @@ def s2_indices(footprint: xr.Dataset, config: S2Config | None = None) -> xr.Data
 
 
 # --------------------------------------------------------------------------- many sites
-def _site_table(cube: xr.Dataset) -> pd.DataFrame:
-    """Tower positions and UTC offsets of a site cube (refusing missing ones)."""
-    for coord in ("latitude", "longitude", "utc_offset"):
-        if coord not in cube.coords and coord not in cube:
-            raise RemoteSensingError(
-                f"the site cube has no {coord!r} coordinate; remote sensing needs the tower "
-                "positions and the UTC offset of each site's local standard time"
-            )
-    table = pd.DataFrame(
-        {
-            "latitude": cube["latitude"].values.astype(float),
-            "longitude": cube["longitude"].values.astype(float),
-            "utc_offset": cube["utc_offset"].values.astype(float),
-        },
-        index=[str(s) for s in cube.site.values],
-    )
-    bad = table.index[table.isna().any(axis=1)].tolist()
-    if bad:
-        raise RemoteSensingError(
-            f"sites {bad} lack latitude, longitude or utc_offset; fill them (site metadata) "
-            "or drop these sites before adding remote sensing"
-        )
-    return table
-
-
 def s2_site(
     source: str | os.PathLike,
     site: str,
@@ -890,31 +866,18 @@ def s2_sites(
     (dict, dict)
         Site -> footprint table; site -> reason for sites without a result.
     """
-    from .._progress import track
-
-    sites = _site_table(cube)
-    t0 = start or pd.Timestamp(cube.time.values[0]) - pd.Timedelta(days=1)
-    t1 = end or pd.Timestamp(cube.time.values[-1]) + pd.Timedelta(days=1)
-    results: dict[str, xr.Dataset] = {}
-    failed: dict[str, str] = {}
-    for name, row in track(sites.iterrows(), desc="Sentinel-2 sites", total=len(sites)):
-        try:
-            results[name] = s2_site(
-                source,
-                name,
-                row.latitude,
-                row.longitude,
-                start=t0,
-                end=t1,
-                config=config,
-                stac=stac,
-                mask=mask,
-            )
-        except RemoteSensingError as err:
-            if on_error == "raise":
-                raise
-            failed[name] = str(err)
-    return results, failed
+    return for_each_site(
+        s2_site,
+        cube,
+        source,
+        desc="Sentinel-2 sites",
+        start=start,
+        end=end,
+        on_error=on_error,
+        config=config,
+        stac=stac,
+        mask=mask,
+    )
 
 
 def add_s2(
@@ -979,7 +942,7 @@ def add_s2(
             cube, source, start=start, end=end, config=cfg, stac=stac, mask=mask, on_error=on_error
         )
     failed = dict(failed or {})
-    sites = _site_table(cube)
+    sites = site_table(cube)
     footprints = {k: v for k, v in footprints.items() if k in sites.index}
     # PCA on the valid acquisitions of all sites (not on the daily axis: the days without
     # an acquisition would only cost memory); scores are then aligned like any variable

@@ -1,0 +1,97 @@
+"""Tower positions of a site cube and running a per-site remote-sensing step over all sites."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pandas as pd
+import xarray as xr
+
+from ..errors import RemoteSensingError
+
+__all__ = ["for_each_site", "site_table"]
+
+
+def site_table(cube: xr.Dataset) -> pd.DataFrame:
+    """Tower positions and UTC offsets of a site cube (refusing missing ones).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Index site id; columns ``latitude``, ``longitude`` (degrees), ``utc_offset`` (hours).
+    """
+    for coord in ("latitude", "longitude", "utc_offset"):
+        if coord not in cube.coords and coord not in cube:
+            raise RemoteSensingError(
+                f"the site cube has no {coord!r} coordinate; remote sensing needs the tower "
+                "positions and the UTC offset of each site's local standard time"
+            )
+    table = pd.DataFrame(
+        {
+            "latitude": cube["latitude"].values.astype(float),
+            "longitude": cube["longitude"].values.astype(float),
+            "utc_offset": cube["utc_offset"].values.astype(float),
+        },
+        index=[str(s) for s in cube.site.values],
+    )
+    bad = table.index[table.isna().any(axis=1)].tolist()
+    if bad:
+        raise RemoteSensingError(
+            f"sites {bad} lack latitude, longitude or utc_offset; fill them (site metadata) "
+            "or drop these sites before adding remote sensing"
+        )
+    return table
+
+
+def for_each_site(
+    step: Callable[..., Any],
+    cube: xr.Dataset,
+    source: str | os.PathLike,
+    *,
+    desc: str,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    on_error: str = "record",
+    **kwargs: Any,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Call ``step(source, site, lat, lon, start=, end=, **kwargs)`` for every site of ``cube``.
+
+    Parameters
+    ----------
+    step
+        A per-site function such as :func:`fluxgrid.rs.sentinel2.s2_site`.
+    cube
+        Daily site cube; its time axis (plus one day each side) is the default search period.
+    source
+        STAC API URL or offline catalog.
+    desc
+        Progress-bar label.
+    start, end
+        Search period.
+    on_error
+        ``"record"`` a site's :class:`RemoteSensingError` as its reason, or ``"raise"`` it.
+
+    Returns
+    -------
+    (dict, dict)
+        Site -> result of ``step``; site -> reason for sites without a result.
+    """
+    from .._progress import track
+
+    sites = site_table(cube)
+    t0 = start or pd.Timestamp(cube.time.values[0]) - pd.Timedelta(days=1)
+    t1 = end or pd.Timestamp(cube.time.values[-1]) + pd.Timedelta(days=1)
+    results: dict[str, Any] = {}
+    failed: dict[str, str] = {}
+    for name, row in track(sites.iterrows(), desc=desc, total=len(sites)):
+        try:
+            results[name] = step(
+                source, name, row.latitude, row.longitude, start=t0, end=t1, **kwargs
+            )
+        except RemoteSensingError as err:
+            if on_error == "raise":
+                raise
+            failed[name] = str(err)
+    return results, failed
