@@ -59,7 +59,7 @@ from ..errors import (
     TimestampError,
 )
 from ..registry import register_reader
-from .metadata import site_coords
+from .metadata import site_coordinates, site_coords
 
 __all__ = [
     "RESOLUTIONS",
@@ -1000,34 +1000,11 @@ def read_fluxnet(
         attrs["source_column"] = ", ".join(sources.get(n, []))
         out[n] = xr.DataArray(arrays[n], dims=("site", "time"), attrs=attrs)
 
-    coords = {
-        "site": ("site", np.array(site_ids, dtype=object)),
-        "time": ("time", axis.to_numpy()),
-        "latitude": ("site", meta.latitude.to_numpy()),
-        "longitude": ("site", meta.longitude.to_numpy()),
-        "elevation": ("site", meta.elevation_m.to_numpy()),
-        "igbp": ("site", meta.igbp.to_numpy(dtype=object)),
-        "utc_offset": ("site", meta.utc_offset.to_numpy()),
-    }
+    minutes = None
     if res in _STEP:
         minutes = [int(_STEP[site_res[s]].total_seconds() // 60) for s in site_ids]
-        coords["record_minutes"] = ("site", np.array(minutes, dtype="int64"))
-    out = out.assign_coords(coords)
-    out["latitude"].attrs = {
-        "units": "degrees_north",
-        "long_name": "latitude",
-        "standard_name": "latitude",
-    }
-    out["longitude"].attrs = {
-        "units": "degrees_east",
-        "long_name": "longitude",
-        "standard_name": "longitude",
-    }
-    out["elevation"].attrs = {"units": "m", "long_name": "site elevation"}
-    out["igbp"].attrs = {"long_name": "IGBP vegetation class ('' where unknown)"}
-    out["utc_offset"].attrs = {"units": "h", "long_name": "local standard time minus UTC"}
-    if "record_minutes" in out.coords:
-        out["record_minutes"].attrs = {"units": "min", "long_name": "native record length"}
+    out = out.assign_coords(site_coordinates(site_ids, meta, record_minutes=minutes))
+    out = out.assign_coords(time=("time", axis.to_numpy()))
     out["time"].attrs = {
         "long_name": (
             "start of averaging period (local standard time)"

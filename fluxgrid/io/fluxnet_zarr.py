@@ -29,7 +29,7 @@ import xarray as xr
 
 from .. import catalog
 from ..errors import DataNotFoundError, FileFormatError, MetadataError
-from .metadata import site_coords
+from .metadata import site_coordinates, site_coords
 
 __all__ = ["detect_utc_offsets", "open_fluxnet_zarr"]
 
@@ -251,32 +251,8 @@ def open_fluxnet_zarr(
         out[name] = xr.DataArray(decoded, dims=("site", "time"), attrs=new_attrs)
 
     out = out.assign_coords(
-        site=("site", np.array(site_ids, dtype=object)),
-        time=("time", time),
-        latitude=("site", meta.latitude.to_numpy()),
-        longitude=("site", meta.longitude.to_numpy()),
-        elevation=("site", meta.elevation_m.to_numpy()),
-        igbp=("site", meta.igbp.to_numpy(dtype=object)),
-        utc_offset=("site", utc_offset),
-        record_minutes=("site", record_minutes),
-    )
-    out["latitude"].attrs = {
-        "units": "degrees_north",
-        "long_name": "latitude",
-        "standard_name": "latitude",
-    }
-    out["longitude"].attrs = {
-        "units": "degrees_east",
-        "long_name": "longitude",
-        "standard_name": "longitude",
-    }
-    out["elevation"].attrs = {"units": "m", "long_name": "site elevation"}
-    out["igbp"].attrs = {"long_name": "IGBP vegetation class ('' where unknown)"}
-    out["utc_offset"].attrs = {"units": "h", "long_name": "local standard time minus UTC"}
-    out["record_minutes"].attrs = {
-        "units": "min",
-        "long_name": "native record length (30 HH, 60 HR)",
-    }
+        site_coordinates(site_ids, meta, utc_offset=utc_offset, record_minutes=record_minutes)
+    ).assign_coords(time=("time", time))
     out["time"].attrs = {"long_name": "end of averaging interval (UTC)"}
     out.attrs = {
         "title": "FLUXNET2015 half-hourly site cube",

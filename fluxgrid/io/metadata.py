@@ -24,10 +24,17 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from ..errors import FileFormatError, MetadataError
 
-__all__ = ["METADATA_COLUMNS", "bundled_sites_path", "read_site_metadata", "site_coords"]
+__all__ = [
+    "METADATA_COLUMNS",
+    "bundled_sites_path",
+    "read_site_metadata",
+    "site_coordinates",
+    "site_coords",
+]
 
 #: columns of the normalised metadata table (index: site_id)
 METADATA_COLUMNS = ["site_name", "latitude", "longitude", "elevation_m", "igbp", "utc_offset"]
@@ -190,3 +197,65 @@ def site_coords(
                 "metadata=..."
             )
     return rows
+
+
+def site_coordinates(
+    site_ids: list[str],
+    meta: pd.DataFrame,
+    *,
+    utc_offset: np.ndarray | None = None,
+    record_minutes: np.ndarray | None = None,
+) -> dict[str, xr.DataArray]:
+    """The per-site coordinates of a site cube, with their attributes.
+
+    Parameters
+    ----------
+    site_ids
+        Site identifiers, in cube order.
+    meta
+        Rows of :func:`site_coords` for ``site_ids`` (same order).
+    utc_offset
+        Hours per site; default: the ``utc_offset`` column of ``meta``.
+    record_minutes
+        Native record length per site (sub-daily cubes only).
+
+    Returns
+    -------
+    dict
+        ``site``, ``latitude``, ``longitude``, ``elevation``, ``igbp``, ``utc_offset``
+        (and ``record_minutes``) as DataArrays on dim ``site``, ready for ``assign_coords``.
+    """
+    offset = meta.utc_offset.to_numpy() if utc_offset is None else np.asarray(utc_offset)
+    coords = {
+        "site": xr.DataArray(np.array(site_ids, dtype=object), dims="site"),
+        "latitude": xr.DataArray(
+            meta.latitude.to_numpy(),
+            dims="site",
+            attrs={"units": "degrees_north", "long_name": "latitude", "standard_name": "latitude"},
+        ),
+        "longitude": xr.DataArray(
+            meta.longitude.to_numpy(),
+            dims="site",
+            attrs={"units": "degrees_east", "long_name": "longitude", "standard_name": "longitude"},
+        ),
+        "elevation": xr.DataArray(
+            meta.elevation_m.to_numpy(),
+            dims="site",
+            attrs={"units": "m", "long_name": "site elevation"},
+        ),
+        "igbp": xr.DataArray(
+            meta.igbp.to_numpy(dtype=object),
+            dims="site",
+            attrs={"long_name": "IGBP vegetation class ('' where unknown)"},
+        ),
+        "utc_offset": xr.DataArray(
+            offset, dims="site", attrs={"units": "h", "long_name": "local standard time minus UTC"}
+        ),
+    }
+    if record_minutes is not None:
+        coords["record_minutes"] = xr.DataArray(
+            np.asarray(record_minutes, dtype="int64"),
+            dims="site",
+            attrs={"units": "min", "long_name": "native record length (30 HH, 60 HR)"},
+        )
+    return coords

@@ -75,7 +75,7 @@ from ..errors import (
     UnitError,
 )
 from ..registry import register_reader
-from .metadata import METADATA_COLUMNS, read_site_metadata, site_coords
+from .metadata import METADATA_COLUMNS, read_site_metadata, site_coordinates, site_coords
 
 __all__ = ["ColumnMap", "ColumnSpec", "SiteSpec", "TimeSpec", "load_column_map", "read_table"]
 
@@ -595,20 +595,8 @@ def read_table(
         arr = np.full((len(site_ids), len(axis)), np.nan, dtype=np.float32)
         arr[codes, pos] = values[name]
         out[name] = xr.DataArray(arr, dims=("site", "time"), attrs=attrs[name])
-    out = out.assign_coords(
-        site=("site", np.array(site_ids, dtype=object)),
-        time=("time", axis.to_numpy()),
-        latitude=("site", meta.latitude.to_numpy()),
-        longitude=("site", meta.longitude.to_numpy()),
-        elevation=("site", meta.elevation_m.to_numpy()),
-        igbp=("site", meta.igbp.to_numpy(dtype=object)),
-        utc_offset=("site", meta.utc_offset.to_numpy()),
-    )
-    out["latitude"].attrs = {"units": "degrees_north", "standard_name": "latitude"}
-    out["longitude"].attrs = {"units": "degrees_east", "standard_name": "longitude"}
-    out["elevation"].attrs = {"units": "m", "long_name": "site elevation"}
-    out["igbp"].attrs = {"long_name": "IGBP vegetation class ('' where unknown)"}
-    out["utc_offset"].attrs = {"units": "h", "long_name": "local standard time minus UTC"}
+    out = out.assign_coords(site_coordinates(site_ids, meta))
+    out = out.assign_coords(time=("time", axis.to_numpy()))
     out["time"].attrs = {
         "long_name": "day (local standard time)"
         if res == "DD"
