@@ -22,6 +22,8 @@ from fluxgrid.explain import (
     permutation_importance,
     relative_contribution,
     resolve_target,
+    response_surface,
+    shap_values,
 )
 from fluxgrid.train import TrainedRun, fit_model, load_data, prepare_from_cube
 
@@ -204,3 +206,183 @@ def test_accessor_delegates(lasso_run):
     direct = permutation_importance(run, ds, "test", n_repeats=2)
     via = ds.fluxgrid.permutation_importance(run, "test", n_repeats=2)
     xr.testing.assert_identical(direct, via)
+
+
+# --------------------------------------------------------------------------- SHAP
+def _check_additive(sv, tol):
+    total = sv.shap.sum("driver") + sv.base_value
+    np.testing.assert_allclose(total.values, sv.prediction.values, atol=tol)
+    assert float(abs(sv.additivity_error).max()) <= tol
+
+
+def test_shap_lstm_additivity_shapes_and_noise(lstm_run):
+    run, ds = lstm_run
+    sv = shap_values(run, ds, "test", max_windows=120, background=16, steps=48, seed=0)
+    assert sv.attrs["method"] == "expected_gradients"
+    assert sv.shap.dims == ("sample", "driver")
+    assert sv.shap_lag.dims == ("sample", "lag", "driver")
+    assert sv.sizes["lag"] == 30 and sv.sizes["sample"] == 120
+    assert sv.driver.values.tolist() == [*DRIVERS, "doy"]
+    assert set(sv.site.values.tolist()) <= set(SITES) and "igbp" in sv.coords
+    # sum over drivers + base value = prediction (quadrature error only)
+    _check_additive(sv, tol=0.01 * float(sv.prediction.std()))
+    np.testing.assert_allclose(sv.shap.values, sv.shap_lag.sum("lag").values, rtol=1e-4, atol=1e-6)
+    # the predictions are the model's own (explain mode changes nothing)
+    target = resolve_target(run, ds, "test")
+    want = run.predict_windows(target.cube, target.index)
+    got = sv.prediction.to_series()
+    lookup = dict(
+        zip(
+            zip(target.index.sample_sites, target.index.sample_times, strict=True),
+            want,
+            strict=True,
+        )
+    )
+    for site, time, value in zip(sv.site.values, sv.time.values, got.values, strict=True):
+        assert value == pytest.approx(lookup[(site, time)], abs=1e-4)
+    share = relative_contribution(sv, by=None)
+    assert float(share.sel(driver="noise")) < 10.0
+    assert float(share.sum()) == pytest.approx(100.0)
+
+
+def test_shap_agrees_with_shap_gradient_explainer(lstm_run):
+    run, ds = lstm_run
+    ours = shap_values(run, ds, "test", max_windows=40, background=16, seed=2)
+    lib = shap_values(
+        run, ds, "test", max_windows=40, background=16, seed=2, method="shap_gradient", nsamples=64
+    )
+    assert lib.attrs["method"] == "shap_gradient"
+    corr = np.corrcoef(ours.shap.values.ravel(), lib.shap.values.ravel())[0, 1]
+    assert corr > 0.9
+    # Monte-Carlo additivity of shap's explainer is looser than the quadrature's
+    assert float(abs(ours.additivity_error).mean()) < float(abs(lib.additivity_error).mean())
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "method"),
+    [
+        ("lasso", {"alpha": 0.01}, "linear"),
+        ("rf", {"n_estimators": 20, "n_jobs": 1}, "tree"),
+    ],
+)
+def test_shap_sklearn_exact(name, params, method):
+    run, ds = _train(name, params)
+    sv = shap_values(run, ds, "test", max_windows=150)
+    assert sv.attrs["method"] == method
+    _check_additive(sv, tol=1e-4)
+    assert sv.shap_aggregate.dims == ("sample", "aggregate", "driver")
+    assert sv.aggregate.values.tolist() == [1, 7, 30, 30]
+    if method == "linear":
+        np.testing.assert_allclose(sv.shap_lag.sum("lag").values, sv.shap.values, atol=1e-5)
+        np.testing.assert_allclose(
+            sv.shap_aggregate.sum("aggregate").values, sv.shap.values, atol=1e-4
+        )
+    else:
+        assert "shap_lag" not in sv
+
+
+def test_shap_bad_input(lasso_run, lstm_run):
+    run, ds = lasso_run
+    with pytest.raises(ModelError, match=r"method 'tree'.*For svr"):
+        shap_values(run, ds, "test", method="tree")
+    with pytest.raises(ModelError, match="SHAP method 'kernel' unknown"):
+        shap_values(run, ds, "test", method="kernel")
+    svr, ds2 = _train("svr", {"max_train_samples": 300})
+    with pytest.raises(ModelError, match=r"cannot explain model 'svr'.*permutation_importance"):
+        shap_values(svr, ds2, "test")
+    lstm, ds3 = lstm_run
+    with pytest.raises(ModelError, match="background=0"):
+        shap_values(lstm, ds3, "test", background=0)
+
+
+@pytest.mark.gpu
+def test_shap_lstm_on_gpu_keeps_predictions(lstm_run):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    run, ds = lstm_run
+    cpu = shap_values(run, ds, "test", max_windows=64, background=8, device="cpu")
+    gpu = shap_values(run, ds, "test", max_windows=64, background=8, device="cuda")
+    run.model.to("cpu")
+    np.testing.assert_allclose(gpu.prediction.values, cpu.prediction.values, atol=1e-4)
+    np.testing.assert_allclose(gpu.shap.values, cpu.shap.values, atol=1e-3)
+    _check_additive(gpu, tol=0.01 * float(gpu.prediction.std()))
+
+
+# --------------------------------------------------------------------------- response surfaces
+def test_response_surface_shape_and_masks(lstm_run):
+    run, ds = lstm_run
+    rs = response_surface(
+        run, ds, "test", x="ta", y="sw_in", x_offsets=[-3, 0, 3, 60], y_offsets=[-40, 0, 40]
+    )
+    assert rs.change.dims == ("ta_offset", "sw_in_offset")
+    assert rs.change.shape == (4, 3)
+    assert rs.ta_offset.attrs["units"] == "degC" and rs.sw_in_offset.attrs["units"] == "W m-2"
+    # no shift: no change, and the response is the mean prediction of the windows
+    assert float(rs.change.sel(ta_offset=0, sw_in_offset=0)) == pytest.approx(0.0, abs=1e-5)
+    target = resolve_target(run, ds, "test")
+    mean_pred = float(np.mean(run.predict_windows(target.cube, target.index)))
+    assert float(rs.baseline) == pytest.approx(mean_pred, abs=1e-4)
+    # the observed climate supports no shift; 60 degC warmer is outside it everywhere
+    assert float(rs.density.sel(ta_offset=0, sw_in_offset=0)) > 0.9
+    assert not bool(rs.low_density.sel(ta_offset=0, sw_in_offset=0))
+    assert (rs.density.sel(ta_offset=60) == 0).all()
+    assert rs.low_density.sel(ta_offset=60).all()
+    # brighter and warmer days: more uptake (NEE more negative) at these forest sites
+    assert float(rs.change.sel(ta_offset=0, sw_in_offset=40)) < 0
+    per_site = response_surface(run, ds, "test", x_offsets=[-2, 0, 2], y_offsets=[0], by="site")
+    assert per_site.change.dims == ("site", "ta_offset", "sw_in_offset")
+    assert per_site.n_windows.sum() == len(target.index)
+    default = response_surface(run, ds, "test", x="vpd", y="ta")
+    assert default.change.shape == (9, 9)
+
+
+def test_response_surface_bad_input(lasso_run):
+    run, ds = lasso_run
+    with pytest.raises(ModelError, match="x and y are both 'ta'"):
+        response_surface(run, ds, x="ta", y="ta")
+    with pytest.raises(ModelError, match=r"\['p'\] is not an input"):
+        response_surface(run, ds, x="ta", y="p")
+    with pytest.raises(ModelError, match="min_fraction"):
+        response_surface(run, ds, min_fraction=2.0)
+
+
+# --------------------------------------------------------------------------- plots
+def test_explanation_plots(lstm_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    from fluxgrid.errors import GridError
+    from fluxgrid.plots import (
+        plot_importance,
+        plot_response_surface,
+        plot_shap_summary,
+        plot_taylor,
+    )
+
+    run, ds = lstm_run
+    imp = permutation_importance(run, ds, "test", n_repeats=2)
+    fig = plot_importance(imp, path=tmp_path / "imp.png")
+    assert (tmp_path / "imp.png").stat().st_size > 1000
+    heights = [p.get_height() for p in fig.axes[0].patches]
+    assert heights == sorted(heights, reverse=True)  # sorted bars
+    plot_importance(imp, site="all")
+    plot_importance(imp, site="US-MMS")
+    with pytest.raises(GridError):
+        plot_importance(xr.Dataset())
+    sv = shap_values(run, ds, "test", max_windows=40, background=8)
+    fig = plot_shap_summary(sv, by="igbp", drivers=["ta", "sw_in", "vpd"])
+    assert len(fig.axes) == 3  # heatmap, its colour bar, lags
+    rs = response_surface(
+        run, ds, "test", x_offsets=[-2, 0, 2], y_offsets=[-30, 0, 30, 300], by="site"
+    )
+    plot_response_surface(rs, group="DE-Hai", path=tmp_path / "rs.png")
+    with pytest.raises(GridError, match="pass group="):
+        plot_response_surface(rs)
+    stats = xr.Dataset(
+        {
+            "sd_obs": ("case", [1.0, 0.3]),
+            "sd_pred": ("case", [0.8, 0.2]),
+            "r": ("case", [0.9, -0.1]),
+        },
+        coords={"case": ["seasonal", "interannual"]},
+    )
+    plot_taylor(stats, path=tmp_path / "taylor.png")
+    assert (tmp_path / "taylor.png").stat().st_size > 1000
