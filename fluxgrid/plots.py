@@ -26,12 +26,16 @@ from .io.atomic import atomic_path, check_writable
 __all__ = [
     "plot_attention",
     "plot_history",
+    "plot_importance",
     "plot_map",
     "plot_mean_annual_nee",
     "plot_obs_pred",
     "plot_regional_totals",
+    "plot_response_surface",
     "plot_scatter",
+    "plot_shap_summary",
     "plot_ssa_components",
+    "plot_taylor",
     "plot_transfer_matrix",
     "save_figure",
 ]
@@ -602,6 +606,337 @@ def plot_history(
     ax.set_ylabel(f"loss ({history.attrs.get('loss', '')}, scaled)")
     ax.legend(fontsize="small")
     ax.set_title(title or "training history")
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+# ------------------------------------------------------------------ explanations and scales
+def plot_importance(
+    importance: xr.Dataset,
+    *,
+    site: Any = None,
+    ax: Any = None,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Permutation importance as bars with error bars (mean and standard deviation of repeats).
+
+    Parameters
+    ----------
+    importance
+        Output of :func:`fluxgrid.explain.permutation_importance`.
+    site
+        Draw this site's importance (default: the pooled importance over all windows;
+        ``"all"``: one group of bars per site).
+    ax
+        Axes to draw into (default: a new figure).
+    path
+        Save the figure there (see :func:`save_figure`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> imp = fluxgrid.permutation_importance(run, cube, "test")    # doctest: +SKIP
+    >>> fig = plot_importance(imp, path="importance.png")           # doctest: +SKIP
+    """
+    for name in ("importance", "importance_std", "importance_pooled"):
+        if name not in importance:
+            raise GridError(
+                f"no {name!r}; pass the output of fluxgrid.explain.permutation_importance"
+            )
+    drivers = [str(d) for d in importance["driver"].values]
+    metric = importance.attrs.get("metric", "metric")
+    if ax is None:
+        n_groups = importance.sizes["site"] if site == "all" else 1
+        fig = _figure((max(4.0, 0.45 * len(drivers) * n_groups + 2.0), 3.6))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    xpos = np.arange(len(drivers))
+    if site == "all":
+        sites = [str(s) for s in importance["site"].values]
+        width = 0.8 / max(len(sites), 1)
+        for k, s in enumerate(sites):
+            mean = importance["importance"].sel(site=s).values
+            err = importance["importance_std"].sel(site=s).values
+            ax.bar(
+                xpos + (k - (len(sites) - 1) / 2) * width, mean, width, yerr=err, capsize=2, label=s
+            )
+        ax.legend(fontsize="x-small", ncol=2)
+        where = "per site"
+    else:
+        if site is None:
+            mean = importance["importance_pooled"].values
+            err = importance["importance_pooled_std"].values
+            where = "all windows"
+        else:
+            if site not in importance["site"].values:
+                raise GridError(f"site {site!r} not in the result; sites: {importance.site.values}")
+            mean = importance["importance"].sel(site=site).values
+            err = importance["importance_std"].sel(site=site).values
+            where = str(site)
+        order = np.argsort(-mean)
+        xpos_sorted = np.arange(len(drivers))
+        ax.bar(xpos_sorted, mean[order], yerr=err[order], capsize=3, color="tab:blue")
+        drivers = [drivers[i] for i in order]
+    ax.axhline(0.0, color="0.5", linewidth=0.8)
+    ax.set_xticks(xpos, drivers, rotation=30 if len(drivers) > 5 else 0)
+    ax.set_ylabel(f"loss of skill ({metric})")
+    n_rep = importance.attrs.get("n_repeats", "")
+    ax.set_title(title or f"permutation importance, {where} (mean +- sd of {n_rep} repeats)")
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+def plot_shap_summary(
+    shap: xr.Dataset,
+    *,
+    by: str = "igbp",
+    drivers: Any = None,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """SHAP summary per vegetation type (or site): driver shares and mean |SHAP| by lag.
+
+    Parameters
+    ----------
+    shap
+        Output of :func:`fluxgrid.explain.shap_values`.
+    by
+        Grouping of the shares: ``"igbp"`` (plant functional type), ``"site"``, or ``None``.
+    drivers
+        Drivers the shares are taken among (default: all).
+    path
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Left: heatmap of the relative contribution (%) of each driver per group, annotated;
+        right (when per-lag values exist): mean |SHAP| per lag for each driver, all windows.
+    """
+    from .explain import relative_contribution
+
+    share = relative_contribution(shap, by=by, drivers=drivers)
+    if by is None:
+        share = share.expand_dims(group=["all"])
+        gdim = "group"
+    else:
+        gdim = by
+    share = share.transpose(gdim, "driver")
+    has_lag = "shap_lag" in shap
+    rows, cols = share.shape
+    fig = _figure((1.0 * cols + 2.5 + (5.0 if has_lag else 0.0), 0.45 * rows + 1.8))
+    if has_lag:
+        ax, ax_lag = fig.subplots(1, 2, width_ratios=[1.0 * cols + 1.5, 5.0])
+    else:
+        ax = fig.add_subplot()
+    values = np.asarray(share.values, dtype="float64")
+    img = ax.imshow(values, cmap="YlGnBu", vmin=0, vmax=max(np.nanmax(values), 1.0), aspect="auto")
+    for i in range(rows):
+        for j in range(cols):
+            if np.isfinite(values[i, j]):
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.0f}",
+                    ha="center",
+                    va="center",
+                    fontsize="small",
+                    color="w" if values[i, j] > 0.6 * np.nanmax(values) else "k",
+                )
+    ax.set_xticks(range(cols), [str(d) for d in share["driver"].values], rotation=30)
+    ax.set_yticks(range(rows), [str(g) or "(unknown)" for g in share[gdim].values])
+    fig.colorbar(img, ax=ax, shrink=0.8).set_label("share of mean |SHAP| (%)")
+    ax.set_title("relative contribution")
+    if has_lag:
+        lag_abs = abs(shap["shap_lag"]).mean("sample")
+        names = share["driver"].values
+        for d in names:
+            ax_lag.plot(lag_abs["lag"].values, lag_abs.sel(driver=d).values, label=str(d))
+        ax_lag.set_xlabel("lag (days before the target day)")
+        ax_lag.set_ylabel(f"mean |SHAP| ({shap.attrs.get('units', '')})")
+        ax_lag.set_yscale("log")
+        ax_lag.legend(fontsize="x-small")
+        ax_lag.set_title("by lag, all windows")
+    fig.suptitle(
+        title
+        or f"SHAP ({shap.attrs.get('method', '')}, {shap.sizes['sample']} windows, "
+        f"model {shap.attrs.get('model', '')})"
+    )
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+def plot_response_surface(
+    surface: xr.Dataset,
+    *,
+    variable: str = "change",
+    group: Any = None,
+    ax: Any = None,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Contour plot of a response surface; low-data-density cells hatched.
+
+    Parameters
+    ----------
+    surface
+        Output of :func:`fluxgrid.explain.response_surface`.
+    variable
+        ``"change"`` (default, diverging colours centred at 0) or ``"response"``.
+    group
+        Label on the surface's grouping dim (``by="site"`` / ``"igbp"``), when present.
+    ax
+        Axes to draw into.
+    path
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    x, y = surface.attrs.get("x"), surface.attrs.get("y")
+    xo, yo = f"{x}_offset", f"{y}_offset"
+    if variable not in surface or xo not in surface.dims or yo not in surface.dims:
+        raise GridError(
+            f"no {variable!r} on ({xo}, {yo}); pass the output of fluxgrid.explain.response_surface"
+        )
+    da, low = surface[variable], surface["low_density"]
+    extra = [d for d in da.dims if d not in (xo, yo)]
+    if extra:
+        if group is None:
+            raise GridError(f"the surface has a {extra[0]!r} dim; pass group= one of its labels")
+        da, low = da.sel({extra[0]: group}), low.sel({extra[0]: group})
+    da, low = da.transpose(yo, xo), low.transpose(yo, xo)
+    if ax is None:
+        fig = _figure((5.6, 4.4))
+        ax = fig.add_subplot()
+    else:
+        fig = ax.figure
+    xs, ys = surface[xo].values, surface[yo].values
+    values = np.asarray(da.values, dtype="float64")
+    if variable == "change":
+        half = float(np.nanmax(np.abs(values))) or 1.0
+        levels = np.linspace(-half, half, 17)
+        cmap = "RdBu_r"
+    else:
+        levels, cmap = 16, "viridis"
+    if xs.size > 1 and ys.size > 1:
+        cs = ax.contourf(xs, ys, values, levels=levels, cmap=cmap)
+        ax.contour(
+            xs, ys, values, levels=[0.0] if variable == "change" else 6, colors="k", linewidths=0.7
+        )
+        mask = np.asarray(low.values, dtype=float)
+        if mask.any():
+            ax.contourf(xs, ys, mask, levels=[0.5, 1.5], colors="none", hatches=["///"])
+    else:
+        cs = ax.pcolormesh(xs, ys, values, cmap=cmap, shading="nearest")
+    units = da.attrs.get("units", "")
+    fig.colorbar(cs, ax=ax, shrink=0.85).set_label(f"{variable} ({units})")
+    ax.set_xlabel(f"{x} offset ({surface[xo].attrs.get('units', '')})")
+    ax.set_ylabel(f"{y} offset ({surface[yo].attrs.get('units', '')})")
+    ax.axvline(0.0, color="0.6", linewidth=0.5)
+    ax.axhline(0.0, color="0.6", linewidth=0.5)
+    where = f" at {group}" if group is not None else ""
+    ax.set_title(title or f"response to {x} and {y}{where} (hatched: little data)")
+    if path is not None:
+        save_figure(fig, path, overwrite=overwrite)
+    return fig
+
+
+def plot_taylor(
+    stats: xr.Dataset,
+    *,
+    normalize: bool = True,
+    path: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    title: str | None = None,
+) -> Any:
+    """Taylor diagram: standard deviation (radius) and correlation (angle) of each case.
+
+    Parameters
+    ----------
+    stats
+        Dim ``case`` with ``sd_obs``, ``sd_pred`` and ``r`` (e.g.
+        :func:`fluxgrid.guided.taylor_statistics`); an optional ``reference`` coordinate on
+        ``case`` groups cases that share an observation (one reference point is drawn per
+        group when not normalised).
+    normalize
+        Divide each case's standard deviation by its observations' (the reference is at 1),
+        so cases with different targets (e.g. seasonal and interannual NEE) share a diagram.
+    path
+        Save the figure there.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Polar quarter (half when a correlation is negative) with the observations on the
+        x axis, grey arcs of centred RMS difference around it, one marker per case.
+    """
+    for name in ("sd_obs", "sd_pred", "r"):
+        if name not in stats:
+            raise GridError(f"Taylor statistics need {name!r} on dim 'case'")
+    r = np.clip(np.asarray(stats["r"].values, dtype="float64"), -1.0, 1.0)
+    sd_o = np.asarray(stats["sd_obs"].values, dtype="float64")
+    sd_p = np.asarray(stats["sd_pred"].values, dtype="float64")
+    radius = sd_p / sd_o if normalize else sd_p
+    refs = np.ones_like(sd_o) if normalize else sd_o
+    fig = _figure((6.4, 5.2))
+    ax = fig.add_subplot(projection="polar")
+    tmax = np.pi if np.nanmin(r) < 0 else np.pi / 2
+    ax.set_thetamin(0)
+    ax.set_thetamax(np.degrees(tmax))
+    rmax = 1.25 * np.nanmax(np.concatenate([radius, refs]))
+    ax.set_ylim(0, rmax)
+    # correlation ticks on the angle axis
+    corr_ticks = np.array([-0.99, -0.9, -0.6, -0.3, 0.0, 0.3, 0.6, 0.8, 0.9, 0.95, 0.99])
+    corr_ticks = corr_ticks[np.arccos(corr_ticks) <= tmax + 1e-9]
+    ax.set_thetagrids(np.degrees(np.arccos(corr_ticks)), [f"{c:g}" for c in corr_ticks])
+    # centred RMS difference arcs around each distinct reference point
+    theta = np.linspace(0, tmax, 200)
+    for ref in np.unique(np.round(refs, 12)):
+        for crmsd in np.linspace(0.25, 1.5, 6) * ref:
+            # points at distance crmsd from (ref, 0): r^2 - 2 r ref cos t + ref^2 = crmsd^2
+            disc = (ref * np.cos(theta)) ** 2 - (ref**2 - crmsd**2)
+            ok = disc >= 0
+            rad = ref * np.cos(theta[ok]) + np.sqrt(disc[ok])
+            ax.plot(theta[ok], rad, color="0.8", linewidth=0.6)
+        ax.plot([0], [ref], marker="*", color="k", markersize=12, linestyle="none")
+    markers = "osD^vP<>Xh"
+    cases = [str(c) for c in stats["case"].values]
+    for k, case in enumerate(cases):
+        if np.isfinite(r[k]) and np.isfinite(radius[k]):
+            ax.plot(
+                np.arccos(r[k]),
+                radius[k],
+                marker=markers[k % len(markers)],
+                linestyle="none",
+                markersize=8,
+                label=case,
+            )
+    from matplotlib.ticker import MaxNLocator
+
+    ticks = [t for t in MaxNLocator(4).tick_values(0, rmax) if 0 < t <= rmax]
+    ax.set_rticks(ticks, [f"{t:g}" for t in ticks])
+    ax.annotate(
+        "standard deviation" + (" / observed" if normalize else ""),
+        xy=(0.5 if tmax > np.pi / 2 else 0.45, -0.1),
+        xycoords="axes fraction",
+        ha="center",
+        fontsize="small",
+    )
+    fig.legend(loc="outside right upper", fontsize="small")
+    ax.set_title(title or "Taylor diagram (angle: correlation; star: observations)")
     if path is not None:
         save_figure(fig, path, overwrite=overwrite)
     return fig
