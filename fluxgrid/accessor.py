@@ -190,3 +190,15 @@ class FluxgridAccessor:
         from .explain import attention_summary
 
         return attention_summary(run, self._ds, **kwargs)
+
+    def shap_values(self, run: Any, windows: Any = "test", **kwargs: Any) -> xr.Dataset:
+        """SHAP values per window, lag and driver; see :func:`fluxgrid.explain.shap_values`."""
+        from .explain import shap_values
+
+        return shap_values(run, self._ds, windows, **kwargs)
+
+    def response_surface(self, run: Any, windows: Any = "test", **kwargs: Any) -> xr.Dataset:
+        """Response to two shifted drivers; see :func:`fluxgrid.explain.response_surface`."""
+        from .explain import response_surface
+
+        return response_surface(run, self._ds, windows, **kwargs)
