@@ -107,6 +107,12 @@ _PUBLIC = {
     "permutation_importance": ".explain",
     "attention_summary": ".explain",
     "relative_contribution": ".explain",
+    "shap_values": ".explain",
+    "response_surface": ".explain",
+    "plot_importance": ".plots",
+    "plot_shap_summary": ".plots",
+    "plot_response_surface": ".plots",
+    "plot_taylor": ".plots",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
