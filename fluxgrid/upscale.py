@@ -79,8 +79,11 @@ __all__ = [
     "DEFAULT_CHUNK_BYTES",
     "check_run",
     "load_runs",
+    "main_variable",
+    "map_totals",
     "predict_pixels",
     "provenance",
+    "read_layer",
     "upscale",
     "upscale_ensemble",
     "upscale_to_map",
@@ -712,16 +715,19 @@ def _target_attrs(runs: Sequence[TrainedRun], what: str = "") -> dict[str, str]:
         long_name = catalog.get(target).long_name
     except Exception:  # a target outside the catalog keeps its name
         long_name = target
-    lookback = max(r.lookback for r in runs)
     return {
         "long_name": f"{long_name}{what}",
         "units": runs[0].inputs.get("target_units") or "gC m-2 d-1",
-        "comment": (
-            f"model output; NaN for the first {lookback - 1} days of the drivers (look-back "
-            f"of {lookback} days), where a driver is missing in the window, and outside the "
-            "mask"
-        ),
     }
+
+
+def _missing_rule(runs: Sequence[TrainedRun]) -> str:
+    lookback = max(r.lookback for r in runs)
+    return (
+        f"NaN for the first {lookback - 1} days of the drivers (look-back of {lookback} days), "
+        "on days whose look-back window has a missing driver, and in cells outside the mask; "
+        "nothing is filled"
+    )
 
 
 # --------------------------------------------------------------------------- public API
@@ -931,6 +937,7 @@ def _map_attrs(runs, drivers, report, what) -> dict[str, Any]:
     attrs = {
         "title": f"fluxgrid upscaled {runs[0].inputs['target']} ({what})",
         "resolution": "DD",
+        "missing_values": _missing_rule(runs),
         **provenance(runs, drivers),
         **{k: v for k, v in report.items()},
     }
@@ -983,4 +990,142 @@ def upscale_to_map(
     path = check_writable(path, overwrite)
     maps = upscale(drivers, runs, **kwargs)
     with progress_bar(progress, label=f"upscaling to {path}"):
-        return write_map(maps, path, overwrite=overwrite, title=title or maps.attrs.get("title"))
+        return write_map(
+            maps,
+            path,
+            overwrite=overwrite,
+            title=title or maps.attrs.get("title"),
+            history=(
+                f"fluxgrid.upscale.upscale_to_map: {maps.attrs['model_name']} from "
+                f"{maps.attrs['model_run_dir']} applied to "
+                f"{maps.attrs.get('data_drivers_source_files', 'drivers in memory')}"
+            ),
+        )
+
+
+# --------------------------------------------------------------------------- after the maps
+def main_variable(maps: xr.Dataset) -> str:
+    """The flux variable of a map dataset: the target of a single run or the ensemble mean.
+
+    Examples
+    --------
+    >>> main_variable(xr.Dataset({"nee_mean": 0.0, "nee_std": 0.0}))
+    'nee_mean'
+    """
+    names = [str(n) for n in maps.data_vars]
+    means = [n for n in names if n.endswith("_mean")]
+    if means:
+        return means[0]
+    plain = [
+        n for n in names if not any(n.endswith(s) for s in ("_std", "_member")) and "_q" not in n
+    ]
+    if not plain:
+        raise GridError(f"no flux variable among {names}")
+    return plain[0]
+
+
+def map_totals(
+    maps: xr.Dataset | xr.DataArray,
+    igbp: xr.DataArray | None = None,
+    *,
+    variable: str | None = None,
+    **kwargs: Any,
+) -> xr.Dataset:
+    """Annual regional totals of a flux map: all mapped cells, and per IGBP class.
+
+    :func:`fluxgrid.regions.regional_totals` (TgC yr-1; for NEE ``sink = -total``, positive =
+    uptake) for the region ``all`` (every cell, ``region_id`` -1) and, with ``igbp``, one
+    region per vegetation type present (``region_id`` = IGBP code).
+
+    Parameters
+    ----------
+    maps
+        Map dataset (e.g. :func:`fluxgrid.io.maps.open_map` of an upscaled map) or one
+        variable ``(time, lat, lon)`` in gC m-2 d-1.
+    igbp
+        ``(lat, lon)`` IGBP codes on the map's grid (negative: none).
+    variable
+        Variable of a dataset (default: :func:`main_variable`).
+    **kwargs
+        Passed to :func:`~fluxgrid.regions.regional_totals` (``min_coverage``,
+        ``full_years``, ...).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(region, year)``, see :func:`~fluxgrid.regions.regional_totals`.
+
+    Examples
+    --------
+    >>> table = map_totals(open_map("demo_out/nee_map.nc"), igbp)  # doctest: +SKIP
+    """
+    from .io.grids import IGBP_CLASSES
+    from .regions import regional_totals
+
+    if isinstance(maps, xr.Dataset):
+        variable = variable or main_variable(maps)
+        da = maps[variable]
+    else:
+        da = maps
+        variable = variable or str(da.name)
+    whole = regional_totals(da, None, variable=variable, **kwargs)
+    whole = whole.assign_coords(region=["all"], region_id=("region", [-1]))
+    parts = [whole]
+    if igbp is not None:
+        codes = _as_grid_array(igbp, da.to_dataset(name="v"), "igbp grid")
+        values = np.asarray(codes.values)
+        present = sorted({int(c) for c in np.unique(values[np.isfinite(values)]) if c >= 0})
+        names = {c: IGBP_CLASSES.get(c, (str(c), ""))[0] for c in present}
+        if present:
+            codes = codes.copy()
+            codes.attrs = {}
+            parts.append(regional_totals(da, codes, names=names, variable=variable, **kwargs))
+    table = xr.concat(parts, dim="region", data_vars="minimal", coords="minimal", compat="override")
+    table.attrs = dict(whole.attrs)
+    table.attrs["regions"] = "all: every mapped cell; others: cells of one IGBP vegetation type"
+    return table
+
+
+def read_layer(path: str | os.PathLike, variables: Sequence[str] = ("igbp",)) -> xr.DataArray:
+    """A ``(lat, lon)`` layer (IGBP codes, a mask) from a NetCDF file or Zarr store.
+
+    Parameters
+    ----------
+    path
+        File or store readable by :func:`fluxgrid.io.grids.open_grid`.
+    variables
+        Accepted variable names, in order of preference.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(lat, lon)`` in the standard layout, loaded.
+
+    Raises
+    ------
+    GridError
+        If none of ``variables`` is there or it is not 2-D.
+
+    Examples
+    --------
+    >>> igbp = read_layer("vegetation_0p5deg.nc")              # doctest: +SKIP
+    >>> land = read_layer("land.nc", variables=("land", "mask"))  # doctest: +SKIP
+    """
+    from .io.grids import open_grid
+
+    ds = open_grid(path)
+    for name in variables:
+        if name in ds.variables:
+            da = ds[name]
+            if "time" in da.dims and da.sizes["time"] == 1:
+                da = da.isel(time=0, drop=True)
+            if set(da.dims) != {"lat", "lon"}:
+                raise GridError(f"{path}: {name!r} has dims {list(da.dims)}; expected (lat, lon)")
+            da = da.load()
+            if name != "igbp" and da.dtype != bool:
+                da = da.fillna(0) != 0
+            return da
+    raise GridError(
+        f"{path}: no variable {' or '.join(map(repr, variables))}; it has "
+        f"{sorted(map(str, ds.data_vars))}"
+    )
