@@ -12,6 +12,7 @@ Examples
     fluxgrid ingest FLX_*_FLUXNET2015_SUBSET_MM_*.csv --to native -o monthly.zarr
     fluxgrid ingest FLX_DE-Hai_FLUXNET2015_FULLSET_2000-2012_1-4.zip --resolution HH -o hai.zarr
     fluxgrid ingest chinaflux_daily.csv --column-map chinaflux_daily.yaml -o cn.zarr
+    fluxgrid upscale runs/lstm drivers_2012.zarr -o nee_map.nc --totals sinks.csv
 """
 
 from __future__ import annotations
@@ -275,6 +276,74 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- upscale
+def _add_upscale(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="RUN_DIR... DRIVERS",
+        help="one or more run directories (several: ensemble), then the daily driver grid "
+        "(Zarr store from `fluxgrid drivers`, or NetCDF)",
+    )
+    p.add_argument("-o", "--output", required=True, help="output NetCDF map, e.g. nee_map.nc")
+    p.add_argument("--igbp", help="grid file with an integer 'igbp' (lat, lon) layer")
+    p.add_argument("--mask", help="grid file with a boolean 'mask' or 'land' (lat, lon) layer")
+    p.add_argument("--period", nargs=2, metavar=("START", "END"), help="dates of the maps")
+    p.add_argument(
+        "--quantiles", nargs="+", type=float, default=(), help="ensemble quantiles, e.g. 0.05 0.95"
+    )
+    p.add_argument("--totals", metavar="CSV", help="also write regional totals (TgC yr-1) here")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--batch-size", type=int, help="windows per model call")
+    p.add_argument("--chunk-mb", type=float, default=16.0, help="MiB per driver and tile")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def _run_upscale(args: argparse.Namespace) -> int:
+    from .errors import ConfigError
+    from .io.atomic import check_writable
+    from .io.grids import open_grid
+    from .io.maps import open_map
+    from .regions import totals_to_csv
+    from .upscale import main_variable, map_totals, read_layer, upscale_to_map
+
+    if len(args.inputs) < 2:
+        raise ConfigError("give one or more run directories and then the driver grid")
+    *runs, drivers_path = args.inputs
+    if args.totals:
+        check_writable(args.totals, args.overwrite)
+    drivers = open_grid(drivers_path)
+    igbp = read_layer(args.igbp, ("igbp",)) if args.igbp else None
+    mask = read_layer(args.mask, ("mask", "land")) if args.mask else None
+    path = upscale_to_map(
+        runs,
+        drivers,
+        args.output,
+        overwrite=args.overwrite,
+        igbp=igbp,
+        mask=mask,
+        period=tuple(args.period) if args.period else None,
+        quantiles=args.quantiles,
+        device=args.device,
+        batch_size=args.batch_size,
+        chunk_bytes=int(args.chunk_mb * 2**20),
+    )
+    maps = open_map(path)
+    variable = main_variable(maps)
+    print(
+        f"wrote {path}: {', '.join(maps.data_vars)} on {maps.sizes['time']} days x "
+        f"{maps.sizes['lat']} lat x {maps.sizes['lon']} lon ({maps[variable].attrs['units']})"
+    )
+    if args.totals:
+        table = map_totals(maps, igbp, variable=variable)
+        totals_to_csv(table, args.totals, overwrite=args.overwrite)
+        name = "sink" if "sink" in table else "total"
+        print(f"regional {name} (TgC yr-1):")
+        print(table[name].to_pandas().to_string(float_format=lambda v: f"{v:.2f}"))
+        print(f"wrote {args.totals}")
+    return 0
+
+
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
@@ -288,6 +357,11 @@ COMMANDS: dict[
     "ingest": ("read flux files or a Zarr store into a site cube", _add_ingest, _run_ingest),
     "run": ("run a recipe (YAML + module) on a Dask cluster", _add_run, _run_run),
     "train": ("train a model from an experiment YAML into a run directory", _add_train, _run_train),
+    "upscale": (
+        "apply trained run(s) to daily driver grids: NetCDF map, regional totals",
+        _add_upscale,
+        _run_upscale,
+    ),
 }
 
 
