@@ -39,7 +39,7 @@ _PUBLIC = {
     "load_demo_cube": ".testing",
     "load_demo_hh": ".testing",
     "get_model": ".registry",
-    # gridded drivers, regional sinks, maps (upscaling stage, without the model application)
+    # gridded drivers, regional sinks, maps (upscaling stage)
     "open_grid": ".io.grids",
     "read_era5": ".io.grids",
     "era5_to_daily": ".io.grids",
@@ -56,6 +56,12 @@ _PUBLIC = {
     "check_cf": ".io.maps",
     "plot_mean_annual_nee": ".plots",
     "plot_regional_totals": ".plots",
+    # model application (fluxgrid.upscale.upscale: the module name is taken), ensembles, demo
+    "upscale_ensemble": ".upscale",
+    "upscale_to_map": ".upscale",
+    "map_totals": ".upscale",
+    "tower_grid": ".demo",
+    "run_demo": ".demo",
     # remote sensing at towers (STAC, Sentinel-2/-1, MODIS LST, clear-sky, gridded products)
     "search_items": ".rs.stac",
     "load_site_cube": ".rs.stac",

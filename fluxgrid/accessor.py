@@ -85,6 +85,12 @@ class FluxgridAccessor:
 
         return prepare_drivers(self._ds, **kwargs)
 
+    def upscale(self, model_or_run_dir: Any, **kwargs: Any) -> xr.Dataset:
+        """Apply trained run(s) to these daily drivers; see :func:`fluxgrid.upscale.upscale`."""
+        from .upscale import upscale
+
+        return upscale(self._ds, model_or_run_dir, **kwargs)
+
     def regional_sink(self, regions: Any = None, **kwargs: Any) -> xr.Dataset:
         """Annual totals per region, TgC yr-1; see :func:`fluxgrid.regions.regional_totals`."""
         from .regions import regional_totals
