@@ -38,6 +38,12 @@ from .experiment_config import (  # models stage: fluxgrid train
     TrainConfig,
     WindowConfig,
 )
+from .guided_config import (  # scales stage: scale-knowledge-guided training
+    GuidedConfig,
+    GuidedModelConfig,
+    ScalesConfig,
+    ScaleWindowConfig,
+)
 from .rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
 
 __all__ = [
@@ -46,6 +52,8 @@ __all__ = [
     "DriversConfig",
     "ExperimentConfig",
     "GapFillConfig",
+    "GuidedConfig",
+    "GuidedModelConfig",
     "IngestConfig",
     "LSTConfig",
     "ModelConfig",
@@ -55,6 +63,8 @@ __all__ = [
     "S1Config",
     "S2Config",
     "SSAConfig",
+    "ScaleWindowConfig",
+    "ScalesConfig",
     "SearchConfig",
     "SearchParam",
     "SplitConfig",
