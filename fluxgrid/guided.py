@@ -678,6 +678,7 @@ class GuidedResult:
                 write_csv(self.cross_scale().to_dataframe(), tmp / "cross_scale.csv")
             for (group, label, scale), run in self.runs.items():
                 _save_run(
+                    scale,
                     run,
                     self.histories[(group, label, scale)],
                     tmp / "models" / group / f"{label}_{scale}",
@@ -693,14 +694,18 @@ def _other_inputs(features: Sequence[str], drivers: Sequence[str]) -> dict[str, 
     return {k: v for k, v in groups.items() if k not in drivers}
 
 
-def _save_run(run: TrainedRun, history: xr.Dataset, folder: Path) -> None:
-    """A run directory that :func:`fluxgrid.load_run` reads (without predictions)."""
+def _save_run(scale: str, run: TrainedRun, history: xr.Dataset, folder: Path) -> None:
+    """A run directory that :func:`fluxgrid.load_run` reads (without predictions).
+
+    ``inputs.json`` records the ``scale`` the model was trained on: the data it expects are
+    that scale's SSA components (:meth:`ScaleData.scale_cube`), not the raw cube.
+    """
     from .config import dump_config
     from .io.store import to_netcdf
 
     folder.mkdir(parents=True)
     dump_config(run.config, folder / "config.yaml")
-    (folder / "inputs.json").write_text(json.dumps(run.inputs, indent=2))
+    (folder / "inputs.json").write_text(json.dumps({**run.inputs, "scale": scale}, indent=2))
     run.scaler.to_json(folder / "scaler.json")
     to_netcdf(run.split(), folder / "split.nc")
     run.model.save(folder / ("model.pt" if run.model.kind == "torch" else "model.pkl"))
