@@ -197,3 +197,28 @@ def test_shap_contributions_per_scale(result):
     share = relative_contribution(contrib["interannual"], by="igbp", drivers=["ta", "sw_in", "vpd"])
     np.testing.assert_allclose(share.sum("driver").values, 100.0, rtol=1e-5)
     assert contrib["interannual"].sizes["lag"] == 365
+
+
+def test_recipe_smoke(tmp_path):
+    """recipes/scale_guided.yaml runs (data and training budget shrunk for the test)."""
+    import dataclasses
+    from pathlib import Path
+
+    from fluxgrid.recipe import RecipeContext, load_recipe
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "scale_guided.yaml"
+    module, cfg, raw = load_recipe(recipe)
+    assert raw["recipe"] == "scale_guided" and cfg.interannual.lookback == 365
+    small = dataclasses.replace(
+        cfg,
+        data=dataclasses.replace(cfg.data, sites=tuple(SITES)),
+        models={"lasso": cfg.models["lasso"]},
+        train=dataclasses.replace(cfg.train, device="cpu"),
+    )
+    ctx = RecipeContext(output=tmp_path)
+    paths = module.run(small, ctx)
+    assert Path(paths["scores"]).is_file()
+    assert Path(paths["lasso_taylor"]).stat().st_size > 1000
+    again = module.run(small, ctx)  # resumes: the finished result is skipped
+    assert again["scores"] == paths["scores"]
+    assert any("skip" in line for line in ctx.log)
