@@ -344,6 +344,121 @@ def _run_upscale(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- explain
+def _add_explain(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run_dir", help="run directory written by fluxgrid train")
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=["permutation", "shap", "attention", "response"],
+        help="permutation importance, SHAP values, iLSTM attention or a response surface",
+    )
+    p.add_argument("--part", default="test", choices=["train", "val", "test"], help="windows")
+    p.add_argument(
+        "--drivers",
+        nargs="+",
+        help="permutation: drivers shuffled (default: the run's); response: the two drivers "
+        "shifted (default: ta sw_in)",
+    )
+    p.add_argument("--metric", default="nrmse", help="permutation metric (default nrmse)")
+    p.add_argument("--n-repeats", type=int, default=10, help="permutation repeats (default 10)")
+    p.add_argument(
+        "--max-windows", type=int, default=1000, help="SHAP: windows explained (default 1000)"
+    )
+    p.add_argument(
+        "--by",
+        default="site",
+        choices=["site", "igbp", "none"],
+        help="grouping of SHAP shares, attention and response surfaces (default site)",
+    )
+    p.add_argument("--device", help="auto, cpu, cuda (default: the run's)")
+    p.add_argument("-o", "--output", help="folder for <method>.nc/.png (default RUN_DIR/explain)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def _run_explain(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from .errors import ConfigError
+    from .io.atomic import check_writable
+    from .io.store import to_netcdf
+    from .plots import (
+        plot_attention,
+        plot_importance,
+        plot_response_surface,
+        plot_shap_summary,
+        save_figure,
+    )
+    from .train import load_data, load_run
+
+    run = load_run(args.run_dir, device=args.device or "auto")
+    if "scale" in run.inputs:
+        raise ConfigError(
+            f"{args.run_dir} was trained on {run.inputs['scale']} SSA components, not on the "
+            "raw cube; explain it in Python on ScaleData.scale_cube(...) (see "
+            "fluxgrid.guided.GuidedResult.contributions)"
+        )
+    out = Path(args.output) if args.output else Path(args.run_dir) / "explain"
+    nc = check_writable(out / f"{args.method}.nc", args.overwrite)
+    png = check_writable(out / f"{args.method}.png", args.overwrite)
+    cube, _ = load_data(run.config.data)
+    by = None if args.by == "none" else args.by
+    if args.method == "permutation":
+        from .explain import permutation_importance
+
+        result = permutation_importance(
+            run,
+            cube,
+            args.part,
+            drivers=args.drivers,
+            metric=args.metric,
+            n_repeats=args.n_repeats,
+            device=args.device,
+        )
+        fig = plot_importance(result)
+        table = pd.DataFrame(
+            {
+                "importance": result.importance_pooled.to_series(),
+                "sd": result.importance_pooled_std.to_series(),
+            }
+        )
+        print(f"permutation importance ({result.attrs['metric']}, {args.part} windows, pooled):")
+    elif args.method == "shap":
+        from .explain import relative_contribution, shap_values
+
+        result = shap_values(run, cube, args.part, max_windows=args.max_windows, device=args.device)
+        fig = plot_shap_summary(result, by=by)
+        table = relative_contribution(result, by=by).to_pandas()
+        print(f"relative contribution (%, {result.attrs['method']}, {args.part} windows):")
+    elif args.method == "attention":
+        from .explain import attention_summary
+
+        att = run.attention(cube, part=args.part)
+        result = attention_summary(att, by=by)
+        fig = plot_attention(att)
+        table = result.beta.to_pandas()
+        print(f"mean variable attention beta ({args.part} windows):")
+    else:
+        from .explain import response_surface
+
+        if args.drivers is not None and len(args.drivers) != 2:
+            raise ConfigError("--method response needs exactly two --drivers (x and y)")
+        x, y = args.drivers or ("ta", "sw_in")
+        result = response_surface(run, cube, args.part, x=x, y=y, by=by, device=args.device)
+        group = None if by is None else result[by].values[0]
+        fig = plot_response_surface(result, group=group)
+        change = result.change if by is None else result.change.sel({by: group})
+        table = change.to_pandas()
+        where = "" if by is None else f" at {group}"
+        print(f"mean change of the prediction ({result.attrs['units']}){where}:")
+    print(pd.DataFrame(table).to_string(float_format=lambda v: f"{v:.3f}"))
+    out.mkdir(parents=True, exist_ok=True)
+    to_netcdf(result, nc, overwrite=args.overwrite)
+    save_figure(fig, png, overwrite=args.overwrite)
+    print(f"wrote {nc} and {png}")
+    return 0
+
+
 COMMANDS: dict[
     str, tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
 ] = {
@@ -353,6 +468,11 @@ COMMANDS: dict[
         "score a run directory (pooled, per site/year/IGBP)",
         _add_evaluate,
         _run_evaluate,
+    ),
+    "explain": (
+        "explain a run: permutation importance, SHAP, attention, response surface",
+        _add_explain,
+        _run_explain,
     ),
     "ingest": ("read flux files or a Zarr store into a site cube", _add_ingest, _run_ingest),
     "run": ("run a recipe (YAML + module) on a Dask cluster", _add_run, _run_run),
