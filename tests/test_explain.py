@@ -386,3 +386,60 @@ def test_explanation_plots(lstm_run, tmp_path):
     )
     plot_taylor(stats, path=tmp_path / "taylor.png")
     assert (tmp_path / "taylor.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- command line
+def test_cli_explain(tmp_path, capsys):
+    from fluxgrid.cli import main
+    from fluxgrid.train import train_experiment
+
+    cfg = from_dict(
+        ExperimentConfig,
+        {
+            "data": {"source": "demo", "sites": SITES},
+            "split": {"method": "temporal", "test_fraction": 0.2, "validation": "tail"},
+            "windows": {"lookback": 30, "static": ["doy"]},
+            "model": {"name": "lasso", "params": {"alpha": 0.01}},
+            "train": {"device": "cpu"},
+        },
+    )
+    run_dir = train_experiment(cfg, output=tmp_path / "run")
+    assert main(["explain", str(run_dir), "--method", "permutation", "--n-repeats", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "permutation importance (nrmse" in out and "sw_in" in out
+    imp = xr.open_dataset(run_dir / "explain" / "permutation.nc")
+    assert imp.importance.dims == ("driver", "site")
+    assert (run_dir / "explain" / "permutation.png").is_file()
+    assert main(["explain", str(run_dir), "--method", "shap", "--max-windows", "50"]) == 0
+    assert "relative contribution" in capsys.readouterr().out
+    assert main(["explain", str(run_dir), "--method", "response", "--by", "none"]) == 0
+    assert xr.open_dataset(run_dir / "explain" / "response.nc").change.dims == (
+        "ta_offset",
+        "sw_in_offset",
+    )
+    # an existing output is refused; attention of a LASSO is a clear error
+    assert main(["explain", str(run_dir), "--method", "shap"]) == 2
+    assert "exists" in capsys.readouterr().err
+    assert main(["explain", str(run_dir), "--method", "attention"]) == 2
+    assert "no attention weights" in capsys.readouterr().err
+
+
+def test_cli_explain_attention(tmp_path, capsys):
+    from fluxgrid.cli import main
+    from fluxgrid.train import train_experiment
+
+    cfg = from_dict(
+        ExperimentConfig,
+        {
+            "data": {"source": "demo", "sites": SITES},
+            "split": {"method": "temporal", "test_fraction": 0.2, "validation": "tail"},
+            "windows": {"lookback": 15, "static": ["doy"]},
+            "model": {"name": "ilstm", "params": {"hidden": 4}},
+            "train": {"device": "cpu", "epochs": 1, "max_batches_per_epoch": 3},
+        },
+    )
+    run_dir = train_experiment(cfg, output=tmp_path / "run")
+    assert main(["explain", str(run_dir), "--method", "attention", "-o", str(tmp_path / "x")]) == 0
+    assert "mean variable attention beta" in capsys.readouterr().out
+    summary = xr.open_dataset(tmp_path / "x" / "attention.nc")
+    assert summary.alpha.dims == ("site", "driver", "lag")
