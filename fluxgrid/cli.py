@@ -303,9 +303,8 @@ def _run_upscale(args: argparse.Namespace) -> int:
     from .errors import ConfigError
     from .io.atomic import check_writable
     from .io.grids import open_grid
-    from .io.maps import open_map
     from .regions import totals_to_csv
-    from .upscale import main_variable, map_totals, read_layer, upscale_to_map
+    from .upscale import main_variable, map_totals, open_maps, read_layer, upscale_to_map
 
     if len(args.inputs) < 2:
         raise ConfigError("give one or more run directories and then the driver grid")
@@ -328,7 +327,7 @@ def _run_upscale(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         chunk_bytes=int(args.chunk_mb * 2**20),
     )
-    maps = open_map(path)
+    maps = open_maps(path)
     variable = main_variable(maps)
     print(
         f"wrote {path}: {', '.join(maps.data_vars)} on {maps.sizes['time']} days x "

@@ -249,12 +249,11 @@ def run_quickstart(cfg: QuickstartConfig, ctx: RecipeContext) -> dict[str, str]:
         ``{name: path}`` of every output.
     """
     from .io.grids import open_grid, write_grid
-    from .io.maps import open_map
     from .io.store import open_cube, to_netcdf, write_cube
     from .plots import plot_mean_annual_nee, plot_regional_totals
     from .regions import totals_to_csv
     from .train import train_experiment
-    from .upscale import map_totals, upscale_to_map
+    from .upscale import map_totals, open_maps, upscale_to_map
 
     paths = {
         "site_cube": ctx.path("site_cube.zarr"),
@@ -366,7 +365,7 @@ def run_quickstart(cfg: QuickstartConfig, ctx: RecipeContext) -> dict[str, str]:
             progress=False,
             title="fluxgrid demo: daily NEE from an LSTM trained at five FLUXNET2015 towers",
         )
-    maps = open_map(paths["nee_map"])
+    maps = open_maps(paths["nee_map"])
 
     # 5. regional totals
     table = map_totals(maps, igbp)

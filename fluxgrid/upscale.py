@@ -81,6 +81,7 @@ __all__ = [
     "load_runs",
     "main_variable",
     "map_totals",
+    "open_maps",
     "predict_pixels",
     "provenance",
     "read_layer",
@@ -862,14 +863,16 @@ def upscale_ensemble(
     quantiles
         Quantiles in [0, 1] across members, e.g. ``(0.05, 0.95)``.
     keep_members
-        Also return the member maps as ``<target>_member`` ``(member, time, lat, lon)``.
+        Also return the member maps as ``<target>_member`` ``(member, time, lat, lon)``
+        (for analysis; :func:`fluxgrid.io.maps.write_map` writes 3-D maps only, so drop it
+        before writing).
 
     Returns
     -------
     xarray.Dataset
         ``<target>_mean``, ``<target>_std`` (standard deviation across members, ``ddof=1``),
         ``<target>_q05``... (one per quantile, named by percent), dims ``(time, lat, lon)``,
-        target units; coordinate ``member`` lists the runs; attrs as :func:`upscale`.
+        target units; attrs as :func:`upscale`, plus ``model_member_labels`` (the runs).
 
     Examples
     --------
@@ -915,12 +918,12 @@ def upscale_ensemble(
                 .astype("float32")
                 .assign_attrs(_target_attrs(members_runs, f" ({q:g} quantile across {n} members)"))
             )
+    out.attrs["model_member_labels"] = ", ".join(members["member"].values.tolist())
     if keep_members:
+        # (member, time, lat, lon): for analysis; drop it before write_map (maps are 3-D)
         out[f"{target}_member"] = members.assign_attrs(
             _target_attrs(members_runs, " (ensemble member)")
         )
-    out = out.assign_coords(member=members["member"].values)
-    out["member"].attrs = {"long_name": "ensemble member (run directory)"}
     return out if _is_lazy(drivers) else out.compute()
 
 
@@ -1053,13 +1056,14 @@ def map_totals(
     Returns
     -------
     xarray.Dataset
-        Dims ``(region, year)``, see :func:`~fluxgrid.regions.regional_totals`.
+        Dims ``(region, year)``, see :func:`~fluxgrid.regions.regional_totals`; computed
+        (Dask-backed maps are read in chunks of whole maps x many days).
 
     Examples
     --------
     >>> table = map_totals(open_map("demo_out/nee_map.nc"), igbp)  # doctest: +SKIP
     """
-    from .io.grids import IGBP_CLASSES
+    from .io.grids import IGBP_CLASSES, grid_chunk_plan
     from .regions import regional_totals
 
     if isinstance(maps, xr.Dataset):
@@ -1068,6 +1072,10 @@ def map_totals(
     else:
         da = maps
         variable = variable or str(da.name)
+    if da.chunks is not None:
+        # few large chunks (whole maps x many days) instead of one per day of the file
+        plan = grid_chunk_plan(da.to_dataset(name="v"), layout="maps", target_bytes=64 * 2**20)
+        da = da.chunk(plan)
     whole = regional_totals(da, None, variable=variable, **kwargs)
     whole = whole.assign_coords(region=["all"], region_id=("region", [-1]))
     parts = [whole]
@@ -1081,6 +1089,7 @@ def map_totals(
             codes.attrs = {}
             parts.append(regional_totals(da, codes, names=names, variable=variable, **kwargs))
     table = xr.concat(parts, dim="region", data_vars="minimal", coords="minimal", compat="override")
+    table = table.compute()
     table.attrs = dict(whole.attrs)
     table.attrs["regions"] = "all: every mapped cell; others: cells of one IGBP vegetation type"
     return table
@@ -1129,3 +1138,21 @@ def read_layer(path: str | os.PathLike, variables: Sequence[str] = ("igbp",)) ->
         f"{path}: no variable {' or '.join(map(repr, variables))}; it has "
         f"{sorted(map(str, ds.data_vars))}"
     )
+
+
+def open_maps(path: str | os.PathLike, *, target_bytes: int = 64 * 2**20) -> xr.Dataset:
+    """:func:`fluxgrid.io.maps.open_map` with Dask chunks of whole maps x many days.
+
+    Files are written with one day per NetCDF chunk (map access); summaries over time
+    (annual totals, mean maps) are much faster on chunks of about ``target_bytes``.
+
+    Examples
+    --------
+    >>> maps = open_maps("demo_out/nee_map.nc")  # doctest: +SKIP
+    """
+    from .io.grids import grid_chunk_plan
+    from .io.maps import open_map
+
+    with open_map(path) as probe:
+        plan = grid_chunk_plan(probe, layout="maps", target_bytes=target_bytes)
+    return open_map(path, chunks=plan)

@@ -13,11 +13,10 @@ from pathlib import Path
 
 from fluxgrid.config import UpscaleConfig
 from fluxgrid.io.grids import drivers_from_config, open_grid, write_grid
-from fluxgrid.io.maps import open_map
 from fluxgrid.plots import plot_map, plot_mean_annual_nee, plot_regional_totals
 from fluxgrid.recipe import RecipeContext
 from fluxgrid.regions import totals_to_csv
-from fluxgrid.upscale import main_variable, map_totals, read_layer, upscale_to_map
+from fluxgrid.upscale import main_variable, map_totals, open_maps, read_layer, upscale_to_map
 
 #: the recipe's config (strict: unknown keys are refused)
 Config = UpscaleConfig
@@ -60,7 +59,7 @@ def run(cfg: UpscaleConfig, ctx: RecipeContext) -> dict[str, str]:
         )
         ctx.note(f"wrote {map_path}")
     out["nee_map"] = str(map_path)
-    maps = open_map(map_path)
+    maps = open_maps(map_path)
     variable = main_variable(maps)
 
     totals_path = ctx.path("regional_totals.csv")
