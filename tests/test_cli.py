@@ -3,7 +3,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 import xarray as xr
 
@@ -76,11 +75,4 @@ def test_select_sites_criteria(demo_cube):
         fluxgrid.select_sites(demo_cube, sites=["XX-Nope"])
 
 
-@pytest.mark.slow
-def test_demo_runs_end_to_end(tmp_path, capsys):
-    assert main(["demo", "-o", str(tmp_path / "demo")]) == 0
-    printed = capsys.readouterr().out
-    assert "outputs:" in printed
-    cube = open_cube(tmp_path / "demo" / "site_cube.zarr")
-    assert cube.sizes["site"] == 5
-    assert np.isfinite(cube.nee).any()
+# `fluxgrid demo` end to end (site cube ... NEE map, totals, PNGs): tests/test_demo.py

@@ -1,0 +1,79 @@
+"""``fluxgrid demo``: the README's main command, end to end on the bundled real data.
+
+Runs the command as a user would (bundled FLUXNET2015 subset -> site cube -> LSTM -> demo
+driver grid -> NEE map, regional totals, PNGs) and checks every output: the map is CF-1.8,
+says in its attributes how its driver grid was made, and agrees with the totals table.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fluxgrid.cli import main
+from fluxgrid.demo import tower_grid
+from fluxgrid.io.grids import open_grid
+from fluxgrid.io.maps import check_cf, open_map
+from fluxgrid.io.store import open_cube
+from fluxgrid.regions import cell_area
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "outputs:" in printed and "regional sink" in printed
+    for name in ("nee_map.nc", "regional_totals.csv", "nee_mean_annual.png", "regional_sinks.png"):
+        assert f"{out / name}" in printed and (out / name).stat().st_size > 0
+
+    cube = open_cube(out / "site_cube.zarr")
+    assert cube.sizes["site"] == 5 and np.isfinite(cube.nee).any()
+    assert (out / "run" / "model.pt").exists()
+
+    assert check_cf(out / "nee_map.nc") == []
+    maps = open_map(out / "nee_map.nc")
+    assert maps.nee.dims == ("time", "lat", "lon") and maps.nee.attrs["units"] == "gC m-2 d-1"
+    assert str(maps.time.values[0])[:10] == "2011-01-01" and maps.sizes["time"] == 731
+    assert np.isfinite(maps.nee).all()  # drivers cover the look-back: every cell, every day
+    assert maps.attrs["model_name"] == "lstm"
+    assert set(maps.attrs["model_training_sites"].split(", ")) == set(cube.site.values)
+    # the map says how its (stand-in) driver grid was made
+    assert "NOT a meteorological product" in maps.attrs["data_drivers_title"]
+    assert "inverse-distance-weighted" in maps.attrs["data_drivers_description"]
+    assert "DE-Hai" in maps.attrs["data_drivers_sites"]
+    drivers = open_grid(out / "drivers.zarr")
+    assert drivers.attrs["description"] == maps.attrs["data_drivers_description"]
+
+    totals = pd.read_csv(out / "regional_totals.csv").set_index(["region", "year"])
+    assert set(totals.index.get_level_values("region")) == {"all", "DBF", "ENF", "EBF"}
+    # the "all" total is the area integral of the map, by hand
+    grams = float((maps.nee.sel(time="2012").sum("time") * cell_area(maps)).sum())
+    np.testing.assert_allclose(
+        totals.loc[("all", 2012), "total [TgC yr-1]"], grams / 1e12, rtol=1e-4
+    )
+
+
+def test_tower_grid_is_inverse_distance_weighting(demo_cube):
+    cube = demo_cube.sel(time=slice("2010-07-01", "2010-07-10"))
+    cube["ta"].loc[{"site": "DE-Tha", "time": "2010-07-01"}] = np.nan  # a day without DE-Tha
+    grid = tower_grid(cube, sites=["DE-Hai", "DE-Tha"], bbox=(10, 50, 14, 52), resolution=1.0)
+    lat, lon = 50.5, 12.5
+    hai, tha = cube.sel(site="DE-Hai"), cube.sel(site="DE-Tha")
+
+    def km(s):  # haversine
+        p1, p2 = np.radians(lat), np.radians(float(s.latitude))
+        dl = np.radians(float(s.longitude) - lon)
+        a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+        return 2 * 6371.0 * np.arcsin(np.sqrt(a))
+
+    w1, w2 = km(hai) ** -2, km(tha) ** -2
+    expected = (w1 * hai.vpd.values + w2 * tha.vpd.values) / (w1 + w2)
+    np.testing.assert_allclose(grid.vpd.sel(lat=lat, lon=lon).values, expected, rtol=1e-5)
+    # on a day without DE-Tha's value, every cell takes DE-Hai's
+    np.testing.assert_allclose(grid.ta.isel(time=0).values, float(hai.ta.values[0]), rtol=1e-6)
+    assert np.isfinite(grid.ta.isel(time=1).values).all()
+    assert grid.igbp.sel(lat=lat, lon=lon).item() == 1  # nearest: DE-Tha (ENF)
+    assert grid.attrs["title"].endswith("(NOT a meteorological product)")
+    assert "no land" in grid.attrs["description"].lower()
