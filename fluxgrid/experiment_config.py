@@ -281,7 +281,16 @@ class TrainConfig:
     device
         ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
     amp
-        Mixed precision (float16 autocast + gradient scaling) on CUDA; ignored on CPU.
+        Mixed precision: with ``amp_dtype`` float16 (autocast + gradient scaling) on CUDA
+        only, ignored on CPU; with bfloat16 (autocast, no scaling) on CUDA and CPU.
+    amp_dtype
+        ``float16`` or ``bfloat16``.
+    lr_schedule
+        ``constant``, ``cosine`` (cosine decay over ``epochs`` to ``lr * lr_min_factor``)
+        or ``plateau`` (halve the rate when the validation loss stalls for
+        ``max(1, patience // 3)`` epochs, down to ``lr * lr_min_factor``).
+    lr_min_factor
+        Lowest learning rate of a schedule, as a fraction of ``lr``.
     placement
         Where the scaled cube lives: ``auto`` (on the device when it fits, else pinned host
         memory with per-batch transfers), ``device`` or ``host``.
@@ -303,6 +312,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     amp: bool = True
+    amp_dtype: Literal["float16", "bfloat16"] = "float16"
+    lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
+    lr_min_factor: float = 0.01
     placement: Literal["auto", "device", "host"] = "auto"
     grad_clip: float | None = 1.0
     num_threads: int | None = None
@@ -314,6 +326,8 @@ class TrainConfig:
                 raise ConfigError(f"TrainConfig.{name}: expected a positive integer")
         if self.lr <= 0:
             raise ConfigError("TrainConfig.lr: expected a positive learning rate")
+        if not 0 < self.lr_min_factor <= 1:
+            raise ConfigError("TrainConfig.lr_min_factor: expected a fraction in (0, 1]")
         if self.patience < 1:
             raise ConfigError("TrainConfig.patience: expected at least 1 epoch")
         if not (self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")):

@@ -455,9 +455,11 @@ def fit_torch(
     -------
     xarray.Dataset
         Dim ``epoch``: ``train_loss``, ``val_loss`` (the training loss on validation
-        windows), ``val_rmse``/``val_mae`` (scaled units), ``val_r2``, ``lr``, ``seconds``.
-        Attributes: ``best_epoch``, ``best_val_loss``, ``stopped_early``, ``device``,
-        ``amp``. The model holds the best weights afterwards.
+        windows), ``val_rmse``/``val_mae`` (scaled units), ``val_r2``, ``lr`` (of the
+        epoch, after the schedule), ``seconds``. Attributes: ``loss``, ``objective`` (what
+        was minimised: the loss or the model's own, e.g. ``mixture_nll``), ``best_epoch``,
+        ``best_val_loss``, ``stopped_early``, ``device``, ``amp``, ``amp_dtype``,
+        ``lr_schedule``. The model holds the best weights afterwards.
 
     Raises
     ------
@@ -478,11 +480,13 @@ def fit_torch(
     net.to(device)
     _seed_everything(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
-    opt = torch.optim.Adam(net.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    params = [p for p in net.parameters() if p.requires_grad]
+    opt = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = _loss_fn(config.loss)
-    use_amp = bool(config.amp and device.type == "cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    amp_dtype, use_amp = _amp_settings(config, device)
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
     has_val = val is not None and len(val) > 0
+    schedule = _lr_schedule(opt, config)
     records: list[dict[str, float]] = []
     best = (math.inf, 0)
     best_state = None
@@ -492,7 +496,9 @@ def fit_torch(
     for epoch in epochs:
         start = time.perf_counter()
         net.train()
-        total, count = 0.0, 0
+        lr_now = float(opt.param_groups[0]["lr"])
+        total = torch.zeros((), device=device)  # accumulated on the device: no sync per step
+        count = 0
         for x, y, _pos in cube.batches(
             train,
             config.batch_size,
@@ -501,20 +507,19 @@ def fit_torch(
             max_batches=config.max_batches_per_epoch,
         ):
             opt.zero_grad(set_to_none=True)
-            with torch.autocast(device_type=device.type, dtype=torch.float16, enabled=use_amp):
-                out = net(x)
-            loss = loss_fn(out.float(), y)
+            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
+                loss = model.training_loss(x, y, loss_fn)
             scaler.scale(loss).backward()
             if config.grad_clip:
                 scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+                torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
             scaler.step(opt)
             scaler.update()
-            total += float(loss.detach()) * len(y)
+            total += loss.detach().float() * len(y)
             count += len(y)
-        rec = {"train_loss": total / max(count, 1), "lr": config.lr}
+        rec = {"train_loss": float(total) / max(count, 1), "lr": lr_now}
         if has_val:
-            rec.update(_validation_scores(model, cube, val, config, use_amp))
+            rec.update(_validation_scores(model, cube, val, config, use_amp, amp_dtype))
         else:
             rec.update(val_loss=np.nan, val_rmse=np.nan, val_mae=np.nan, val_r2=np.nan)
         rec["seconds"] = time.perf_counter() - start
@@ -531,6 +536,11 @@ def fit_torch(
             bad_epochs = 0
         else:
             bad_epochs += 1
+        if schedule is not None:
+            if config.lr_schedule == "plateau":
+                schedule.step(score)
+            else:
+                schedule.step()
         if trial is not None:
             trial.report(float(score), epoch)
             if trial.should_prune():
@@ -546,11 +556,16 @@ def fit_torch(
         coords={"epoch": np.arange(1, len(records) + 1)},
         attrs={
             "loss": config.loss,
+            "objective": (
+                "mixture_nll" if model.params.get("objective") == "mixture" else config.loss
+            ),
             "best_epoch": int(best[1]),
             "best_val_loss": float(best[0]) if has_val else np.nan,
             "stopped_early": int(stopped_early),
             "device": str(device),
             "amp": int(use_amp),
+            "amp_dtype": str(amp_dtype).removeprefix("torch.") if use_amp else "float32",
+            "lr_schedule": config.lr_schedule,
             "n_train": len(train),
             "n_val": len(val) if val is not None else 0,
         },
@@ -558,14 +573,44 @@ def fit_torch(
     return history
 
 
-def _validation_scores(model, cube, val, config, use_amp) -> dict[str, float]:
+def _amp_settings(config: TrainConfig, device: torch.device) -> tuple[Any, bool]:
+    """Autocast dtype and whether mixed precision is on for ``device``.
+
+    float16 (with gradient scaling) runs on CUDA only; bfloat16 runs on CUDA and on CPU
+    (no gradient scaling needed).
+    """
+    torch = lazy_import("torch")
+    dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
+    on = bool(config.amp) and (device.type == "cuda" or dtype == torch.bfloat16)
+    return dtype, on
+
+
+def _lr_schedule(opt: Any, config: TrainConfig) -> Any:
+    """The learning-rate schedule of ``config`` (stepped once per epoch) or ``None``."""
+    torch = lazy_import("torch")
+    if config.lr_schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            opt, T_max=max(config.epochs, 1), eta_min=config.lr * config.lr_min_factor
+        )
+    if config.lr_schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt,
+            factor=0.5,
+            patience=max(1, config.patience // 3),
+            min_lr=config.lr * config.lr_min_factor,
+        )
+    return None
+
+
+def _validation_scores(model, cube, val, config, use_amp, amp_dtype=None) -> dict[str, float]:
     torch = lazy_import("torch")
     net = model.net
     net.eval()
+    dtype = amp_dtype if amp_dtype is not None else torch.float16
     preds, obs = [], []
     with torch.no_grad():
         for x, y, _pos in cube.batches(val, config.eval_batch_size):
-            with torch.autocast(device_type=x.device.type, dtype=torch.float16, enabled=use_amp):
+            with torch.autocast(device_type=x.device.type, dtype=dtype, enabled=use_amp):
                 out = net(x)
             preds.append(out.float())
             obs.append(y)
@@ -719,6 +764,16 @@ def _suggest(trial: Any, key: str, spec: Any) -> Any:
     return trial.suggest_float(key, spec.low, spec.high, step=spec.step, log=spec.log)
 
 
+def _max_epochs(cfg: ExperimentConfig) -> int:
+    """Most epochs any trial can train: ``train.epochs`` or the top of its search range."""
+    spec = cfg.search.space.get("train.epochs")
+    if spec is None:
+        return int(cfg.train.epochs)
+    if spec.choices is not None:
+        return int(max(spec.choices))
+    return int(spec.high)
+
+
 def search(
     prepared: Prepared, *, progress: bool | None = None
 ) -> tuple[xr.Dataset, dict[str, Any], FluxModel, xr.Dataset]:
@@ -732,7 +787,7 @@ def search(
     -------
     table : xarray.Dataset
         One row per trial (dim ``trial``): the parameters, ``value`` (the search metric),
-        ``state`` (COMPLETE/PRUNED), ``best_epoch``, ``seconds``.
+        ``state`` (COMPLETE, PRUNED by Hyperband, DIVERGED), ``best_epoch``, ``seconds``.
     best_params : dict
         Dotted names -> values of the best trial.
     model : FluxModel
@@ -767,7 +822,7 @@ def search(
         sampler = optuna.samplers.TPESampler(seed=s.seed)
         pruner = optuna.pruners.HyperbandPruner(
             min_resource=s.min_epochs,
-            max_resource=cfg.train.epochs,
+            max_resource=_max_epochs(cfg),
             reduction_factor=s.reduction_factor,
         )
     study = optuna.create_study(direction="minimize", sampler=sampler, pruner=pruner)
@@ -789,17 +844,19 @@ def search(
                 trial=trial if s.method == "hyperband" else None,
                 progress=False,
             )
-        except optuna.TrialPruned:
+        except (optuna.TrialPruned, ModelError) as err:
+            # pruned by Hyperband, or diverged (e.g. a learning rate too high): recorded,
+            # and the search goes on
             rows.append(
                 {
                     **row,
                     "value": np.nan,
-                    "state": "PRUNED",
+                    "state": "PRUNED" if isinstance(err, optuna.TrialPruned) else "DIVERGED",
                     "best_epoch": np.nan,
                     "seconds": time.perf_counter() - start,
                 }
             )
-            raise
+            raise optuna.TrialPruned() from err
         b = int(history.attrs.get("best_epoch", 1)) or int(history.epoch[-1])
         at = history.sel(epoch=b)
         if s.metric == "val_loss":
@@ -930,6 +987,9 @@ class TrainedRun:
         The experiment configuration.
     path
         The run directory (``None`` for runs not saved).
+    search_table
+        The hyper-parameter search of this model (one row per trial) when one ran in
+        this session (:func:`cross_site_transfer`); saved runs keep it as ``search.nc``.
     """
 
     model: FluxModel
@@ -938,6 +998,7 @@ class TrainedRun:
     config: ExperimentConfig
     path: Path | None = None
     _split: xr.Dataset | None = None
+    search_table: xr.Dataset | None = None
 
     @classmethod
     def from_prepared(cls, prepared: Prepared, model: FluxModel) -> TrainedRun:
@@ -1137,7 +1198,11 @@ def load_run(run_dir: str | os.PathLike, *, device: str = "auto") -> TrainedRun:
     model = load_model(ckpt, device=device)
     scaler = load_scaler(path / "scaler.json")
     inputs = json.loads((path / "inputs.json").read_text())
-    return TrainedRun(model, scaler, inputs, cfg, path)
+    table = None
+    if (path / "search.nc").is_file():
+        with xr.open_dataset(path / "search.nc") as f:
+            table = f.load()
+    return TrainedRun(model, scaler, inputs, cfg, path, search_table=table)
 
 
 def predict_with(run: TrainedRun | str | os.PathLike, ds: xr.Dataset, **kwargs: Any) -> xr.Dataset:
@@ -1164,8 +1229,11 @@ def cross_site_transfer(
 
     Each training site gets its own split (per-site random streams: a site's years are
     the same alone or with others), scaler and model, trained exactly like
-    :func:`train_experiment` with ``data.sites=[site]``. The model is then applied, with its
-    own scaler, to every site's data and scored on that site's test part.
+    :func:`train_experiment` with ``data.sites=[site]``; with a ``search`` section the
+    hyper-parameters are searched per site on that site's validation part (never on any
+    test part) and the winning model is kept (its table in ``run.search_table``, its
+    settings in ``run.config``). The model is then applied, with its own scaler, to every
+    site's data and scored on that site's test part.
 
     Returns
     -------
@@ -1191,9 +1259,15 @@ def cross_site_transfer(
         one = ds.sel(site=[site])
         sub_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sites=(site,)))
         prepared = prepare_from_cube(sub_cfg, one, split=split)
-        model, _history = fit_model(prepared, progress=False)
+        table = None
+        if cfg.search.method != "none":
+            table, best_params, model, _history = search(prepared, progress=False)
+            prepared.config = _apply_params(sub_cfg, best_params)
+        else:
+            model, _history = fit_model(prepared, progress=False)
         run = TrainedRun.from_prepared(prepared, model)
         run._split = split
+        run.search_table = table
         predictions[site] = run.predict(ds, split=split)
         runs[site] = run
     return transfer_matrix(predictions, part="test"), predictions, runs

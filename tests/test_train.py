@@ -291,3 +291,116 @@ def test_recipe_file_is_a_valid_experiment():
 
     cfg = load_experiment(Path(__file__).parents[1] / "recipes" / "train.yaml")
     assert isinstance(cfg.train, TrainConfig) and cfg.model.name == "lstm"
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "plateau"])
+def test_lr_schedules(demo_cube, schedule):
+    from fluxgrid.train import fit_model
+
+    cfg = _cfg(
+        train={
+            "epochs": 5,
+            "max_batches_per_epoch": 2,
+            "lr": 0.01,
+            "patience": 5,
+            "lr_schedule": schedule,
+            "lr_min_factor": 0.1,
+        }
+    )
+    p = prepare(cfg, cube=demo_cube)
+    _, h = fit_model(p)
+    lr = h.lr.values
+    assert lr[0] == pytest.approx(0.01) and h.attrs["lr_schedule"] == schedule
+    assert (np.diff(lr) <= 1e-12).all() and lr.min() >= 0.001 - 1e-12
+    if schedule == "cosine":
+        assert lr[-1] < lr[0]
+    else:  # halved only after the validation loss failed to improve for patience // 3 epochs
+        worse = np.concatenate([[False], np.diff(np.minimum.accumulate(h.val_loss.values)) >= 0])
+        assert (lr[1:] < lr[:-1]).sum() <= worse.sum()
+    with pytest.raises(ConfigError, match="lr_min_factor"):
+        from_dict(TrainConfig, {"lr_min_factor": 0.0})
+
+
+def test_mixed_precision_paths_on_cpu(demo_cube):
+    """float16 AMP is CUDA-only (off on CPU); bfloat16 autocast runs on CPU too."""
+    from fluxgrid.tensors import resolve_device
+    from fluxgrid.train import fit_model
+
+    p = prepare(_cfg(train={"device": "auto", "amp": True}), cube=demo_cube)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert p.wcube.device.type == expected == resolve_device("auto").type
+    _, h16 = fit_model(p)
+    assert h16.attrs["device"].startswith(expected)
+    assert h16.attrs["amp"] == int(expected == "cuda")
+    pb = prepare(
+        _cfg(train={"device": "cpu", "amp": True, "amp_dtype": "bfloat16"}), cube=demo_cube
+    )
+    _model, hb = fit_model(pb)
+    assert hb.attrs["amp"] == 1 and hb.attrs["amp_dtype"] == "bfloat16"
+    assert np.isfinite(hb.train_loss).all() and np.isfinite(hb.val_loss).all()
+    # bfloat16 training follows float32 training closely (same seed, same batches)
+    _, h32 = fit_model(prepare(_cfg(train={"device": "cpu", "amp": False}), cube=demo_cube))
+    assert h32.attrs["amp"] == 0
+    np.testing.assert_allclose(hb.train_loss, h32.train_loss, rtol=0.1)
+
+
+def test_device_auto_picks_cuda_when_present(monkeypatch):
+    from fluxgrid.tensors import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto").type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto").type == "cpu"
+    with pytest.raises(ModelError, match="CUDA is not available"):
+        resolve_device("cuda")
+
+
+@pytest.mark.gpu
+def test_float16_mixed_precision_on_gpu(demo_cube):
+    from fluxgrid.train import fit_model
+
+    p = prepare(_cfg(train={"device": "cuda", "amp": True}), cube=demo_cube)
+    _, h = fit_model(p)
+    assert h.attrs["amp"] == 1 and h.attrs["amp_dtype"] == "float16"
+    assert np.isfinite(h.val_loss).all()
+
+
+def test_search_records_diverged_trials_and_goes_on(demo_cube):
+    cfg = _cfg(
+        search={"method": "grid", "space": {"train.lr": {"choices": [1e30, 1e-3]}}},
+        train={"epochs": 2, "max_batches_per_epoch": 3, "grad_clip": None},
+    )
+    table, best, _model, _h = search(prepare(cfg, cube=demo_cube))
+    states = dict(zip(table["train.lr"].values.tolist(), table.state.values.tolist(), strict=True))
+    # one Adam step moves every weight by about lr: the outputs overflow float32
+    assert states == {1e30: "DIVERGED", 1e-3: "COMPLETE"}
+    assert best == {"train.lr": 1e-3}
+
+
+def test_hyperband_budget_follows_searched_epochs():
+    from fluxgrid.train import _max_epochs
+
+    space = {"model.hidden": {"choices": [4]}}
+    assert _max_epochs(_cfg(search={"method": "hyperband", "space": space})) == 2
+    space = {**space, "train.epochs": {"choices": [3, 12]}}
+    assert _max_epochs(_cfg(search={"method": "hyperband", "space": space})) == 12
+    space = {"train.epochs": {"low": 2, "high": 9, "integer": True}}
+    assert _max_epochs(_cfg(search={"method": "random", "space": space})) == 9
+
+
+def test_cross_site_transfer_searches_per_site_on_validation(demo_cube):
+    cfg = _cfg(
+        model={"name": "lasso", "params": {}},
+        windows={"lookback": 20, "static": ["doy"]},
+        search={"method": "grid", "space": {"model.alpha": {"choices": [1e-3, 10.0]}}},
+    )
+    sites = ["US-MMS", "DE-Hai"]
+    matrix, _preds, runs = cross_site_transfer(cfg, cube=demo_cube, sites=sites)
+    for site in sites:
+        table = runs[site].search_table
+        assert table.sizes["trial"] == 2 and (table.state == "COMPLETE").all()
+        chosen = table["model.alpha"].values[int(table.value.argmin())]
+        assert runs[site].model.params["alpha"] == chosen == runs[site].config.model.params["alpha"]
+    # alpha 10 zeroes every coefficient: the validation part must reject it
+    assert all(r.model.params["alpha"] == 1e-3 for r in runs.values())
+    assert matrix.r2.dims == ("train_site", "test_site")

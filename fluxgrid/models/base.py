@@ -285,6 +285,14 @@ class TorchModel(FluxModel):
 
         return fit_torch(self, cube, train, val, config, **kwargs)
 
+    def training_loss(self, x: torch.Tensor, y: torch.Tensor, loss_fn: Any) -> torch.Tensor:
+        """The scalar the trainer minimises on one batch: ``loss_fn(net(x), y)``.
+
+        Models with another objective (e.g. the iLSTM mixture likelihood) override this;
+        validation and early stopping always use ``loss_fn`` on the predictions.
+        """
+        return loss_fn(self.net(x).float(), y)
+
     def predict_batch(self, x):
         """Eval-mode forward without gradients, float32 output."""
         torch = lazy_import("torch")
