@@ -146,3 +146,69 @@ def test_explain_mode_keeps_predictions_and_gives_gradients(site):
     assert torch.allclose(out.detach(), expected, atol=1e-6)
     assert x.grad is not None and float(x.grad.abs().sum()) > 0
     assert model.net.training  # mode restored
+
+
+def test_ilstm_fused_recurrence_equals_the_per_variable_loop():
+    """The fused block-diagonal LSTM and the per-step loop are the same function."""
+    from fluxgrid.models.ilstm import IMVTensorLSTM
+
+    torch.manual_seed(0)
+    fused = IMVTensorLSTM(4, 6, fused=True)
+    loop = IMVTensorLSTM(4, 6, fused=False)
+    loop.load_state_dict(fused.state_dict())
+    assert fused.fused and not loop.fused
+    assert not any(k.startswith("_cell") for k in fused.state_dict())  # checkpoints unchanged
+    x = torch.randn(3, 12, 4)
+    y_f, a_f, b_f = fused(x, return_attention=True)
+    y_l, a_l, b_l = loop(x, return_attention=True)
+    torch.testing.assert_close(y_f, y_l, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(a_f, a_l, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(b_f, b_l, atol=1e-6, rtol=1e-5)
+    y_f.sum().backward()
+    y_l.sum().backward()
+    for (name, p_f), p_l in zip(fused.named_parameters(), loop.parameters(), strict=True):
+        torch.testing.assert_close(p_f.grad, p_l.grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+def test_ilstm_attention_scores_linear_can_sharpen_tanh_cannot():
+    from fluxgrid.models.ilstm import IMVTensorLSTM
+
+    torch.manual_seed(0)
+    x = torch.randn(8, 40, 3)
+    ratios = {}
+    for scores in ("linear", "tanh"):
+        net = IMVTensorLSTM(3, 8, scores=scores)
+        with torch.no_grad():
+            net.alpha_w.mul_(50.0)
+            _, alpha, _ = net(x, return_attention=True)
+        ratios[scores] = float((alpha.max(-1).values / alpha.min(-1).values).max())
+    assert ratios["tanh"] <= float(np.exp(2.0)) + 1e-4  # tanh bounds the scores to [-1, 1]
+    assert ratios["linear"] > 100.0
+
+
+def test_ilstm_mixture_objective_learns_and_gives_posteriors(site):
+    wc, index = site
+    torch.manual_seed(0)
+    model = get_model("ilstm")(wc.n_dynamic, LOOKBACK, hidden=8, objective="mixture")
+    assert "log_sigma" in model.net.state_dict()
+    train, val = index.select("train"), index.select("val")
+    cfg = TrainConfig(epochs=3, batch_size=64, max_batches_per_epoch=15, device="cpu", lr=5e-3)
+    x, y = wc.gather(train.site_idx[:256], train.end_idx[:256], LOOKBACK)
+    with torch.no_grad():
+        nll_before = float(model.training_loss(x, y, None))
+    history = model.fit(wc, train, val, cfg)
+    assert history.attrs["objective"] == "mixture_nll"
+    with torch.no_grad():
+        assert float(model.training_loss(x, y, None)) < nll_before
+    # the trainer's val_loss is the MSE of the mixture mean, comparable with objective="mean"
+    assert np.isfinite(history.val_loss).all()
+    att = model.attention(wc, index.select("test").take(np.arange(100)))
+    np.testing.assert_allclose(att.posterior.sum("variable"), 1.0, rtol=1e-5)
+    # the posterior is the prior beta re-weighted by how well each component explains y
+    assert not np.allclose(att.posterior.values, att.beta.values, atol=1e-3)
+    mean_model = get_model("ilstm")(wc.n_dynamic, LOOKBACK, hidden=8)
+    assert "posterior" not in mean_model.attention(wc, index.select("test").take(np.arange(5)))
+    with pytest.raises(ModelError, match="objective='mixture'"):
+        mean_model.net.log_components(mean_model.net.mixture(x), y)
+    with pytest.raises(ConfigError, match="objective"):
+        get_model("ilstm")(3, 10, objective="nll")
