@@ -603,8 +603,8 @@ class GuidedResult:
         *,
         scales: Sequence[str] = ("end_to_end", *SCALES),
         max_windows: int = 200,
-        background: int = 16,
-        steps: int = 32,
+        background: int = 8,
+        steps: int = 64,
         seed: int = 0,
     ) -> dict[str, xr.Dataset]:
         """SHAP values of one model type per scale, all groups (test windows).
