@@ -119,6 +119,8 @@ _PUBLIC = {
     "plot_shap_summary": ".plots",
     "plot_response_surface": ".plots",
     "plot_taylor": ".plots",
+    # scale-knowledge-guided training (seasonal / interannual models on SSA components)
+    "run_guided": ".guided",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
