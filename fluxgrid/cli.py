@@ -430,9 +430,9 @@ def _run_explain(args: argparse.Namespace) -> int:
         table = relative_contribution(result, by=by).to_pandas()
         print(f"relative contribution (%, {result.attrs['method']}, {args.part} windows):")
     elif args.method == "attention":
-        from .explain import attention_summary
+        from .explain import attention_summary, label_igbp
 
-        att = run.attention(cube, part=args.part)
+        att = label_igbp(run.attention(cube, part=args.part), cube)
         result = attention_summary(att, by=by)
         fig = plot_attention(att)
         table = result.beta.to_pandas()

@@ -1235,6 +1235,28 @@ def _units_of(data: Any, name: str) -> str:
 
 
 # --------------------------------------------------------------------------- attention
+def label_igbp(attention: xr.Dataset, cube: xr.Dataset) -> xr.Dataset:
+    """Attach each window's IGBP class (coord ``igbp`` on ``sample``) from the site cube.
+
+    Parameters
+    ----------
+    attention
+        Output of :meth:`fluxgrid.train.TrainedRun.attention` (coord ``site`` on ``sample``).
+    cube
+        Site cube with an ``igbp`` coordinate (returned unchanged without one).
+
+    Returns
+    -------
+    xarray.Dataset
+    """
+    if "igbp" not in cube.coords:
+        return attention
+    lookup = dict(zip(cube.site.values.astype(str), cube.igbp.values.astype(str), strict=True))
+    return attention.assign_coords(
+        igbp=("sample", [lookup[s] for s in attention.site.values.astype(str)])
+    )
+
+
 def attention_summary(
     attention: xr.Dataset | TrainedRun | str | os.PathLike,
     data: xr.Dataset | None = None,
@@ -1288,14 +1310,7 @@ def attention_summary(
         if data is None:
             raise DataNotFoundError("attention_summary of a run needs the site cube (data=)")
         cube = data
-        attention = attention.attention(cube, part=part)
-        if "igbp" in cube.coords:
-            lookup = dict(
-                zip(cube.site.values.astype(str), cube.igbp.values.astype(str), strict=True)
-            )
-            attention = attention.assign_coords(
-                igbp=("sample", [lookup[s] for s in attention.site.values.astype(str)])
-            )
+        attention = label_igbp(attention.attention(cube, part=part), cube)
     for name in ("alpha", "beta"):
         if name not in attention:
             raise ModelError(

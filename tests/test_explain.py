@@ -443,3 +443,9 @@ def test_cli_explain_attention(tmp_path, capsys):
     assert "mean variable attention beta" in capsys.readouterr().out
     summary = xr.open_dataset(tmp_path / "x" / "attention.nc")
     assert summary.alpha.dims == ("site", "driver", "lag")
+    # grouped by vegetation class: the windows get their IGBP label from the cube
+    args = ["explain", str(run_dir), "--method", "attention", "--by", "igbp"]
+    assert main([*args, "-o", str(tmp_path / "y")]) == 0
+    by_igbp = xr.open_dataset(tmp_path / "y" / "attention.nc")
+    assert by_igbp.beta.dims == ("igbp", "driver")
+    assert by_igbp.igbp.values.astype(str).tolist() == ["DBF"]  # US-MMS and DE-Hai
