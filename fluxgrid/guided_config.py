@@ -170,8 +170,6 @@ class GuidedConfig:
         Optimisation settings shared by all models (overridden per model).
     cross_scale
         Also score each scale's model on the other scale's inputs and targets.
-    output
-        Output folder.
     description
         Free text kept with the run.
     """
@@ -193,7 +191,6 @@ class GuidedConfig:
         default_factory=lambda: TrainConfig(epochs=20, patience=3)
     )
     cross_scale: bool = True
-    output: str = "runs/scale_guided"
     description: str = ""
 
     def validate(self) -> None:
