@@ -304,7 +304,7 @@ def prepare_map(
         bnds = out["time_bnds"].values
         glob["time_coverage_start"] = str(pd.Timestamp(bnds[0, 0]).isoformat())
         glob["time_coverage_end"] = str(pd.Timestamp(bnds[-1, 1]).isoformat())
-    if "nee" in out.data_vars:
+    if any(str(v) == "nee" or str(v).startswith("nee_") for v in out.data_vars):
         glob["sign_convention"] = "NEE < 0 is net uptake of CO2 by the land"
     if comment:
         glob["comment"] = comment
