@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/bench_training.py [--hh ../shared/data/fluxnet2015/hh.zarr]
         [--naive-batches 20] [--device auto] [--threads 2] [--skip-epoch]
+        [--epoch-batches N]
 """
 
 from __future__ import annotations
@@ -88,6 +89,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--skip-epoch", action="store_true")
+    parser.add_argument(
+        "--epoch-batches",
+        type=int,
+        default=0,
+        help="time only the first N batches of the epoch and extrapolate (0: the full epoch)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -166,13 +173,27 @@ def main() -> None:
         if wc.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
-        history = fit_torch(model, wc, every, None, cfg.train, progress=True)
+        train_cfg = cfg.train
+        if args.epoch_batches:
+            train_cfg = dataclasses.replace(train_cfg, max_batches_per_epoch=args.epoch_batches)
+        history = fit_torch(model, wc, every, None, train_cfg, progress=True)
         if wc.device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
     gpu = ""
     if wc.device.type == "cuda":
         gpu = f", peak GPU memory {torch.cuda.max_memory_allocated() / 2**30:.2f} GiB"
+    n_batches = -(-len(every) // BATCH)
+    if args.epoch_batches and args.epoch_batches < n_batches:
+        done = args.epoch_batches * BATCH
+        print(
+            f"first {args.epoch_batches} of {n_batches} batches ({done:,} windows): "
+            f"{seconds:.1f} s = {done / seconds:,.0f} windows/s -> full epoch "
+            f"{seconds * n_batches / args.epoch_batches:.0f} s (extrapolated) on {wc.device} "
+            f"({torch.get_num_threads()} threads, amp={bool(history.attrs['amp'])}); "
+            f"peak RSS {mem.peak / 2**30:.2f} GiB{gpu}"
+        )
+        return
     print(
         f"one epoch, LSTM hidden 64, L={LOOKBACK}, batch {BATCH}, {len(every):,} windows of "
         f"{cube.sizes['site']} sites on {wc.device} ({torch.get_num_threads()} threads, "
