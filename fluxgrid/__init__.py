@@ -121,6 +121,22 @@ _PUBLIC = {
     "plot_taylor": ".plots",
     # scale-knowledge-guided training (seasonal / interannual models on SSA components)
     "run_guided": ".guided",
+    # the forest GPP study (RNN vs GRU vs LSTM; full year, growing season, extremes)
+    "run_gpp_study": ".gpp_study",
+    "load_gpp_config": ".gpp_study",
+    "load_gpp_data": ".gpp_study",
+    "first_years_split": ".gpp_study",
+    "fit_gpp_models": ".gpp_study",
+    "gpp_predictions": ".gpp_study",
+    "extreme_days": ".gpp_study",
+    "gpp_scores": ".gpp_study",
+    "score_summary": ".gpp_study",
+    "compare_models": ".gpp_study",
+    "gpp_importance": ".gpp_study",
+    "importance_ranking": ".gpp_study",
+    "plot_score_boxes": ".plots",
+    "plot_extreme_series": ".plots",
+    "plot_importance_ranking": ".plots",
 }
 
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
