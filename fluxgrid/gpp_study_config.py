@@ -348,8 +348,6 @@ class GppStudyConfig:
         Definition of the extreme-event days (:class:`ExtremesConfig`).
     importance
         Permutation importance (:class:`ImportanceConfig`).
-    output
-        Output folder.
     description
         Free text kept with the run.
     """
@@ -366,7 +364,6 @@ class GppStudyConfig:
     search: SearchConfig = dataclasses.field(default_factory=_default_search)
     extremes: ExtremesConfig = ExtremesConfig()
     importance: ImportanceConfig = ImportanceConfig()
-    output: str = "runs/gpp_rnn"
     description: str = ""
 
     def validate(self) -> None:
