@@ -128,7 +128,8 @@ def main() -> None:
     sv_d = shap_values(run, ds, "test", max_windows=args.windows)
     dflt = time.perf_counter() - t
     print(
-        f"  fluxgrid.shap_values defaults (16 x 32 points): {dflt:7.1f} s, max |additivity "
+        f"  fluxgrid.shap_values defaults ({sv_d.attrs.get('n_background')} x "
+        f"{sv_d.attrs.get('steps')} points): {dflt:7.1f} s, max |additivity "
         f"error| {float(abs(sv_d.additivity_error).max()):.4f}"
     )
     print(f"  peak RSS so far {peak_mib():.0f} MiB")

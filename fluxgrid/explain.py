@@ -802,7 +802,7 @@ def shap_values(
     groups: Mapping[str, Sequence[str]] | None = None,
     seed: int = 0,
     split: xr.Dataset | None = None,
-    batch_size: int = 2048,
+    batch_size: int | None = None,
     device: str | None = None,
 ) -> xr.Dataset:
     """SHAP values of windows: additive contributions per window, lag and driver.
@@ -862,7 +862,9 @@ def shap_values(
     seed
         Seed of the window and reference draws.
     batch_size
-        Sequences per forward/backward pass (windows x references x path points).
+        Sequences per forward/backward pass (windows x references x path points; at least
+        one window's). Default 512 on the CPU, where larger passes fall out of the caches
+        (2048 ran 2x slower than one window per pass here), 8192 on CUDA.
 
     Returns
     -------
@@ -921,6 +923,8 @@ def shap_values(
         ref, _ = target.cube.gather(ref_index.site_idx, ref_index.end_idx, target.lookback)
         ref = ref.float()
         if method == "expected_gradients":
+            if batch_size is None:
+                batch_size = 8192 if target.cube.device.type == "cuda" else 512
             phi, pred, base = _expected_gradients(
                 target, index, ref, steps=steps, batch_size=batch_size
             )
