@@ -219,31 +219,17 @@ class GppData:
 
 
 def _open_source(cfg: GppStudyConfig, cube: xr.Dataset | None) -> xr.Dataset:
-    from .prep.select import select_sites
+    from .prep.select import open_selected
 
     d = cfg.data
-    if cube is None:
-        if d.source == "demo":
-            from .testing import load_demo_cube
-
-            cube = load_demo_cube()
-        else:
-            from .io.sources import read_source
-
-            cube = read_source(d.source, sites=d.sites)
-    ds = cube
-    if d.sites is not None:
-        ds = select_sites(ds, sites=list(d.sites))
-    if d.exclude_sites:
-        keep = [s for s in ds.site.values.astype(str) if s not in set(d.exclude_sites)]
-        if not keep:
-            raise DataNotFoundError("data.exclude_sites removes every site")
-        ds = ds.sel(site=keep)
-    if d.igbp is not None:
-        ds = select_sites(ds, igbp=list(d.igbp))
-    if d.bbox is not None:
-        ds = select_sites(ds, bbox=tuple(d.bbox))
-    return ds
+    return open_selected(
+        d.source,
+        cube=cube,
+        sites=d.sites,
+        exclude_sites=d.exclude_sites,
+        igbp=d.igbp,
+        bbox=d.bbox,
+    )
 
 
 def _join_rs(ds: xr.Dataset, path: str, names: Sequence[str]) -> xr.Dataset:

@@ -167,27 +167,11 @@ def load_data(
     """
     from ._progress import progress_bar
     from .catalog import qc_name
-    from .prep.select import select_sites
+    from .prep.select import open_selected, select_sites
 
-    if cube is None:
-        if cfg.source == "demo":
-            from .testing import load_demo_cube
-
-            cube = load_demo_cube()
-        else:
-            from .io.sources import read_source
-
-            cube = read_source(cfg.source, sites=cfg.sites)
-    ds = cube
-    if cfg.sites is not None:
-        ds = select_sites(ds, sites=list(cfg.sites))
-    if cfg.exclude_sites:
-        keep = [s for s in ds.site.values.astype(str) if s not in set(cfg.exclude_sites)]
-        if not keep:
-            raise DataNotFoundError("exclude_sites removes every site")
-        ds = ds.sel(site=keep)
-    if cfg.igbp is not None:
-        ds = select_sites(ds, igbp=list(cfg.igbp))
+    ds = open_selected(
+        cfg.source, cube=cube, sites=cfg.sites, exclude_sites=cfg.exclude_sites, igbp=cfg.igbp
+    )
     needed = [*cfg.drivers, cfg.target]
     missing = [v for v in needed if v not in ds.data_vars]
     if missing:
