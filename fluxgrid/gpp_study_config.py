@@ -368,20 +368,11 @@ class GppStudyConfig:
 
     def validate(self) -> None:
         """Check the models (names, parameters, training overrides) and the look-back."""
-        from .config import from_dict, to_dict
-        from .registry import get_model
+        from .experiment_config import check_model_specs
 
         if self.lookback < 1:
             raise ConfigError("GppStudyConfig.lookback: expected a positive number of days")
-        if not self.models:
-            raise ConfigError("GppStudyConfig.models: give at least one model, e.g. {lstm: {}}")
-        for label, spec in self.models.items():
-            cls = get_model(spec.name or label)
-            try:
-                cls.check_params(spec.params)
-                from_dict(TrainConfig, {**to_dict(self.train), **spec.train})
-            except ConfigError as err:
-                raise ConfigError(f"GppStudyConfig.models.{label}: {err}") from None
+        check_model_specs(self.models, self.train, "GppStudyConfig")
 
     def model_name(self, label: str) -> str:
         """Registered model name of ``models[label]``."""

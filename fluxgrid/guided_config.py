@@ -195,20 +195,11 @@ class GuidedConfig:
 
     def validate(self) -> None:
         """Check the models (names, parameters, training overrides) and the grouping."""
-        from .config import from_dict, to_dict
-        from .registry import get_model
+        from .experiment_config import check_model_specs
 
         if self.min_group_sites < 1:
             raise ConfigError("GuidedConfig.min_group_sites: expected at least 1")
-        if not self.models:
-            raise ConfigError("GuidedConfig.models: give at least one model, e.g. {lstm: {}}")
-        for label, spec in self.models.items():
-            cls = get_model(spec.name or label)
-            try:
-                cls.check_params(spec.params)
-                from_dict(TrainConfig, {**to_dict(self.train), **spec.train})
-            except ConfigError as err:
-                raise ConfigError(f"GuidedConfig.models.{label}: {err}") from None
+        check_model_specs(self.models, self.train, "GuidedConfig")
 
     def model_name(self, label: str) -> str:
         """Registered model name of ``models[label]``."""
