@@ -143,14 +143,14 @@ def main() -> None:
     pooled.index.name = "model"
     pooled = pooled[list(METRICS)]
     by_igbp = {m: scores(p, by="igbp", part="test") for m, p in preds.items()}
-    r2_igbp = pd.DataFrame({m: t.r2.to_pandas() for m, t in by_igbp.items()})
-    rmse_igbp = pd.DataFrame({m: t.rmse.to_pandas() for m, t in by_igbp.items()})
     n_sites = pd.Series(cube.igbp.values.astype(str)).replace("", "(unknown)").value_counts()
-    r2_igbp.index = [i or "(unknown)" for i in r2_igbp.index]
-    rmse_igbp.index = r2_igbp.index
-    r2_igbp.insert(0, "sites", n_sites.reindex(r2_igbp.index).fillna(0).astype(int))
-    rmse_igbp.insert(0, "sites", r2_igbp["sites"])
-    r2_igbp.index.name = rmse_igbp.index.name = "IGBP"
+    per_igbp = {}
+    for metric in ("r2", "rmse", "mae", "lcs"):
+        table = pd.DataFrame({m: t[metric].to_pandas() for m, t in by_igbp.items()})
+        table.index = [i or "(unknown)" for i in table.index]
+        table.insert(0, "sites", n_sites.reindex(table.index).fillna(0).astype(int))
+        table.index.name = "IGBP"
+        per_igbp[metric] = table
     per_site = pd.DataFrame(
         {m: scores(p, by="site", part="test").r2.to_pandas() for m, p in preds.items()}
     )
@@ -220,11 +220,22 @@ Written by `benchmarks/reproduce_model_comparison.py` on {time.strftime("%Y-%m-%
 
 ## Test R2 per IGBP class
 
-{md_table(r2_igbp)}
+{md_table(per_igbp["r2"])}
 
 ## Test RMSE per IGBP class (gC m-2 d-1)
 
-{md_table(rmse_igbp)}
+{md_table(per_igbp["rmse"])}
+
+## Test MAE per IGBP class (gC m-2 d-1)
+
+{md_table(per_igbp["mae"])}
+
+## Test LCS per IGBP class ((gC m-2 d-1)^2)
+
+LCS = 2 sd_pred sd_obs (1 - r): the part of the mean squared error due to a lack of
+correlation (MSE = bias^2 + (sd_pred - sd_obs)^2 + LCS).
+
+{md_table(per_igbp["lcs"])}
 
 ## Per-site test R2
 
