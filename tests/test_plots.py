@@ -63,6 +63,14 @@ def test_attention_and_history(tmp_path):
     )
     fig = plot_attention(att, path=tmp_path / "att.png")
     assert len(fig.axes) == 3
+    # sharp attention: 95% of the windows put all weight on ta, 5% on vpd, so the mean
+    # beta of vpd (0.05) lies outside its 10-90% range (0, 0): still drawn
+    sharp = np.zeros((100, 3))
+    sharp[:95, 0] = 1.0
+    sharp[95:, 2] = 1.0
+    fig = plot_attention(att.isel(sample=[0] * 100).assign(beta=(("sample", "variable"), sharp)))
+    bars = [p.get_width() for p in fig.axes[0].patches]
+    np.testing.assert_allclose(bars, [0.95, 0.0, 0.05])
     hist = xr.Dataset(
         {"train_loss": ("epoch", [1.0, 0.5, 0.4]), "val_loss": ("epoch", [1.1, 0.6, 0.7])},
         coords={"epoch": [1, 2, 3]},
