@@ -16,42 +16,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
 import xarray as xr
+from _bench_common import PeakRSS
 
 from fluxgrid import catalog
 from fluxgrid.io.fluxnet import read_fluxnet
 from fluxgrid.io.metadata import read_site_metadata
-
-
-class PeakRSS:
-    """Sample this process's resident memory every 20 ms; report the peak."""
-
-    def __init__(self):
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-
-    def __enter__(self):
-        self.peak = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(0.02)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def naive_read(folder: Path) -> xr.Dataset:

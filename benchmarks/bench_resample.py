@@ -16,40 +16,15 @@ from __future__ import annotations
 
 import argparse
 import resource
-import threading
 import time
 from pathlib import Path
 
 import dask
-import psutil
 import xarray as xr
+from _bench_common import PeakRSS
 
 from fluxgrid.io.fluxnet_zarr import open_fluxnet_zarr
 from fluxgrid.prep.resample import to_daily
-
-
-class PeakRSS:
-    """Sample this process's resident memory every 50 ms; report the peak."""
-
-    def __init__(self):
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-
-    def __enter__(self):
-        self.peak = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(0.05)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 def main() -> None:

@@ -24,41 +24,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import psutil
-
-
-class PeakRSS:
-    """Sample this process's resident memory every 20 ms; report the peak above the start."""
-
-    def __init__(self):
-        self._proc = psutil.Process()
-        self._stop = threading.Event()
-
-    def __enter__(self):
-        self.start = self.peak = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(0.02)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-
-    @property
-    def mib(self) -> float:
-        """Peak resident memory above the level at entry, MiB."""
-        return (self.peak - self.start) / 2**20
+from _bench_common import PeakRSS
 
 
 def bench_clearsky(hh: Path, years: int, loop_sites: int) -> None:

@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import psutil
 import torch
+from _bench_common import PeakRSS
 
 from fluxgrid.config import from_dict
 from fluxgrid.experiment_config import ExperimentConfig
@@ -36,30 +35,6 @@ from fluxgrid.train import fit_torch, load_data, prepare_from_cube
 
 LOOKBACK = 75
 BATCH = 256
-
-
-class PeakRSS:
-    """Sample this process's resident memory every 50 ms; report the peak."""
-
-    def __init__(self):
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-
-    def __enter__(self):
-        self.peak = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(0.05)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 class NaiveWindows(torch.utils.data.Dataset):

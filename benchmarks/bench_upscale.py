@@ -55,7 +55,6 @@ import argparse
 import concurrent.futures
 import multiprocessing
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -66,6 +65,7 @@ import pandas as pd
 import psutil
 import torch
 import xarray as xr
+from _bench_common import PeakRSS
 
 from fluxgrid.config import from_dict
 from fluxgrid.experiment_config import ExperimentConfig
@@ -81,30 +81,6 @@ HIDDEN = 64
 RES = 0.25
 ORIGIN = (5.0, 45.0)  # lon, lat of the grid's south-west corner
 CODES = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
-
-
-class PeakRSS:
-    """Sample this process's resident memory every 50 ms; report the peak."""
-
-    def __init__(self):
-        self.peak = 0
-        self._stop = threading.Event()
-        self._proc = psutil.Process()
-
-    def __enter__(self):
-        self.peak = self._proc.memory_info().rss
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, self._proc.memory_info().rss)
-            time.sleep(0.05)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
 
 
 # --------------------------------------------------------------------------- the run
