@@ -121,7 +121,7 @@ def first_years_split(
     >>> split.part.sel(site="DE-Hai").groupby("time.year").max().values.tolist()
     [1, 1, 1, 1, 3, 3]
     """
-    from .prep.splits import PARTS, TEST, TRAIN, UNUSED
+    from .prep.splits import TEST, TRAIN, UNUSED, _as_split
 
     if not 0 < test_fraction < 1:
         raise ConfigError(f"test_fraction={test_fraction}; expected a share between 0 and 1")
@@ -138,26 +138,8 @@ def first_years_split(
     order = np.cumsum(has_year, axis=1)  # 1..n for the years a site has
     train_year = has_year & (order <= n_train[:, None])
     test_year = has_year & ~train_year
-    part = np.where(
-        test_year[:, year_pos], TEST, np.where(train_year[:, year_pos], TRAIN, UNUSED)
-    ).astype(np.int8)
-    da = xr.DataArray(
-        part,
-        dims=("site", "time"),
-        coords={"site": ds["site"].values, "time": ds["time"].values},
-        attrs={
-            "long_name": "part of the data a target step belongs to",
-            "flag_values": np.array(list(PARTS.values()), dtype=np.int8),
-            "flag_meanings": " ".join(PARTS),
-        },
-    )
-    for name in ("igbp", "latitude", "longitude"):
-        if name in ds.coords and ds[name].dims == ("site",):
-            da = da.assign_coords({name: ("site", ds[name].values)})
-    return xr.Dataset(
-        {"part": da},
-        attrs={"method": "first_years", "target": target, "test_fraction": test_fraction},
-    )
+    part = np.where(test_year[:, year_pos], TEST, np.where(train_year[:, year_pos], TRAIN, UNUSED))
+    return _as_split(ds, part, "first_years", target=target, test_fraction=test_fraction)
 
 
 # --------------------------------------------------------------------------- data
