@@ -179,3 +179,40 @@ def test_live_planetary_computer_collections():
             end="2020-06-10",
         )
         assert items and asset in items[0].assets
+
+
+def _assert_json_native(value, where="item"):
+    if isinstance(value, dict):
+        for key, v in value.items():
+            _assert_json_native(v, f"{where}.{key}")
+    elif isinstance(value, list | tuple):
+        for k, v in enumerate(value):
+            _assert_json_native(v, f"{where}[{k}]")
+    else:
+        assert value is None or type(value) in (str, int, float, bool), (where, type(value))
+
+
+@pytest.mark.parametrize("writer", ["s2", "s1", "modis"])
+def test_fixture_catalogs_hold_only_json_native_values(tmp_path, monkeypatch, writer):
+    # pystac writes with orjson when it is installed, and orjson refuses numpy scalars
+    # (numpy.float64 passes the standard json module, so the failure hid until CI had orjson)
+    import pystac.stac_io
+
+    from fluxgrid.rs import testing
+
+    seen = []
+    original = pystac.stac_io.DefaultStacIO.json_dumps
+
+    def strict_dumps(self, json_dict, *args, **kwargs):
+        _assert_json_native(json_dict)
+        seen.append(json_dict["id"])
+        return original(self, json_dict, *args, **kwargs)
+
+    monkeypatch.setattr(pystac.stac_io.DefaultStacIO, "json_dumps", strict_dumps)
+    write = {
+        "s2": testing.write_s2_catalog,
+        "s1": testing.write_s1_catalog,
+        "modis": testing.write_modis_catalog,
+    }[writer]
+    write(tmp_path, {"DE-Hai": HAI}, DATES[:1], kind="catalog")
+    assert len(seen) >= 2  # the catalog and at least one item went through the check

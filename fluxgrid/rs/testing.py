@@ -103,6 +103,22 @@ def _footprint_lonlat(transform, shape, crs: str) -> tuple[dict, list[float]]:
     return {"type": "Polygon", "coordinates": [ring]}, [min(lons), min(lats), max(lons), max(lats)]
 
 
+def _plain(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays turned into Python types.
+
+    pystac serialises with orjson when it is installed, and orjson refuses numpy scalars.
+    """
+    if isinstance(value, Mapping):
+        return {key: _plain(v) for key, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def _item(
     item_id: str,
     when: pd.Timestamp,
@@ -116,15 +132,15 @@ def _item(
     pystac = lazy_import("pystac")
     item = pystac.Item(
         id=item_id,
-        geometry=geometry,
-        bbox=bbox,
+        geometry=_plain(geometry),
+        bbox=_plain(bbox),
         datetime=when.to_pydatetime().replace(tzinfo=__import__("datetime").timezone.utc),
-        properties=properties,
+        properties=_plain(properties),
         collection=collection,
         stac_extensions=list(extensions),
     )
     for key, spec in assets.items():
-        spec = dict(spec)
+        spec = _plain(dict(spec))
         href = spec.pop("href")
         item.add_asset(
             key,
