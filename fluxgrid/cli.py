@@ -388,7 +388,7 @@ def _run_explain(args: argparse.Namespace) -> int:
         plot_shap_summary,
         save_figure,
     )
-    from .train import load_data, load_run
+    from .train import load_run
 
     run = load_run(args.run_dir, device=args.device or "auto")
     if "scale" in run.inputs:
@@ -400,7 +400,7 @@ def _run_explain(args: argparse.Namespace) -> int:
     out = Path(args.output) if args.output else Path(args.run_dir) / "explain"
     nc = check_writable(out / f"{args.method}.nc", args.overwrite)
     png = check_writable(out / f"{args.method}.png", args.overwrite)
-    cube, _ = load_data(run.config.data)
+    cube = run.load_cube()
     by = None if args.by == "none" else args.by
     if args.method == "permutation":
         from .explain import permutation_importance

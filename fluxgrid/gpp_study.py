@@ -999,13 +999,16 @@ class GppStudyResult:
             importance.nc           permutation importance (model, driver, site)
             ranking.csv             median importance rank per model and driver
             search.csv              chosen parameters, trials per model and group
-            models/<model>/<group>/ run directories (fluxgrid.load_run), search.csv
+            cube.zarr               the prepared site cube the models saw (QC'd target,
+                                    gap-filled predictors, sw_clearsky, flags)
+            models/<model>/<group>/ run directories (fluxgrid.load_run), search.csv;
+                                    their inputs.json points to cube.zarr
             timings.json            seconds per step
         """
         from .config import dump_config
         from .evaluate import write_csv
         from .io.atomic import atomic_path, check_writable
-        from .io.store import to_netcdf
+        from .io.store import to_netcdf, write_cube
 
         out = check_writable(path, overwrite)
         with atomic_path(out) as tmp:
@@ -1033,14 +1036,20 @@ class GppStudyResult:
                     tmp / "ranking.csv",
                 )
             write_csv(self.search_table(), tmp / "search.csv")
+            write_cube(self.data.cube, tmp / "cube.zarr")
             for (label, group), fit in self.fits.items():
-                _save_run(fit, tmp / "models" / label / group)
+                _save_run(fit, tmp / "models" / label / group, tmp / "cube.zarr")
             (tmp / "timings.json").write_text(json.dumps(self.seconds, indent=2))
         return out
 
 
-def _save_run(fit: GppFit, folder: Path) -> None:
-    """A run directory that :func:`fluxgrid.load_run` reads (plus the search trials)."""
+def _save_run(fit: GppFit, folder: Path, cube: Path) -> None:
+    """A run directory that :func:`fluxgrid.load_run` reads (plus the search trials).
+
+    ``inputs.json`` points (``"cube"``, relative) to the study's prepared cube ``cube``:
+    the run's inputs (gap-filled predictors, computed clear-sky radiation) are not in its
+    ``data.source``, and :meth:`fluxgrid.train.TrainedRun.load_cube` reads them from there.
+    """
     from .config import dump_config
     from .evaluate import write_csv
     from .io.store import to_netcdf
@@ -1048,7 +1057,8 @@ def _save_run(fit: GppFit, folder: Path) -> None:
     run = fit.run
     folder.mkdir(parents=True)
     dump_config(run.config, folder / "config.yaml")
-    (folder / "inputs.json").write_text(json.dumps(run.inputs, indent=2))
+    inputs = {**run.inputs, "cube": os.path.relpath(cube, folder)}
+    (folder / "inputs.json").write_text(json.dumps(inputs, indent=2))
     run.scaler.to_json(folder / "scaler.json")
     to_netcdf(run.split(), folder / "split.nc")
     run.model.save(folder / ("model.pt" if run.model.kind == "torch" else "model.pkl"))

@@ -1008,6 +1008,45 @@ class TrainedRun:
                 self._split = f.load()
         return self._split
 
+    def load_cube(self, *, progress: bool | None = None) -> xr.Dataset:
+        """The site cube of this run's sites, prepared as for training (for explanations).
+
+        Runs whose inputs were prepared outside the experiment (the GPP study: gap-filled
+        predictors, computed ``sw_clearsky``) name that cube in ``inputs.json`` (``"cube"``,
+        relative to the run directory); it is read and cut to the sites of the run's split.
+        Other runs read ``config.data`` (:func:`load_data`).
+
+        Returns
+        -------
+        xarray.Dataset
+            Dims ``(site, time)``, loaded, QC applied as in training.
+
+        Raises
+        ------
+        DataNotFoundError
+            The named cube is missing (the study folder was moved without it).
+
+        Examples
+        --------
+        >>> run = fluxgrid.load_run("gpp/models/lstm/all")  # doctest: +SKIP
+        >>> fluxgrid.explain.permutation_importance(run, run.load_cube())  # doctest: +SKIP
+        """
+        cube = None
+        if "cube" in self.inputs:
+            from .io.store import open_cube
+
+            if self.path is None:
+                raise DataNotFoundError("this run has no directory to find its input cube in")
+            path = (self.path / self.inputs["cube"]).resolve()
+            if not path.exists():
+                raise DataNotFoundError(
+                    f"{self.path}/inputs.json names the input cube {self.inputs['cube']!r} "
+                    f"({path}), which does not exist; keep the run inside its study folder"
+                )
+            cube = open_cube(path).sel(site=self.split()["site"].values)
+        ds, _report = load_data(self.config.data, cube=cube, progress=progress)
+        return ds
+
     def window_cube(
         self,
         ds: xr.Dataset,

@@ -24,6 +24,7 @@ from fluxgrid.gpp_study import (
 )
 from fluxgrid.gpp_study_config import GppStudyConfig
 from fluxgrid.prep.splits import TEST, TRAIN, UNUSED, VAL, random_year_split
+from fluxgrid.testing import load_demo_cube
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "gpp_rnn.yaml"
@@ -326,6 +327,23 @@ def test_recipe_end_to_end_on_two_real_sites(tmp_path):
     data = load_gpp_data(cfg)
     again = run.predict(data.cube, split=run.split())
     np.testing.assert_allclose(again.pred.values, study_pred.pred.values, rtol=1e-5, atol=1e-5)
+    # ... and finds the prepared inputs (sw_clearsky is computed, not in the source) itself
+    saved = run.load_cube()
+    assert "sw_clearsky" in saved and "sw_clearsky" not in load_demo_cube()
+    drivers = run.inputs["drivers"]
+    xr.testing.assert_allclose(saved[drivers], data.cube[drivers].sel(site=saved.site))
+    from fluxgrid.cli import main
+
+    run_dir = out / "models" / "lstm" / "all"
+    argv = ["explain", str(run_dir), "--method", "permutation", "--n-repeats", "2"]
+    assert main([*argv, "--device", "cpu"]) == 0
+    perm = xr.open_dataset(run_dir / "explain" / "permutation.nc")
+    assert "sw_clearsky" in perm.driver.values.tolist()
+    import shutil
+
+    moved = shutil.copytree(run_dir, tmp_path / "moved_run")
+    with pytest.raises(DataNotFoundError, match=r"input cube .* does not exist"):
+        load_run(moved, device="cpu").load_cube()
     # the model saw training windows only; validation chose the checkpoint; test untouched
     history = xr.open_dataset(out / "models" / "lstm" / "all" / "history.nc")
     idx = run.windows(data.cube, split=run.split(), require_target=True)
