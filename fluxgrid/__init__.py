@@ -121,6 +121,7 @@ _PUBLIC = {
     "plot_taylor": ".plots",
     # scale-knowledge-guided training (seasonal / interannual models on SSA components)
     "run_guided": ".guided",
+    "load_guided": ".guided",
     # the forest GPP study (RNN vs GRU vs LSTM; full year, growing season, extremes)
     "run_gpp_study": ".gpp_study",
     "load_gpp_config": ".gpp_study",

@@ -73,6 +73,7 @@ __all__ = [
     "ScaleData",
     "decompose_predictions",
     "igbp_groups",
+    "load_guided",
     "prepare_scales",
     "run_guided",
     "taylor_statistics",
@@ -656,6 +657,9 @@ class GuidedResult:
             cross_scale.csv                cross-scale test scores (if run)
             models/<group>/<model>_<scale>/  run directories (load with fluxgrid.load_run)
             decomposition.nc               SSA errors, windows and energy shares per site
+            timings.json                   seconds per step
+
+        :func:`load_guided` reads the folder back into a :class:`GuidedResult`.
         """
         from .config import dump_config
         from .evaluate import write_csv
@@ -684,6 +688,7 @@ class GuidedResult:
                     tmp / "models" / group / f"{label}_{scale}",
                 )
             to_netcdf(_decomposition_report(self.data), tmp / "decomposition.nc")
+            (tmp / "timings.json").write_text(json.dumps(self.seconds, indent=2))
         return out
 
 
@@ -891,3 +896,105 @@ def load_guided_config(path: str | os.PathLike) -> GuidedConfig:
     if isinstance(raw, dict) and "recipe" in raw:
         return load_config(path, GuidedConfig, section="config")
     return load_config(path, GuidedConfig)
+
+
+def _split_key(stem: str, labels: Sequence[str]) -> tuple[str, str]:
+    """``(label, kind)`` of a saved prediction file name ``<label>_<kind>``."""
+    for label in sorted(labels, key=len, reverse=True):  # "lstm" must not shadow "lstm_big"
+        kind = stem[len(label) + 1 :]
+        if stem.startswith(f"{label}_") and kind in KINDS:
+            return label, kind
+    raise DataNotFoundError(
+        f"predictions/{stem}.nc: expected <model>_<kind> with a model of the config "
+        f"({', '.join(labels)}) and a kind of {', '.join(KINDS)}"
+    )
+
+
+def load_guided(
+    path: str | os.PathLike,
+    *,
+    cube: xr.Dataset | None = None,
+    device: str = "auto",
+    progress: bool | None = None,
+) -> GuidedResult:
+    """Read a folder written by :meth:`GuidedResult.save` back into a :class:`GuidedResult`.
+
+    Configuration, groups, predictions, trained runs and histories are read from the folder.
+    The decomposed data (:class:`ScaleData`) are not saved (they are several copies of the
+    cube); they are rebuilt with :func:`prepare_scales` from the saved configuration, which
+    is deterministic, and checked against the saved groups and every run's split.
+
+    Parameters
+    ----------
+    path
+        The result folder.
+    cube
+        Site cube to rebuild the data from instead of the configuration's ``data.source``
+        (as given to :func:`run_guided`).
+    device
+        Device the torch models are loaded on.
+    progress
+        Progress bar while the source cube loads.
+
+    Returns
+    -------
+    GuidedResult
+        ``seconds`` holds the timings of the original run.
+
+    Raises
+    ------
+    DataNotFoundError
+        Not a guided result folder, a run directory missing, or data that no longer give the
+        saved groups and splits (the source changed since the run).
+
+    Examples
+    --------
+    >>> res = fluxgrid.load_guided("runs/guided")  # doctest: +SKIP
+    >>> res.scores(by="igbp").r2.sel(kind="interannual")  # doctest: +SKIP
+    >>> shares = res.contributions("lstm", max_windows=100)  # doctest: +SKIP
+    """
+    from .train import load_run
+
+    root = Path(path)
+    for name in ("config.yaml", "groups.json", "predictions", "models"):
+        if not (root / name).exists():
+            raise DataNotFoundError(
+                f"{root} is not a guided result folder (no {name}); write one with "
+                "run_guided(..., output=...)"
+            )
+    cfg = load_guided_config(root / "config.yaml")
+    groups = json.loads((root / "groups.json").read_text())
+    labels = list(cfg.models)
+    predictions: dict[tuple[str, str], xr.Dataset] = {}
+    for file in sorted((root / "predictions").glob("*.nc")):
+        with xr.open_dataset(file) as f:
+            predictions[_split_key(file.stem, labels)] = f.load()
+    runs: dict[tuple[str, str, str], Any] = {}
+    histories: dict[tuple[str, str, str], xr.Dataset] = {}
+    for group in groups:
+        for label in labels:
+            for scale in (*SCALES, "end_to_end"):
+                folder = root / "models" / group / f"{label}_{scale}"
+                if not (folder / "inputs.json").is_file():
+                    raise DataNotFoundError(f"{folder}: run directory missing from the result")
+                runs[(group, label, scale)] = load_run(folder, device=device)
+                with xr.open_dataset(folder / "history.nc") as f:
+                    histories[(group, label, scale)] = f.load()
+    data = prepare_scales(cfg, cube=cube, progress=progress)
+    if data.groups != groups:
+        raise DataNotFoundError(
+            f"{root}: the data now give the groups {data.groups}, the saved result has "
+            f"{groups}; the source changed since the run"
+        )
+    for (group, label, scale), run in runs.items():
+        saved = run.split()["part"]
+        now = data.split["part"].sel(site=saved["site"].values)
+        if saved.shape != now.shape or not np.array_equal(saved.values, now.values):
+            raise DataNotFoundError(
+                f"{root}/models/{group}/{label}_{scale}: its split differs from the one the "
+                "data give now; the source changed since the run"
+            )
+    seconds = {}
+    if (root / "timings.json").is_file():
+        seconds = json.loads((root / "timings.json").read_text())
+    return GuidedResult(cfg, data, predictions, runs, histories, seconds)

@@ -103,6 +103,34 @@ def test_saved_scale_models_load_and_predict_the_same(result):
     np.testing.assert_allclose(again.pred.where(both).values, want.where(both).values, atol=1e-4)
 
 
+def test_saved_result_loads_back(result):
+    from fluxgrid.errors import DataNotFoundError
+    from fluxgrid.guided import load_guided
+
+    res, out = result
+    back = load_guided(out, device="cpu")
+    assert back.data.groups == res.data.groups and set(back.runs) == set(res.runs)
+    assert set(back.predictions) == set(res.predictions)
+    xr.testing.assert_allclose(back.scores(), res.scores())
+    xr.testing.assert_allclose(back.cross_scale(), res.cross_scale())
+    assert back.seconds == pytest.approx(res.seconds)
+    # the rebuilt scale cubes feed the loaded models as in the run
+    run = back.runs[("DBF", "lstm", "seasonal")]
+    again = run.predict(back.data.scale_cube("seasonal", "test"), split=back.data.split)
+    want = res.predictions[("lstm", "seasonal")].pred
+    both = want.notnull() & again.pred.notnull()
+    assert int(both.sum()) > 300
+    np.testing.assert_allclose(again.pred.where(both).values, want.where(both).values, atol=1e-4)
+    # data that no longer give the saved splits are refused
+    changed = load_demo_cube()
+    late = (changed.site == "US-MMS") & (changed.time > np.datetime64("2012-10-31"))
+    changed["nee"] = changed["nee"].where(~late)  # a shorter record moves the test period
+    with pytest.raises(DataNotFoundError, match="split differs"):
+        load_guided(out, cube=changed)
+    with pytest.raises(DataNotFoundError, match="not a guided result folder"):
+        load_guided(out / "predictions")
+
+
 def test_training_data_never_see_the_test_period():
     """Test-period values changed (validity kept, so the split is the same): the training
     components are unchanged with ``train_separately``, and changed with ``whole_record``."""
