@@ -245,6 +245,27 @@ def test_shap_lstm_additivity_shapes_and_noise(lstm_run):
     assert float(share.sum()) == pytest.approx(100.0)
 
 
+def test_shap_refines_windows_with_large_quadrature_error(lstm_run):
+    run, ds = lstm_run
+    kw = {"max_windows": 60, "background": 4, "seed": 1}
+    coarse = shap_values(run, ds, "test", steps=2, tolerance=None, **kw)
+    assert (coarse.steps == 2).all() and coarse.attrs["tolerance"] == "none"
+    spread = float(coarse.prediction.std())
+    assert float(abs(coarse.additivity_error).max()) > 0.01 * spread  # 2 points are too few
+    fine = shap_values(run, ds, "test", steps=2, tolerance=0.001, max_steps=256, **kw)
+    xr.testing.assert_allclose(fine.prediction, coarse.prediction)
+    assert fine.attrs["tolerance"] == 0.001 and fine.attrs["max_steps"] == 256
+    used = fine.steps.values
+    assert set(np.unique(used)) <= {2, 4, 8, 16, 32, 64, 128, 256} and used.max() > 2
+    passed = np.abs(fine.additivity_error.values) <= 0.001 * spread * 1.01
+    assert (passed | (used == 256)).all()
+    # windows that passed with 2 points keep their values
+    kept = used == 2
+    np.testing.assert_allclose(fine.shap.values[kept], coarse.shap.values[kept])
+    with pytest.raises(ModelError, match="tolerance"):
+        shap_values(run, ds, "test", tolerance=0.0, **kw)
+
+
 def test_shap_agrees_with_shap_gradient_explainer(lstm_run):
     run, ds = lstm_run
     ours = shap_values(run, ds, "test", max_windows=40, background=16, seed=2)
