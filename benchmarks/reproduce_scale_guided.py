@@ -44,9 +44,9 @@ from _repro_common import (
     write_text,
 )
 
-from fluxgrid.config import from_dict
+from fluxgrid.config import from_dict, to_dict
 from fluxgrid.explain import relative_contribution
-from fluxgrid.guided import GuidedConfig, run_guided
+from fluxgrid.guided import GuidedConfig, load_guided, load_guided_config, run_guided
 from fluxgrid.plots import _figure, plot_ssa_components, plot_taylor, save_figure
 
 #: published LSTM interannual R2 of the scale-guided study (from the issue)
@@ -265,6 +265,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 8 sites)")
     parser.add_argument("--shap-windows", type=int, default=60)
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="load runs/scale_guided/result (fluxgrid.load_guided) when its saved config "
+        "equals this script's, instead of training again",
+    )
     args = parser.parse_args()
     if "lstm" not in args.models:
         parser.error("the study is about the LSTM: keep lstm in --models")
@@ -281,10 +287,18 @@ def main() -> None:
         keep = ["US-MMS", "US-UMB", "DE-Hai", "DE-Tha", "FR-Pue", "CH-Dav", "US-Ha1", "FI-Hyy"]
         cube = raw.sel(site=keep)
         cfg = dataclasses.replace(cfg, min_group_sites=2)
-    with timer("scale-guided workflow: load, SSA, train and predict every group and model"):
-        result = run_guided(
-            cfg, cube=cube, output=work / "result", overwrite=True, note=lambda m: print(m)
-        )
+    saved = work / "result" / "config.yaml"
+    reused = bool(
+        args.reuse and saved.is_file() and to_dict(load_guided_config(saved)) == to_dict(cfg)
+    )
+    if reused:
+        with timer(f"load the saved result {rel(work / 'result')} (SSA rebuilt)"):
+            result = load_guided(work / "result", cube=cube)
+    else:
+        with timer("scale-guided workflow: load, SSA, train and predict every group and model"):
+            result = run_guided(
+                cfg, cube=cube, output=work / "result", overwrite=True, note=lambda m: print(m)
+            )
     data = result.data
     sites = data.cube.site.values.astype(str).tolist()
     n_sites = pd.Series(data.cube.igbp.values.astype(str)).replace("", "(unknown)").value_counts()
@@ -379,6 +393,18 @@ def main() -> None:
         + (f" (training {MODELS[m]['train']})" if "train" in MODELS[m] else "")
         for m in result.labels
     )
+    if result.seconds:
+        steps_line = "Steps inside the workflow (seconds): " + ", ".join(
+            f"{k} {v:.0f}" for k, v in result.seconds.items()
+        )
+    else:
+        steps_line = "Steps inside the workflow: not recorded by the run that trained the models."
+    if reused:
+        trained = time.strftime("%Y-%m-%d", time.gmtime(saved.stat().st_mtime))
+        steps_line += (
+            f" The models were trained by this script on {trained} and loaded with `--reuse`"
+            " (`fluxgrid.load_guided`); the tables and SHAP values were computed again."
+        )
     text = f"""# Scale-knowledge-guided NEE: seasonal and interannual models on SSA components
 
 Written by `benchmarks/reproduce_scale_guided.py` on {time.strftime("%Y-%m-%d")}
@@ -499,7 +525,7 @@ record and have no components; {test_in_span} of {test_valid} valid test days ar
 
 {timer.table()}
 
-Steps inside the workflow (seconds): {", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items())}.
+{steps_line}
 
 Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
 {", ".join(sites)}.
