@@ -294,7 +294,7 @@ def main() -> None:
         args.reuse and saved.is_file() and to_dict(load_guided_config(saved)) == to_dict(cfg)
     )
     if reused:
-        with timer(f"load the saved result {rel(work / 'result')} (SSA rebuilt)"):
+        with timer(f"load the saved result {(work / 'result').relative_to(ROOT)} (SSA rebuilt)"):
             result = load_guided(work / "result", cube=cube)
     else:
         with timer("scale-guided workflow: load, SSA, train and predict every group and model"):
