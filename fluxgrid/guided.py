@@ -614,7 +614,8 @@ class GuidedResult:
         -------
         dict
             ``{scale: shap_values dataset}``, windows of every group concatenated on
-            ``sample`` (at most ``max_windows`` per group); see
+            ``sample`` (at most ``max_windows`` per group; ``attrs["n_above_tolerance"]``
+            sums the groups' windows left above the additivity tolerance); see
             :func:`fluxgrid.explain.relative_contribution` for the driver shares.
         """
         from .explain import shap_values
@@ -642,6 +643,9 @@ class GuidedResult:
                 )
                 parts.append(sv.assign_coords(group=("sample", np.full(sv.sizes["sample"], group))))
             out[scale] = xr.concat(parts, dim="sample", data_vars="all", join="outer")
+            out[scale].attrs["n_above_tolerance"] = sum(
+                int(p.attrs.get("n_above_tolerance", 0)) for p in parts
+            )
         return out
 
     def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
