@@ -328,6 +328,11 @@ def main() -> None:
         scale: float(abs(sv.additivity_error).max() / sv.prediction.std())
         for scale, sv in contrib.items()
     }
+    above_line = ", ".join(
+        f"{scale} {sv.attrs['n_above_tolerance']} of {sv.sizes['sample']}"
+        for scale, sv in contrib.items()
+    )
+    max_steps = next(iter(contrib.values())).attrs["max_steps"]
 
     table = study_table(result)
     gvu = guided_vs_unguided(result)
@@ -396,8 +401,10 @@ def main() -> None:
         for m in result.labels
     )
     if result.seconds:
-        steps_line = "Steps inside the workflow (seconds): " + ", ".join(
-            f"{k} {v:.0f}" for k, v in result.seconds.items()
+        steps_line = (
+            "Steps inside the workflow (seconds): "
+            + ", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items())
+            + "."
         )
     else:
         steps_line = "Steps inside the workflow: not recorded by the run that trained the models."
@@ -500,8 +507,13 @@ Shares among all inputs (calendar and location included):
 
 {md_table(shares_all, floats="{:.1f}")}
 
-Largest additivity error (|prediction - base - sum of SHAP|) relative to the spread of the
-predictions: {", ".join(f"{k} {v:.3f}" for k, v in add_err.items())}.
+Largest additivity error (|prediction - base - sum of SHAP|) relative to the standard
+deviation of the predictions: {", ".join(f"{k} {v:.3f}" for k, v in add_err.items())}.
+Windows whose error stayed above the tolerance (0.01 x sd of their group's predictions)
+after refining to {max_steps} path points: {above_line}. Long-window LSTMs can respond
+almost discontinuously along a path (a memory cell flipping; see `tolerance` in
+`fluxgrid.shap_values`), and such a jump is narrower than the quadrature can follow; the
+shares above include those windows, so they are indicative.
 
 ![contributions]({link(figs["contrib"])})
 """
