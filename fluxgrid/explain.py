@@ -902,10 +902,10 @@ def shap_values(
         points for every window). The points used are returned per window (``steps``), the
         windows still above the tolerance in ``attrs["n_above_tolerance"]``. Long-window
         LSTMs can respond almost discontinuously along a path (a memory cell flipping: a
-        jump of 2 scaled units within 1/2000 of the path on a 365-day LSTM here); no number
-        of points fixes those windows, and their error shows it.
+        jump of 2 scaled units within 1/2000 of the path on a 365-day LSTM here); such
+        windows stay above the tolerance at ``max_steps``, and their error shows it.
     max_steps
-        Most points per path when refining.
+        Most points per path when refining (at least ``steps``).
     nsamples
         Samples per window (``shap_gradient``).
     groups
@@ -969,6 +969,7 @@ def shap_values(
         raise ModelError(f"steps={steps}, nsamples={nsamples}; both must be >= 1")
     if tolerance is not None and not tolerance > 0:
         raise ModelError(f"tolerance={tolerance}; expected a positive number or None")
+    max_steps = max(max_steps, steps)
     steps_used, n_above = None, 0
     lazy_import("torch")
     rng = np.random.default_rng(seed)
@@ -988,7 +989,7 @@ def shap_values(
                 steps=steps,
                 batch_size=batch_size,
                 tolerance=tolerance,
-                max_steps=max(max_steps, steps),
+                max_steps=max_steps,
             )
         else:
             phi, pred, base = _shap_gradient(target, index, ref, nsamples=nsamples, seed=seed)
@@ -1076,7 +1077,7 @@ def shap_values(
         "tolerance": (
             tolerance if method == "expected_gradients" and tolerance is not None else "none"
         ),
-        "max_steps": max(max_steps, steps) if method == "expected_gradients" else 0,
+        "max_steps": max_steps if method == "expected_gradients" else 0,
         "n_above_tolerance": n_above,
         "nsamples": nsamples if method == "shap_gradient" else 0,
         "seed": seed,
