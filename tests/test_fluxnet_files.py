@@ -24,7 +24,6 @@ from fluxgrid.io.fluxnet import parse_fluxnet_filename, read_fluxnet, read_fluxn
 from fluxgrid.io.metadata import read_site_metadata
 from fluxgrid.io.store import open_cube
 from fluxgrid.prep.resample import to_daily
-from fluxgrid.registry import get_reader
 from fluxgrid.testing import (
     demo_fluxnet_frame,
     fluxnet_columns,
@@ -469,13 +468,6 @@ def test_missing_markers_alias_ranking_and_qc_pairing(tmp_path):
     assert list(cube.data_vars) == ["ta", "ta_qc"]
     cube = read_fluxnet(tmp_path, variables=["gpp_nt"], sites=["DE-Hai"], resolution="DD")
     assert sorted(cube.data_vars) == ["gpp_nt", "nee_qc"]
-
-
-def test_readers_are_registered():
-    assert get_reader("fluxnet") is read_fluxnet
-    from fluxgrid.io.tables import read_table
-
-    assert get_reader("table") is read_table
 
 
 def test_ingest_hh_folder_to_daily(tmp_path, hai_hh, capsys):

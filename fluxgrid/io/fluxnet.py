@@ -58,7 +58,6 @@ from ..errors import (
     MetadataError,
     TimestampError,
 )
-from ..registry import register_reader
 from .metadata import site_coordinates, site_coords
 
 __all__ = [
@@ -836,7 +835,6 @@ def _citation(networks: set[str]) -> str:
     return " ".join(_CITATIONS[n] for n in sorted(networks))
 
 
-@register_reader("fluxnet")
 def read_fluxnet(
     src: str | os.PathLike | Sequence[str | os.PathLike],
     *,

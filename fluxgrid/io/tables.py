@@ -74,7 +74,6 @@ from ..errors import (
     TimestampError,
     UnitError,
 )
-from ..registry import register_reader
 from .metadata import METADATA_COLUMNS, read_site_metadata, site_coordinates, site_coords
 
 __all__ = ["ColumnMap", "ColumnSpec", "SiteSpec", "TimeSpec", "load_column_map", "read_table"]
@@ -456,7 +455,6 @@ def _metadata_rows(
     return rows
 
 
-@register_reader("table")
 def read_table(
     path: str | os.PathLike,
     column_map: ColumnMap | Mapping[str, Any] | str | os.PathLike,
