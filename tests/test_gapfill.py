@@ -8,7 +8,6 @@ import pandas as pd
 import pytest
 
 import fluxgrid
-from fluxgrid.config import GapFillConfig, from_dict, to_dict
 from fluxgrid.errors import ColumnError, ConfigError, TimestampError
 from fluxgrid.prep.gapfill import day_of_year, gapfill, gapfill_report, is_target
 from fluxgrid.prep.ssa import ssa
@@ -134,11 +133,10 @@ def test_lazy_on_dask(holed, no_compute):
     assert report.compute()["ta"].identical(gapfill_report(eager)["ta"])
 
 
-def test_gapfill_then_ssa_and_config(holed):
+def test_gapfill_then_ssa(holed):
     with pytest.raises(ColumnError, match="gap-fill"):
         ssa(holed, "ta", window=365, rank=8)
-    cfg = from_dict(GapFillConfig, {"variables": ["ta"], "max_gap": 3})
-    filled = fluxgrid.gapfill(holed, **to_dict(cfg))
+    filled = fluxgrid.gapfill(holed, variables=["ta"], max_gap=3)
     out = ssa(filled, "ta", window=365, rank=8)
     assert float(abs(out.ta.sum("component") - filled.ta).max()) < 1e-4
 

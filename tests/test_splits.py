@@ -2,9 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fluxgrid.config import from_dict
+from fluxgrid.config.experiment import SplitConfig
+from fluxgrid.config.serialise import from_dict
 from fluxgrid.errors import ConfigError, SplitError
-from fluxgrid.experiment_config import SplitConfig
 from fluxgrid.prep.qc import qc_mask
 from fluxgrid.prep.splits import (
     TEST,

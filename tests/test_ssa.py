@@ -7,7 +7,6 @@ import pytest
 import xarray as xr
 
 import fluxgrid
-from fluxgrid.config import SSAConfig, from_dict, to_dict
 from fluxgrid.errors import ColumnError, ConfigError
 from fluxgrid.prep.ssa import COMPONENTS, MONTH_DAYS, ssa, ssa_decompose
 
@@ -199,17 +198,16 @@ def test_gaps_in_lazy_input_raise_at_compute(demo_cube):
         lazy.compute()
 
 
-def test_engine_on_plain_arrays_and_config(known_parts):
+def test_engine_on_plain_arrays_and_xarray_api(known_parts):
     seasonal, interannual, trend, noise = known_parts
     x = np.stack([seasonal + noise, seasonal + interannual + trend])
     res = ssa_decompose(x, 0.5, rank=8)
     assert res["components"].shape == (2, 4, x.shape[1])
     np.testing.assert_allclose(res["components"].sum(axis=1), x, atol=1e-9)
-    cfg = from_dict(SSAConfig, {"window": 0.5, "rank": 8, "variables": ["x"]})
-    out = ssa(_daily(x).rename("x").to_dataset(), **to_dict(cfg))
+    out = ssa(_daily(x).rename("x").to_dataset(), variables=["x"], window=0.5, rank=8)
     np.testing.assert_allclose(out.x.transpose("site", "component", "time"), res["components"])
     with pytest.raises(ConfigError, match=r"\(0, 0.5\]"):
-        from_dict(SSAConfig, {"window": 0.9})
+        ssa(_daily(x).rename("x"), window=0.9)
 
 
 def test_component_panels_plot(demo_cube, tmp_path):

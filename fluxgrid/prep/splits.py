@@ -24,13 +24,15 @@ Examples
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..config.experiment import SplitConfig
+from ..config.serialise import from_dict
 from ..errors import DataNotFoundError, SplitError
 
 __all__ = [
@@ -425,8 +427,10 @@ _METHODS: dict[str, Callable[..., xr.Dataset]] = {
 }
 
 
-def make_split(ds: xr.Dataset, config, *, target: str = "nee") -> xr.Dataset:
-    """Build the split described by a :class:`~fluxgrid.experiment_config.SplitConfig`.
+def make_split(
+    ds: xr.Dataset, config: SplitConfig | Mapping[str, Any], *, target: str = "nee"
+) -> xr.Dataset:
+    """Build the split described by a :class:`~fluxgrid.config.experiment.SplitConfig`.
 
     Parameters
     ----------
@@ -450,9 +454,6 @@ def make_split(ds: xr.Dataset, config, *, target: str = "nee") -> xr.Dataset:
     >>> split.attrs["method"], split.attrs["validation"]
     ('temporal', 'tail')
     """
-    from ..config import from_dict
-    from ..experiment_config import SplitConfig
-
     cfg = config if isinstance(config, SplitConfig) else from_dict(SplitConfig, dict(config))
     split = _METHODS[cfg.method](ds, cfg, target)
     split = carve_validation(
