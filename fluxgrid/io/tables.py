@@ -7,28 +7,10 @@ stamps and the site ID are; which values mean missing. :func:`read_table` conver
 column to canonical units once (:func:`fluxgrid.catalog.units.convert`) and returns the same
 site cube as :func:`fluxgrid.io.fluxnet.read_fluxnet` (resolution DD or MM).
 
-Column map keys (unknown keys are refused)::
-
-    site: CN-Qia               # one site for the whole table, or
-    site_column: Site          # a column holding the site ID
-    resolution: DD             # DD or MM; omitted: detected from the time stamps
-    time:
-      column: Date             # one column, parsed with `format` (strftime codes) or, if no
-      format: "%Y-%m-%d"       # format is given, pandas' inference; Excel dates as they are
-      # or: year: Year, month: Month, day: Day   (or year + doy, or year + month for MM)
-    columns:                   # source column -> canonical name and source units
-      Ta:   {name: ta, units: degC}
-      Rg:   {name: sw_in, units: MJ m-2 d-1}
-      Prec: {name: p, units: mm}           # "mm": per day in DD tables, per month in MM
-      NEE:  {name: nee, units: gC m-2 d-1}
-      NEE_QC: {name: nee_qc, units: "%"}   # QC: fraction ("1") or percent ("%")
-    missing_values: [-9999, -6999, NA, ""]
-    skip_rows: [1]             # line numbers to skip (0 is the header), e.g. a units row
-    sheet: daily               # Excel sheet (name or 0-based number as text)
-    sites:                     # coordinates of sites not in the metadata table
-      CN-Qia: {latitude: 26.74, longitude: 115.06, elevation: 102, igbp: ENF}
-    citation: "..."            # copied into the cube's attributes
-    license: "..."
+The column map's keys (site or site column, resolution, time columns, source columns with
+their canonical names and units, missing values, rows to skip, Excel sheet, coordinates of
+sites missing from the metadata, citation, licence) are described in
+:mod:`fluxgrid.io.column_map`, which checks a map before any table is read.
 
 Totals per period without a time unit ("mm", "gC m-2") mean per day in a daily table and per
 calendar month in a monthly table; totals per month (``gC m-2 mon-1``, ``mm mon-1``) become
@@ -51,29 +33,26 @@ Examples
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
-import yaml
 
 from .. import catalog
 from ..catalog.units import convert, normalise, same_dimension
-from ..config import from_dict
 from ..errors import (
     ColumnError,
-    ConfigError,
     DataNotFoundError,
     FileFormatError,
     MetadataError,
     TimestampError,
     UnitError,
 )
+from .column_map import ColumnMap, ColumnSpec, SiteSpec, TimeSpec, load_column_map
 from .metadata import METADATA_COLUMNS, read_site_metadata, site_coordinates, site_coords
 
 __all__ = ["ColumnMap", "ColumnSpec", "SiteSpec", "TimeSpec", "load_column_map", "read_table"]
@@ -86,148 +65,6 @@ _PERIOD_TOTALS = {
     "g c m-2": ("gC m-2 d-1", "gC m-2 mon-1"),
     "gc/m2": ("gC m-2 d-1", "gC m-2 mon-1"),
 }
-_DEFAULT_MISSING = (-9999.0, "-9999", "NA", "NaN", "nan", "")
-
-
-@dataclasses.dataclass(frozen=True)
-class ColumnSpec:
-    """One source column: its canonical name (``ta``, ``nee``, ``nee_qc``) and units."""
-
-    name: str
-    units: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class TimeSpec:
-    """Where the time stamps are: one ``column`` (+ ``format``) or year/month/day columns."""
-
-    column: str | None = None
-    format: str | None = None
-    year: str | None = None
-    month: str | None = None
-    day: str | None = None
-    doy: str | None = None
-
-    def validate(self) -> None:
-        """Exactly one way of giving the time."""
-        if self.column is not None:
-            if any(v is not None for v in (self.year, self.month, self.day, self.doy)):
-                raise ConfigError("time: give either 'column' or year/month/day columns")
-            return
-        if self.year is None:
-            raise ConfigError(
-                "time: missing; give 'column' (+ 'format') or 'year' with 'month' "
-                "(+ 'day') or 'doy'"
-            )
-        if self.doy is not None and (self.month is not None or self.day is not None):
-            raise ConfigError("time: give 'doy' or 'month'/'day', not both")
-        if self.doy is None and self.month is None:
-            raise ConfigError("time: with 'year', give 'month' (+ 'day') or 'doy'")
-
-    def source_columns(self) -> list[str]:
-        """Table columns used for the time."""
-        cols = (self.column, self.year, self.month, self.day, self.doy)
-        return [c for c in cols if c is not None]
-
-
-@dataclasses.dataclass(frozen=True)
-class SiteSpec:
-    """Coordinates and class of a site, for sites missing from the metadata table."""
-
-    latitude: float | None = None
-    longitude: float | None = None
-    elevation: float | None = None
-    igbp: str = ""
-    utc_offset: float | None = None
-    name: str = ""
-
-
-@dataclasses.dataclass(frozen=True)
-class ColumnMap:
-    """How to read a plain table into a site cube (see the module documentation)."""
-
-    columns: dict[str, ColumnSpec]
-    time: TimeSpec
-    site: str | None = None
-    site_column: str | None = None
-    resolution: Literal["DD", "MM"] | None = None
-    missing_values: tuple[float | str, ...] = _DEFAULT_MISSING
-    skip_rows: tuple[int, ...] = ()
-    sheet: str | None = None
-    delimiter: str = ","
-    encoding: str = "utf-8"
-    sites: dict[str, SiteSpec] = dataclasses.field(default_factory=dict)
-    citation: str = ""
-    license: str = ""
-
-    def validate(self) -> None:
-        """Site given exactly once; at least one column; canonical names known."""
-        if (self.site is None) == (self.site_column is None):
-            raise ConfigError("give exactly one of 'site' (a constant ID) or 'site_column'")
-        if not self.columns:
-            raise ConfigError("columns: empty; map at least one source column")
-        self.time.validate()
-
-
-def load_column_map(column_map: ColumnMap | Mapping[str, Any] | str | os.PathLike) -> ColumnMap:
-    """A :class:`ColumnMap` from a YAML file, a dict or a ColumnMap, strictly checked.
-
-    Raises
-    ------
-    ConfigError
-        Unknown keys, wrong types, inconsistent site/time settings (the message names the key).
-    ColumnError
-        A canonical name that fluxgrid does not know, or two columns mapped to one name.
-    """
-    where = ""
-    if isinstance(column_map, ColumnMap):
-        cmap = column_map
-    else:
-        if isinstance(column_map, str | os.PathLike):
-            path = Path(column_map)
-            where = str(path)
-            if not path.is_file():
-                raise DataNotFoundError(f"{path}: column map not found")
-            try:
-                data = yaml.safe_load(path.read_text())
-            except yaml.YAMLError as err:
-                raise ConfigError(f"{path}: not valid YAML ({err})") from err
-        else:
-            data = dict(column_map)
-        if not isinstance(data, dict):
-            raise ConfigError(f"{where or 'column map'}: expected a mapping at the top level")
-        data = dict(data)
-        if "time" in data and isinstance(data["time"], str):
-            data["time"] = {"column": data["time"]}
-        if isinstance(data.get("sheet"), int):
-            data["sheet"] = str(data["sheet"])
-        try:
-            cmap = from_dict(ColumnMap, data)
-        except ConfigError as err:
-            raise ConfigError(f"{where}: {err}" if where else str(err)) from None
-    cmap.validate()
-    targets: dict[str, str] = {}
-    for col, spec in cmap.columns.items():
-        base = spec.name.removesuffix("_qc")
-        if base not in catalog.variables():
-            raise ColumnError(
-                col,
-                file=where or None,
-                expected=(
-                    "a canonical fluxgrid name or '<name>_qc' in the column map, one of "
-                    + ", ".join(catalog.names())
-                ),
-                found=repr(spec.name),
-            )
-        if spec.name in targets:
-            raise ColumnError(
-                col,
-                file=where or None,
-                expected=f"one source column per canonical name ({spec.name!r})",
-                found=f"also mapped from {targets[spec.name]!r}",
-            )
-        targets[spec.name] = col
-    return cmap
 
 
 # --------------------------------------------------------------------------- reading
@@ -455,6 +292,128 @@ def _metadata_rows(
     return rows
 
 
+def _site_codes(frame: pd.DataFrame, cmap: ColumnMap, path: Path) -> tuple[np.ndarray, list[str]]:
+    """Site index of each row and the site IDs, in order of first appearance."""
+    if cmap.site_column is None:
+        return np.zeros(len(frame), dtype=np.int64), [str(cmap.site)]
+    site_text = frame[cmap.site_column].astype("string").str.strip()
+    if site_text.isna().any() or (site_text == "").any():
+        i = int(np.flatnonzero((site_text.isna() | (site_text == "")).to_numpy())[0])
+        raise ColumnError(
+            cmap.site_column,
+            file=path,
+            expected="a site ID on every row",
+            found=f"an empty cell in data row {i + 1}",
+        )
+    codes, uniques = pd.factorize(site_text.to_numpy(dtype=object))
+    return codes, [str(s) for s in uniques]
+
+
+def _check_unique(
+    codes: np.ndarray, time: pd.DatetimeIndex, site_ids: list[str], res: str, path: Path
+) -> None:
+    """One row per site and period."""
+    key = pd.MultiIndex.from_arrays([codes, time.asi8])
+    dup = key.duplicated()
+    if dup.any():
+        i = int(np.flatnonzero(dup)[0])
+        first = int(np.flatnonzero((codes == codes[i]) & (time.asi8 == time.asi8[i]))[0])
+        raise TimestampError(
+            f"{path}: site {site_ids[codes[i]]!r} has {time[i].date()} twice (data rows "
+            f"{first + 1} and {i + 1}); expected one row per site and "
+            f"{'day' if res == 'DD' else 'month'}"
+        )
+
+
+def _missing_numbers(cmap: ColumnMap) -> set[float]:
+    """The numeric missing-value markers of the map (text markers are read as NaN already)."""
+    numbers = set()
+    for v in cmap.missing_values:
+        try:
+            number = float(v)
+        except (TypeError, ValueError):
+            continue
+        if not np.isnan(number):
+            numbers.add(number)
+    return numbers
+
+
+def _convert_columns(
+    frame: pd.DataFrame, cmap: ColumnMap, time: pd.DatetimeIndex, res: str, path: Path
+) -> tuple[dict[str, np.ndarray], dict[str, dict[str, str]]]:
+    """Every mapped column in canonical units (QC as fractions), with its attributes."""
+    missing = _missing_numbers(cmap)
+    values: dict[str, np.ndarray] = {}
+    attrs: dict[str, dict[str, str]] = {}
+    for col, spec in cmap.columns.items():
+        raw = _numeric(frame[col], col, path, missing)
+        if spec.name.endswith("_qc"):
+            ukey = str(spec.units).strip().lower()
+            if ukey not in _QC_UNITS:
+                raise UnitError(
+                    f"{path}: column {col!r} ({spec.name}): QC units {spec.units!r} unknown; "
+                    "expected '1' (fraction 0-1) or '%' (percent)"
+                )
+            values[spec.name] = raw * _QC_UNITS[ukey]
+            attrs[spec.name] = {
+                **catalog.qc_attrs(spec.name.removesuffix("_qc"), res),
+                "source_column": col,
+                "source_units": spec.units or "1",
+            }
+            continue
+        src, target = _target_units(spec.name, spec.units, res, col, path)
+        values[spec.name] = convert(raw, src, target, time=time, what=f"{path}: column {col!r}")
+        attrs[spec.name] = {
+            **catalog.cf_attrs(spec.name, res),
+            "source_column": col,
+            "source_units": spec.units,
+        }
+    return values, attrs
+
+
+def _on_regular_axis(
+    values: dict[str, np.ndarray],
+    attrs: dict[str, dict[str, str]],
+    codes: np.ndarray,
+    time: pd.DatetimeIndex,
+    n_site: int,
+    res: str,
+) -> tuple[xr.Dataset, pd.DatetimeIndex]:
+    """The converted rows on a regular ``(site, time)`` grid, variables in catalog order."""
+    axis = pd.date_range(time.min(), time.max(), freq="D" if res == "DD" else "MS").as_unit("ns")
+    pos = axis.get_indexer(time)
+    out = xr.Dataset()
+    names = [n for v in catalog.names() for n in (v, f"{v}_qc") if n in values]
+    for name in names:
+        arr = np.full((n_site, len(axis)), np.nan, dtype=np.float32)
+        arr[codes, pos] = values[name]
+        out[name] = xr.DataArray(arr, dims=("site", "time"), attrs=attrs[name])
+    return out, axis
+
+
+def _table_attrs(
+    frame: pd.DataFrame, cmap: ColumnMap, path: Path, res: str, n_site: int
+) -> dict[str, str]:
+    """Global attributes: provenance, unused columns, time conventions, citation, licence."""
+    used = set(cmap.columns) | set(cmap.time.source_columns()) | {cmap.site_column}
+    attrs = {
+        "title": f"site cube from table {path.name}",
+        "source": f"table {path.name} read with a column map",
+        "source_files": str(path),
+        "unused_columns": ", ".join(c for c in frame.columns if c not in used),
+        "resolution": res,
+        "time_zone": "local standard time",
+        "time_label": "start",
+        "Conventions": "CF-1.8",
+        "history": f"fluxgrid.read_table: {len(frame)} rows, {n_site} site(s)",
+    }
+    if cmap.citation:
+        attrs["citation"] = cmap.citation
+    if cmap.license:
+        attrs["license"] = cmap.license
+    return attrs
+
+
 def read_table(
     path: str | os.PathLike,
     column_map: ColumnMap | Mapping[str, Any] | str | os.PathLike,
@@ -516,83 +475,15 @@ def read_table(
         raise DataNotFoundError(f"{path}: no such table")
     frame = _read_raw(path, cmap, sheet)
     _require_columns(frame, cmap, path)
-
     time = _parse_time(frame, cmap.time, path)
-    if cmap.site_column is not None:
-        site_text = frame[cmap.site_column].astype("string").str.strip()
-        if site_text.isna().any() or (site_text == "").any():
-            i = int(np.flatnonzero((site_text.isna() | (site_text == "")).to_numpy())[0])
-            raise ColumnError(
-                cmap.site_column,
-                file=path,
-                expected="a site ID on every row",
-                found=f"an empty cell in data row {i + 1}",
-            )
-        codes, uniques = pd.factorize(site_text.to_numpy(dtype=object))
-        site_ids = [str(s) for s in uniques]
-    else:
-        codes = np.zeros(len(frame), dtype=np.int64)
-        site_ids = [str(cmap.site)]
-
+    codes, site_ids = _site_codes(frame, cmap, path)
     res = cmap.resolution or _detect_resolution(time, codes, path)
     time = time.to_period("M").to_timestamp() if res == "MM" else time.normalize()
     time = pd.DatetimeIndex(time).as_unit("ns")
-
-    key = pd.MultiIndex.from_arrays([codes, time.asi8])
-    dup = key.duplicated()
-    if dup.any():
-        i = int(np.flatnonzero(dup)[0])
-        first = int(np.flatnonzero((codes == codes[i]) & (time.asi8 == time.asi8[i]))[0])
-        raise TimestampError(
-            f"{path}: site {site_ids[codes[i]]!r} has {time[i].date()} twice (data rows "
-            f"{first + 1} and {i + 1}); expected one row per site and "
-            f"{'day' if res == 'DD' else 'month'}"
-        )
-
-    missing_numbers = set()
-    for v in cmap.missing_values:
-        try:
-            number = float(v)
-        except (TypeError, ValueError):
-            continue
-        if not np.isnan(number):
-            missing_numbers.add(number)
-    values: dict[str, np.ndarray] = {}
-    attrs: dict[str, dict[str, str]] = {}
-    for col, spec in cmap.columns.items():
-        raw = _numeric(frame[col], col, path, missing_numbers)
-        if spec.name.endswith("_qc"):
-            ukey = str(spec.units).strip().lower()
-            if ukey not in _QC_UNITS:
-                raise UnitError(
-                    f"{path}: column {col!r} ({spec.name}): QC units {spec.units!r} unknown; "
-                    "expected '1' (fraction 0-1) or '%' (percent)"
-                )
-            values[spec.name] = raw * _QC_UNITS[ukey]
-            attrs[spec.name] = {
-                **catalog.qc_attrs(spec.name.removesuffix("_qc"), res),
-                "source_column": col,
-                "source_units": spec.units or "1",
-            }
-            continue
-        src, target = _target_units(spec.name, spec.units, res, col, path)
-        values[spec.name] = convert(raw, src, target, time=time, what=f"{path}: column {col!r}")
-        attrs[spec.name] = {
-            **catalog.cf_attrs(spec.name, res),
-            "source_column": col,
-            "source_units": spec.units,
-        }
-
+    _check_unique(codes, time, site_ids, res, path)
+    values, attrs = _convert_columns(frame, cmap, time, res, path)
     meta = _metadata_rows(site_ids, metadata, cmap)
-    start, end = time.min(), time.max()
-    axis = pd.date_range(start, end, freq="D" if res == "DD" else "MS").as_unit("ns")
-    pos = axis.get_indexer(time)
-    out = xr.Dataset()
-    names = [n for v in catalog.names() for n in (v, f"{v}_qc") if n in values]
-    for name in names:
-        arr = np.full((len(site_ids), len(axis)), np.nan, dtype=np.float32)
-        arr[codes, pos] = values[name]
-        out[name] = xr.DataArray(arr, dims=("site", "time"), attrs=attrs[name])
+    out, axis = _on_regular_axis(values, attrs, codes, time, len(site_ids), res)
     out = out.assign_coords(site_coordinates(site_ids, meta))
     out = out.assign_coords(time=("time", axis.to_numpy()))
     out["time"].attrs = {
@@ -600,20 +491,5 @@ def read_table(
         if res == "DD"
         else "first day of calendar month (local standard time)"
     }
-    used = set(cmap.columns) | set(cmap.time.source_columns()) | {cmap.site_column}
-    out.attrs = {
-        "title": f"site cube from table {path.name}",
-        "source": f"table {path.name} read with a column map",
-        "source_files": str(path),
-        "unused_columns": ", ".join(c for c in frame.columns if c not in used),
-        "resolution": res,
-        "time_zone": "local standard time",
-        "time_label": "start",
-        "Conventions": "CF-1.8",
-        "history": f"fluxgrid.read_table: {len(frame)} rows, {len(site_ids)} site(s)",
-    }
-    if cmap.citation:
-        out.attrs["citation"] = cmap.citation
-    if cmap.license:
-        out.attrs["license"] = cmap.license
+    out.attrs = _table_attrs(frame, cmap, path, res, len(site_ids))
     return out

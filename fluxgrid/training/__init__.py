@@ -1,0 +1,64 @@
+"""Training: prepared data -> fitted model -> run directory; search and cross-site transfer.
+
+The modules, each with one job:
+
+``build``
+    checks that need no data, hyper-parameters, building and fitting a model
+    (:func:`check_experiment`, :func:`build_model`, :func:`fit_model`);
+``prepare``
+    split, scaler, window index and device tensors of an experiment (:func:`prepare`);
+``fit``
+    the torch training loop as named hooks (:class:`Trainer`, :func:`fit_torch`);
+``search``
+    grid, random and Hyperband searches on the validation part (:func:`search`);
+``experiment``
+    one experiment end to end, written as a run directory (:func:`train_experiment`);
+``transfer``
+    one model per site scored at every site (:func:`cross_site_transfer`).
+
+Saved runs are read back with :func:`fluxgrid.runs.load_run`. Names are loaded on first
+use, so importing one module (``fluxgrid.training.fit``, which the models use) does not
+import the others.
+
+Examples
+--------
+>>> from fluxgrid.training import train_experiment  # doctest: +SKIP
+>>> run_dir = train_experiment("recipes/train.yaml", output="runs/lstm")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {
+    "Prepared": "prepare",
+    "Trainer": "fit",
+    "apply_params": "build",
+    "build_model": "build",
+    "check_experiment": "build",
+    "check_model_specs": "build",
+    "cross_site_transfer": "transfer",
+    "fit_model": "build",
+    "fit_torch": "fit",
+    "load_experiment": "build",
+    "predict_prepared": "prepare",
+    "prepare": "prepare",
+    "prepare_from_cube": "prepare",
+    "search": "search",
+    "seed_everything": "fit",
+    "train_experiment": "experiment",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'fluxgrid.training' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
