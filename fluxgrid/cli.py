@@ -228,7 +228,7 @@ def _run_train(args: argparse.Namespace) -> int:
     import dataclasses
 
     from .evaluate import METRICS
-    from .train import load_experiment, train_experiment
+    from .training import load_experiment, train_experiment
 
     cfg = load_experiment(args.config)
     if args.device:
@@ -388,7 +388,7 @@ def _run_explain(args: argparse.Namespace) -> int:
         plot_shap_summary,
         save_figure,
     )
-    from .train import load_run
+    from .runs import load_run
 
     run = load_run(args.run_dir, device=args.device or "auto")
     if "scale" in run.inputs:

@@ -1,4 +1,4 @@
-"""Real data for examples and tests: the bundled FLUXNET2015 subset and the shared data folder.
+"""Real data for examples and tests: the bundled subset, the shared data folder, FLUXNET files.
 
 Examples
 --------
@@ -13,11 +13,13 @@ Examples
 from __future__ import annotations
 
 import os
-from functools import cache
-from importlib import resources
 from pathlib import Path
 
 import xarray as xr
+
+from . import catalog
+from .data import DEMO_SITES, demo_hh_path, load_demo_cube, load_demo_hh
+from .io.atomic import atomic_path
 
 __all__ = [
     "DEMO_SITES",
@@ -30,41 +32,6 @@ __all__ = [
     "shared_data_path",
     "write_fluxnet_csv",
 ]
-
-#: sites of the bundled half-hourly subset (FLUXNET2015, CC-BY-4.0)
-DEMO_SITES = ("US-MMS", "US-UMB", "DE-Hai", "DE-Tha", "FR-Pue")
-
-
-def demo_hh_path() -> Path:
-    """Path of the bundled half-hourly FLUXNET2015 subset (5 sites, 2007-2012, Zarr)."""
-    return Path(str(resources.files("fluxgrid.data").joinpath("fluxnet2015_hh_demo.zarr")))
-
-
-def load_demo_hh() -> xr.Dataset:
-    """The bundled half-hourly subset as a lazy site cube (see ``fluxgrid/data/README.md``)."""
-    from .io.fluxnet_zarr import open_fluxnet_zarr
-
-    return open_fluxnet_zarr(demo_hh_path())
-
-
-@cache
-def _demo_daily() -> xr.Dataset:
-    from .prep.resample import to_daily
-
-    return to_daily(load_demo_hh()).sel(time=slice("2007-01-01", "2012-12-31")).compute()
-
-
-def load_demo_cube() -> xr.Dataset:
-    """Daily site cube of the bundled subset, in memory (5 sites, 2007-2012).
-
-    Returns
-    -------
-    xarray.Dataset
-        Dims ``(site, time)``; ``ta`` degC, ``sw_in`` W m-2, ``vpd`` hPa, ``nee``/``gpp_*``
-        gC m-2 d-1 and their QC fractions. A fresh copy on each call.
-    """
-    return _demo_daily().copy(deep=True)
-
 
 def shared_data_path() -> Path | None:
     """The project's shared real-data folder, or ``None`` where it is not available.
@@ -189,8 +156,6 @@ def write_fluxnet_csv(
     """
     import pandas as pd
 
-    from .io.atomic import atomic_path
-
     index = pd.DatetimeIndex(frame.index)
     stamps = pd.DataFrame(_timestamp_columns(index, resolution))
     body = pd.DataFrame(frame).reset_index(drop=True)
@@ -220,8 +185,6 @@ def fluxnet_columns(cube: xr.Dataset, site: str):
     ['TA_F', 'TA_F_QC', 'SW_IN_F']
     """
     import pandas as pd
-
-    from . import catalog
 
     one = cube.sel(site=site)
     columns = {}
@@ -269,8 +232,6 @@ def demo_fluxnet_frame(site: str, start: str, days: int):
     """
     import numpy as np
     import pandas as pd
-
-    from . import catalog
 
     hh = load_demo_hh().sel(site=site)
     minutes = int(hh.record_minutes)

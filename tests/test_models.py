@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
+from fluxgrid.config.experiment import TrainConfig
 from fluxgrid.errors import ConfigError, ModelError
-from fluxgrid.experiment_config import TrainConfig
+from fluxgrid.models import MODELS, get_model
 from fluxgrid.models.base import load_model, window_summary
 from fluxgrid.prep.qc import qc_mask
 from fluxgrid.prep.scaling import fit_scaler
 from fluxgrid.prep.splits import carve_validation, random_year_split
-from fluxgrid.registry import MODELS, get_model
 from fluxgrid.tensors import WindowCube
 from fluxgrid.windows import build_windows, input_features
 
@@ -19,7 +19,7 @@ LOOKBACK = 30
 @pytest.fixture(scope="module")
 def site():
     """US-MMS (real FLUXNET2015, 2007-2012), QC'd NEE, scaled tensors and windows."""
-    from fluxgrid.testing import load_demo_cube
+    from fluxgrid.data import load_demo_cube
 
     cube, _ = qc_mask(
         load_demo_cube().sel(site=["US-MMS"]), threshold=0.7, targets=["nee"], min_valid_fraction=0

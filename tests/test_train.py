@@ -6,14 +6,15 @@ import xarray as xr
 
 from fluxgrid.cli import main
 from fluxgrid.config import from_dict
+from fluxgrid.config.experiment import ExperimentConfig, TrainConfig
 from fluxgrid.errors import ConfigError, DataNotFoundError, ModelError, SplitError, WindowError
-from fluxgrid.experiment_config import ExperimentConfig, TrainConfig
 from fluxgrid.prep.splits import TEST, TRAIN, VAL
-from fluxgrid.train import (
+from fluxgrid.runs import load_run
+from fluxgrid.training import (
     cross_site_transfer,
+    fit_model,
     fit_torch,
     load_experiment,
-    load_run,
     prepare,
     search,
     train_experiment,
@@ -127,14 +128,12 @@ def test_no_test_leakage_into_scaling_or_early_stopping(demo_cube):
     tampered.nee.values[site_idx] = block
     b = prepare(cfg, cube=tampered)
     assert a.scaler == b.scaler
-    from fluxgrid.train import fit_model
-
     _, ha = fit_model(a)
     _, hb = fit_model(b)
     np.testing.assert_allclose(ha.train_loss, hb.train_loss, rtol=1e-6)
     np.testing.assert_allclose(ha.val_loss, hb.val_loss, rtol=1e-6)
     # early stopping refuses test windows outright
-    from fluxgrid.registry import get_model
+    from fluxgrid.models import get_model
 
     model = get_model("lstm")(a.wcube.n_dynamic + a.wcube.n_static, 20, hidden=4)
     with pytest.raises(SplitError, match="validation windows include parts \\['test'\\]"):
@@ -147,8 +146,6 @@ def test_no_test_leakage_into_scaling_or_early_stopping(demo_cube):
 
 
 def test_reproducible_with_seed(demo_cube):
-    from fluxgrid.train import fit_model
-
     p = prepare(_cfg(), cube=demo_cube)
     _, h1 = fit_model(p)
     _, h2 = fit_model(p)
@@ -156,16 +153,16 @@ def test_reproducible_with_seed(demo_cube):
 
 
 def test_early_stopping_keeps_best_epoch(demo_cube):
-    from fluxgrid.train import fit_model
-
     cfg = _cfg(train={"epochs": 6, "patience": 1, "lr": 0.05, "max_batches_per_epoch": 4})
     p = prepare(cfg, cube=demo_cube)
     model, h = fit_model(p)
     best = h.attrs["best_epoch"]
     assert float(h.val_loss.sel(epoch=best)) == float(h.val_loss.min())
-    from fluxgrid.train import _validation_scores
+    from fluxgrid.training.fit import Trainer
 
-    now = _validation_scores(model, p.wcube, p.part("val"), cfg.train, False)["val_loss"]
+    trainer = Trainer(model, p.wcube, cfg.train)
+    trainer.setup(p.part("train"), p.part("val"))
+    now = trainer.validate(p.part("val"))["val_loss"]
     assert now == pytest.approx(float(h.val_loss.sel(epoch=best)), rel=1e-5)
 
 
@@ -295,8 +292,6 @@ def test_recipe_file_is_a_valid_experiment():
 
 @pytest.mark.parametrize("schedule", ["cosine", "plateau"])
 def test_lr_schedules(demo_cube, schedule):
-    from fluxgrid.train import fit_model
-
     cfg = _cfg(
         train={
             "epochs": 5,
@@ -324,8 +319,6 @@ def test_lr_schedules(demo_cube, schedule):
 def test_mixed_precision_paths_on_cpu(demo_cube):
     """float16 AMP is CUDA-only (off on CPU); bfloat16 autocast runs on CPU too."""
     from fluxgrid.tensors import resolve_device
-    from fluxgrid.train import fit_model
-
     p = prepare(_cfg(train={"device": "auto", "amp": True}), cube=demo_cube)
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert p.wcube.device.type == expected == resolve_device("auto").type
@@ -357,8 +350,6 @@ def test_device_auto_picks_cuda_when_present(monkeypatch):
 
 @pytest.mark.gpu
 def test_float16_mixed_precision_on_gpu(demo_cube):
-    from fluxgrid.train import fit_model
-
     p = prepare(_cfg(train={"device": "cuda", "amp": True}), cube=demo_cube)
     _, h = fit_model(p)
     assert h.attrs["amp"] == 1 and h.attrs["amp_dtype"] == "float16"
@@ -378,7 +369,7 @@ def test_search_records_diverged_trials_and_goes_on(demo_cube):
 
 
 def test_hyperband_budget_follows_searched_epochs():
-    from fluxgrid.train import _max_epochs
+    from fluxgrid.training.tuning import _max_epochs
 
     space = {"model.hidden": {"choices": [4]}}
     assert _max_epochs(_cfg(search={"method": "hyperband", "space": space})) == 2

@@ -7,7 +7,8 @@ key path) and written into every run directory. ``fluxgrid train config.yaml`` r
 Keys that are valid but not read by the chosen method (``test_sites`` with a
 ``random_years`` split, ``fill_gaps`` ...) are refused too, so that a setting never silently
 does nothing. Model hyper-parameters (``model.params``) are checked against the model's
-signature before any training starts (see :func:`fluxgrid.train.check_experiment`).
+signature before any training starts (see
+:func:`fluxgrid.training.experiment.check_experiment`).
 
 Examples
 --------
@@ -32,7 +33,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "DataConfig",
@@ -43,7 +44,6 @@ __all__ = [
     "SplitConfig",
     "TrainConfig",
     "WindowConfig",
-    "check_model_specs",
 ]
 
 
@@ -474,36 +474,3 @@ class ExperimentConfig:
     search: SearchConfig = SearchConfig()
     output: str = "runs/train"
     description: str = ""
-
-
-def check_model_specs(models: dict[str, Any], train: TrainConfig, owner: str) -> None:
-    """Check named model specs (``name``, ``params``, ``train`` overrides) against the registry.
-
-    Parameters
-    ----------
-    models
-        ``{label: spec}`` with ``spec.name`` (registered model name, or ``None`` for the
-        label itself), ``spec.params`` and ``spec.train`` (overrides of ``train``).
-    train
-        The shared training settings.
-    owner
-        Config name used in messages (e.g. ``"GuidedConfig"``).
-
-    Raises
-    ------
-    ConfigError
-        No model, or a model whose parameters or training overrides are invalid (named by
-        its ``owner.models.label`` path).
-    """
-    from .config import from_dict, to_dict
-    from .registry import get_model
-
-    if not models:
-        raise ConfigError(f"{owner}.models: give at least one model, e.g. {{lstm: {{}}}}")
-    for label, spec in models.items():
-        cls = get_model(spec.name or label)
-        try:
-            cls.check_params(spec.params)
-            from_dict(TrainConfig, {**to_dict(train), **spec.train})
-        except ConfigError as err:
-            raise ConfigError(f"{owner}.models.{label}: {err}") from None

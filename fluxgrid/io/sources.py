@@ -14,7 +14,10 @@ from pathlib import Path
 
 import xarray as xr
 
-from ..errors import FileFormatError
+from ..errors import DataNotFoundError, FileFormatError
+from .fluxnet import read_fluxnet
+from .fluxnet_zarr import open_fluxnet_zarr
+from .store import open_cube
 
 __all__ = ["is_zarr_store", "read_source"]
 
@@ -69,21 +72,16 @@ def read_source(
                 zarrs[0],
                 "a Zarr store must be the only source of one ingest call",
             )
-        from .store import open_cube
-
         store = zarrs[0]
         probe = xr.open_zarr(store, mask_and_scale=False, chunks=None)
         packed = any(probe[v].dtype == "uint16" for v in probe.data_vars)
         if packed and "resolution" not in probe.attrs:
-            from .fluxnet_zarr import open_fluxnet_zarr
-
             return open_fluxnet_zarr(store, sites=sites, metadata=metadata)
         cube = open_cube(store)
         if sites is not None:
-            from ..prep.select import select_sites
-
-            cube = select_sites(cube, sites=sites)
+            absent = sorted(set(sites) - set(cube["site"].values.astype(str)))
+            if absent:
+                raise DataNotFoundError(f"sites {absent} are not in {store}")
+            cube = cube.sel(site=list(sites))
         return cube
-    from .fluxnet import read_fluxnet
-
     return read_fluxnet(paths, sites=sites, metadata=metadata, resolution=resolution)

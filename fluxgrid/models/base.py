@@ -25,7 +25,7 @@ and used only through these methods:
 Torch models (:class:`TorchModel`) also expose the network as ``model.net`` (an
 ``nn.Module`` whose ``forward(x)`` returns ``(batch,)``) and are callable,
 ``model(x) == model.net(x)``, for gradient-based explanations. Scaling is outside the
-model: :class:`fluxgrid.train.TrainedRun` combines model, scaler and input recipe.
+model: :class:`fluxgrid.runs.TrainedRun` combines model, scaler and input recipe.
 
 Model hyper-parameters are the keyword arguments of the subclass ``__init__`` after
 ``n_inputs`` and ``lookback``; :meth:`FluxModel.check_params` refuses unknown ones before
@@ -33,7 +33,7 @@ any training starts.
 
 Examples
 --------
->>> from fluxgrid.registry import get_model
+>>> from fluxgrid.models import get_model
 >>> cls = get_model("lstm")
 >>> sorted(cls.param_defaults())
 ['dropout', 'head_hidden', 'hidden', 'layers']
@@ -50,6 +50,7 @@ import contextlib
 import inspect
 import os
 import pickle
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -59,11 +60,15 @@ import xarray as xr
 
 from .._lazy import lazy_import
 from ..errors import ConfigError, FileFormatError, ModelError
+from ..io.atomic import atomic_path
+from ..tensors import resolve_device
+from ..training.fit import fit_torch
+from .registry import get_model
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-    from ..experiment_config import TrainConfig
+    from ..config.experiment import TrainConfig
     from ..tensors import WindowCube
     from ..windows import WindowIndex
 
@@ -176,8 +181,6 @@ class FluxModel(abc.ABC):
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write a self-describing checkpoint, atomically."""
-        from ..io.atomic import atomic_path
-
         path = Path(path)
         payload = {
             "format": _FORMAT,
@@ -218,8 +221,6 @@ def load_model(path: str | os.PathLike, *, device: str = "auto") -> FluxModel:
     FileFormatError
         If the file is not a fluxgrid checkpoint.
     """
-    from ..registry import get_model
-
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(path, "checkpoint not found")
@@ -228,8 +229,6 @@ def load_model(path: str | os.PathLike, *, device: str = "auto") -> FluxModel:
             with open(path, "rb") as fh:
                 payload = pickle.load(fh)
         else:
-            from ..tensors import resolve_device
-
             torch = lazy_import("torch")
             payload = torch.load(path, map_location=resolve_device(device), weights_only=False)
     except (OSError, pickle.UnpicklingError, RuntimeError, EOFError) as err:
@@ -249,7 +248,7 @@ class TorchModel(FluxModel):
     """A torch network behind the contract; :meth:`build` returns the ``nn.Module``.
 
     The network's ``forward(x)`` maps ``(batch, lookback, n_inputs)`` to ``(batch,)``.
-    Training is :func:`fluxgrid.train.fit_torch` (Adam, early stopping, AMP on CUDA).
+    Training is :func:`fluxgrid.training.fit.fit_torch` (Adam, early stopping, AMP on CUDA).
     """
 
     kind: ClassVar[Literal["torch", "sklearn"]] = "torch"
@@ -270,8 +269,6 @@ class TorchModel(FluxModel):
 
     def to(self, device: str | torch.device = "auto") -> TorchModel:
         """Move the weights to ``device`` (``auto``: CUDA when present); returns self."""
-        from ..tensors import resolve_device
-
         self.net.to(resolve_device(device) if isinstance(device, str) else device)
         return self
 
@@ -280,9 +277,7 @@ class TorchModel(FluxModel):
         return self.net(x)
 
     def fit(self, cube, train, val, config, **kwargs):
-        """Train with :func:`fluxgrid.train.fit_torch`; returns the history."""
-        from ..train import fit_torch
-
+        """Train with :func:`fluxgrid.training.fit.fit_torch`; returns the history."""
         return fit_torch(self, cube, train, val, config, **kwargs)
 
     def training_loss(self, x: torch.Tensor, y: torch.Tensor, loss_fn: Any) -> torch.Tensor:
@@ -323,7 +318,7 @@ class TorchModel(FluxModel):
         Examples
         --------
         >>> import torch
-        >>> from fluxgrid.registry import get_model
+        >>> from fluxgrid.models import get_model
         >>> model = get_model("lstm")(3, 10, hidden=4, layers=2, dropout=0.5)
         >>> x = torch.randn(2, 10, 3, requires_grad=True)
         >>> with model.explain_mode() as net:
@@ -439,8 +434,6 @@ class SklearnModel(FluxModel):
 
     def fit(self, cube, train, val, config, **kwargs):
         """Fit the estimator on (a seeded subset of) the training windows."""
-        import time
-
         self._check_cube(cube, train)
         start = time.perf_counter()
         index = train

@@ -6,7 +6,7 @@ Each window becomes means of every input over the last 1, 7, 30 steps and the wh
 
 Examples
 --------
->>> from fluxgrid.registry import get_model
+>>> from fluxgrid.models import get_model
 >>> sorted(get_model("lasso").param_defaults())
 ['aggregates', 'alpha', 'max_train_samples', 'seed']
 """
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..registry import register_model
 from .base import SklearnModel
+from .registry import register_model
 
 __all__ = ["RF", "SVR", "Lasso"]
 

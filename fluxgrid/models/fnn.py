@@ -3,7 +3,7 @@
 Examples
 --------
 >>> import torch
->>> from fluxgrid.registry import get_model
+>>> from fluxgrid.models import get_model
 >>> model = get_model("fnn")(n_inputs=5, lookback=30, hidden=(32, 16))
 >>> model(torch.zeros(2, 30, 5)).shape
 torch.Size([2])
@@ -15,8 +15,8 @@ from typing import Any
 
 from .._lazy import lazy_import
 from ..errors import ConfigError
-from ..registry import register_model
 from .base import TorchModel
+from .registry import register_model
 
 __all__ = ["FNN", "FNNNet"]
 

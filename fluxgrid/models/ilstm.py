@@ -43,7 +43,7 @@ matrices grow with the square of the number of variables).
 Examples
 --------
 >>> import torch
->>> from fluxgrid.registry import get_model
+>>> from fluxgrid.models import get_model
 >>> model = get_model("ilstm")(n_inputs=4, lookback=10, hidden=8)
 >>> y, alpha, beta = model.net(torch.randn(3, 10, 4), return_attention=True)
 >>> tuple(alpha.shape), tuple(beta.shape)
@@ -65,8 +65,8 @@ import xarray as xr
 
 from .._lazy import lazy_import
 from ..errors import ConfigError, ModelError
-from ..registry import register_model
 from .base import TorchModel
+from .registry import register_model
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..tensors import WindowCube

@@ -8,7 +8,7 @@ units); dropout acts between stacked layers and before the head.
 Examples
 --------
 >>> import torch
->>> from fluxgrid.registry import get_model
+>>> from fluxgrid.models import get_model
 >>> model = get_model("gru")(n_inputs=5, lookback=30, hidden=16, layers=2, dropout=0.1)
 >>> model(torch.zeros(4, 30, 5)).shape
 torch.Size([4])
@@ -20,8 +20,8 @@ from typing import Any
 
 from .._lazy import lazy_import
 from ..errors import ConfigError
-from ..registry import register_model
 from .base import TorchModel
+from .registry import register_model
 
 __all__ = ["GRU", "LSTM", "RNN", "RecurrentNet"]
 

@@ -13,9 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from .._deprecation import moved
 from ..errors import DataNotFoundError
 
-__all__ = ["open_selected", "select_sites"]
+__all__ = ["select_sites"]
+
+# open_selected became the first step of the one site-cube chain
+__getattr__, __dir__ = moved(__name__, {"open_selected": "fluxgrid.prep.pipeline"})
 
 
 def _as_list(value: str | Sequence[str]) -> list[str]:
@@ -89,66 +93,3 @@ def select_sites(
     if not keep.any():
         raise DataNotFoundError("no site matches the selection; loosen the criteria")
     return ds.isel(site=np.flatnonzero(keep))
-
-
-def open_selected(
-    source: str,
-    *,
-    cube: xr.Dataset | None = None,
-    sites: Sequence[str] | None = None,
-    exclude_sites: Sequence[str] | None = None,
-    igbp: Sequence[str] | None = None,
-    bbox: tuple[float, float, float, float] | None = None,
-) -> xr.Dataset:
-    """Open a source (or take ``cube``) and keep the sites a config asks for.
-
-    Parameters
-    ----------
-    source
-        ``"demo"`` (the bundled subset) or anything :func:`fluxgrid.io.sources.read_source`
-        opens; ignored when ``cube`` is given.
-    cube
-        An already open site cube.
-    sites, exclude_sites, igbp, bbox
-        Sites to keep, sites to drop, IGBP classes and ``(lon_min, lat_min, lon_max,
-        lat_max)`` to keep (see :func:`select_sites`); ``None`` keeps all.
-
-    Returns
-    -------
-    xarray.Dataset
-        The selected ``(site, time)`` cube (lazy where the source is).
-
-    Raises
-    ------
-    DataNotFoundError
-        A selection that leaves no site.
-
-    Examples
-    --------
-    >>> ds = open_selected("demo", igbp=["DBF"], exclude_sites=["US-UMB"])
-    >>> ds.site.values.tolist()
-    ['US-MMS', 'DE-Hai']
-    """
-    if cube is None:
-        if source == "demo":
-            from ..testing import load_demo_cube
-
-            cube = load_demo_cube()
-        else:
-            from ..io.sources import read_source
-
-            cube = read_source(source, sites=sites)
-    ds = cube
-    if sites is not None:
-        ds = select_sites(ds, sites=list(sites))
-    if exclude_sites:
-        drop = set(exclude_sites)
-        keep = [s for s in ds.site.values.astype(str) if s not in drop]
-        if not keep:
-            raise DataNotFoundError(f"exclude_sites {sorted(drop)} removes every site")
-        ds = ds.sel(site=keep)
-    if igbp is not None:
-        ds = select_sites(ds, igbp=list(igbp))
-    if bbox is not None:
-        ds = select_sites(ds, bbox=tuple(bbox))
-    return ds

@@ -5,18 +5,19 @@ The modules, each with one job:
 ``build``
     checks that need no data, hyper-parameters, building and fitting a model
     (:func:`check_experiment`, :func:`build_model`, :func:`fit_model`);
-``prepare``
+``prepared``
     split, scaler, window index and device tensors of an experiment (:func:`prepare`);
 ``fit``
     the torch training loop as named hooks (:class:`Trainer`, :func:`fit_torch`);
-``search``
+``tuning``
     grid, random and Hyperband searches on the validation part (:func:`search`);
 ``experiment``
     one experiment end to end, written as a run directory (:func:`train_experiment`);
 ``transfer``
     one model per site scored at every site (:func:`cross_site_transfer`).
 
-Saved runs are read back with :func:`fluxgrid.runs.load_run`. Names are loaded on first
+The modules are not named after the functions they export (``prepare``, ``search``), so
+that the package's names stay the functions. Saved runs are read back with :func:`fluxgrid.runs.load_run`. Names are loaded on first
 use, so importing one module (``fluxgrid.training.fit``, which the models use) does not
 import the others.
 
@@ -32,7 +33,7 @@ import importlib
 from typing import Any
 
 _PUBLIC = {
-    "Prepared": "prepare",
+    "Prepared": "prepared",
     "Trainer": "fit",
     "apply_params": "build",
     "build_model": "build",
@@ -42,10 +43,10 @@ _PUBLIC = {
     "fit_model": "build",
     "fit_torch": "fit",
     "load_experiment": "build",
-    "predict_prepared": "prepare",
-    "prepare": "prepare",
-    "prepare_from_cube": "prepare",
-    "search": "search",
+    "predict_prepared": "prepared",
+    "prepare": "prepared",
+    "prepare_from_cube": "prepared",
+    "search": "tuning",
     "seed_everything": "fit",
     "train_experiment": "experiment",
 }

@@ -3,7 +3,7 @@
 Every check that needs no data runs here, before any data is read: the model name and its
 parameters (:func:`check_experiment`, :func:`check_model_specs`), the search space.
 :func:`build_model` makes the seeded model of a config and :func:`fit_model` fits it on a
-:class:`~fluxgrid.training.prepare.Prepared` experiment.
+:class:`~fluxgrid.training.prepared.Prepared` experiment.
 
 Examples
 --------
@@ -33,7 +33,7 @@ from ..prep.splits import TRAIN, VAL
 from .fit import check_parts, fit_torch, seed_everything
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .prepare import Prepared
+    from .prepared import Prepared
 
 __all__ = [
     "apply_params",

@@ -24,8 +24,8 @@ from ..evaluate import run_scores
 from ..io.atomic import atomic_path, check_writable
 from ..runs import save_run
 from .build import apply_params, check_experiment, fit_model, load_experiment
-from .prepare import predict_prepared, prepare
-from .search import search
+from .prepared import predict_prepared, prepare
+from .tuning import search
 
 __all__ = ["train_experiment"]
 

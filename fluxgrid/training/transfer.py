@@ -23,8 +23,8 @@ from ..prep.pipeline import load_data
 from ..prep.splits import make_split
 from ..runs import TrainedRun
 from .build import apply_params, check_experiment, fit_model
-from .prepare import prepare_from_cube
-from .search import search
+from .prepared import prepare_from_cube
+from .tuning import search
 
 __all__ = ["cross_site_transfer"]
 

@@ -29,7 +29,7 @@ from ..config.experiment import ExperimentConfig
 from ..errors import ConfigError, ModelError, SplitError
 from ..models import FluxModel
 from .build import apply_params, fit_model
-from .prepare import Prepared
+from .prepared import Prepared
 
 __all__ = ["search"]
 

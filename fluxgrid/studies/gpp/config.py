@@ -25,8 +25,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from .errors import ConfigError
-from .experiment_config import SearchConfig, SearchParam, TrainConfig
+from ...config.experiment import SearchConfig, SearchParam, TrainConfig
+from ...errors import ConfigError
+from ...training.build import check_model_specs
 
 __all__ = [
     "FOREST_IGBP",
@@ -368,8 +369,6 @@ class GppStudyConfig:
 
     def validate(self) -> None:
         """Check the models (names, parameters, training overrides) and the look-back."""
-        from .experiment_config import check_model_specs
-
         if self.lookback < 1:
             raise ConfigError("GppStudyConfig.lookback: expected a positive number of days")
         check_model_specs(self.models, self.train, "GppStudyConfig")

@@ -23,8 +23,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from .errors import ConfigError
-from .experiment_config import DataConfig, SplitConfig, TrainConfig
+from ...config.experiment import DataConfig, SplitConfig, TrainConfig
+from ...errors import ConfigError
+from ...training.build import check_model_specs
 
 __all__ = ["GuidedConfig", "GuidedModelConfig", "ScaleWindowConfig", "ScalesConfig"]
 
@@ -195,8 +196,6 @@ class GuidedConfig:
 
     def validate(self) -> None:
         """Check the models (names, parameters, training overrides) and the grouping."""
-        from .experiment_config import check_model_specs
-
         if self.min_group_sites < 1:
             raise ConfigError("GuidedConfig.min_group_sites: expected at least 1")
         check_model_specs(self.models, self.train, "GuidedConfig")
