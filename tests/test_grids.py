@@ -14,9 +14,10 @@ import pytest
 import xarray as xr
 
 from fluxgrid.errors import GridError, OutputExistsError, UnitError
-from fluxgrid.io.grids import (
+from fluxgrid.grids import (
     class_fractions,
     detect_accumulation,
+    drivers_from_config,
     era5_to_daily,
     grid_to_sites,
     land_mask,
@@ -578,7 +579,6 @@ def test_cli_drivers(era5_land_file, tmp_path, capsys):
 
 def test_drivers_from_config(era5_files):
     from fluxgrid.config import DriversConfig, from_dict
-    from fluxgrid.io.grids import drivers_from_config
 
     cfg = from_dict(
         DriversConfig,
@@ -594,3 +594,15 @@ def test_drivers_from_config(era5_files):
     assert list(drivers.data_vars) == ["ta", "p"]
     assert drivers.lat.values.tolist() == [48.5, 49.5]
     np.testing.assert_allclose(drivers.p.values, 6.0, rtol=1e-5)
+
+
+def test_old_module_forwards_every_name_with_a_warning():
+    import fluxgrid.grids
+    import fluxgrid.io.grids as old
+
+    assert set(fluxgrid.grids.__all__) <= set(dir(old))
+    for name in fluxgrid.grids.__all__:
+        with pytest.warns(DeprecationWarning, match=f"fluxgrid.grids.{name}"):
+            assert getattr(old, name) is getattr(fluxgrid.grids, name)
+    with pytest.raises(AttributeError):
+        old.not_a_name  # noqa: B018
