@@ -1,0 +1,193 @@
+"""Options of every ``fluxgrid`` command (no work is done here; see :mod:`fluxgrid.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+
+__all__ = [
+    "add_demo",
+    "add_drivers",
+    "add_evaluate",
+    "add_explain",
+    "add_ingest",
+    "add_run",
+    "add_train",
+    "add_upscale",
+]
+
+
+def add_ingest(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid ingest``."""
+    p.add_argument(
+        "sources", nargs="+", help="FLUXNET files, folders, .zip archives or a Zarr store"
+    )
+    p.add_argument("-o", "--output", required=True, help="output Zarr store (or .nc file)")
+    p.add_argument(
+        "--to",
+        choices=["native", "daily", "monthly"],
+        default="daily",
+        help="resolution of the output cube (default: daily)",
+    )
+    p.add_argument("--sites", nargs="+", help="keep only these site IDs")
+    p.add_argument(
+        "--metadata", help="site metadata table (flat CSV or BIF); default: bundled list"
+    )
+    p.add_argument(
+        "--resolution",
+        choices=["HH", "HR", "DD", "WW", "MM", "YY"],
+        help="FLUXNET files: read only this resolution (needed for archives holding several)",
+    )
+    p.add_argument(
+        "--column-map",
+        metavar="YAML",
+        help="read SOURCE as a plain CSV/Excel table with this column map (e.g. ChinaFLUX)",
+    )
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=0.5,
+        help="share of records a day (or days a month) needs to be kept",
+    )
+    p.add_argument(
+        "--qc",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="mask targets whose QC fraction is below FRACTION (e.g. 0.7)",
+    )
+    p.add_argument(
+        "--min-valid-fraction",
+        type=float,
+        default=0.6,
+        metavar="FRACTION",
+        help="with --qc: drop sites with a smaller share of valid target values (default 0.6)",
+    )
+    p.add_argument("--append", action="store_true", help="add the sites to an existing store")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def add_demo(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid demo``."""
+    p.add_argument("-o", "--output", default="demo_out", help="output folder (default: demo_out)")
+    p.add_argument("--overwrite", action="store_true", default=True, help=argparse.SUPPRESS)
+
+
+def add_run(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid run``."""
+    p.add_argument("recipe", help="recipe YAML, e.g. recipes/quickstart.yaml")
+    p.add_argument("-o", "--output", help="output folder (default: runs/<recipe>)")
+    p.add_argument(
+        "--scheduler",
+        help="Dask scheduler address, or 'threads' for no cluster (default: a new LocalCluster)",
+    )
+    p.add_argument("--workers", type=int, help="LocalCluster workers")
+    p.add_argument("--threads-per-worker", type=int, help="LocalCluster threads per worker")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="recompute outputs that exist (default: skip them and resume)",
+    )
+
+
+def add_drivers(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid drivers``."""
+    p.add_argument(
+        "sources", nargs="+", help="ERA5 / ERA5-Land NetCDF files, a glob or a Zarr store"
+    )
+    p.add_argument("-o", "--output", required=True, help="output Zarr store (daily drivers)")
+    p.add_argument(
+        "--accumulation",
+        choices=["auto", "per_step", "since_midnight"],
+        default="auto",
+        help="ssrd/tp convention: per_step (ERA5), since_midnight (ERA5-Land), auto (detect)",
+    )
+    p.add_argument("--day", choices=["utc", "solar"], default="utc", help="UTC or local solar days")
+    p.add_argument(
+        "--variables", nargs="+", default=None, help="drivers to make (default: ta sw_in vpd p ws)"
+    )
+    p.add_argument("--resolution", type=float, help="regrid onto a regular grid of this size (deg)")
+    p.add_argument(
+        "--bbox",
+        type=float,
+        nargs=4,
+        metavar=("LON_MIN", "LAT_MIN", "LON_MAX", "LAT_MAX"),
+        default=(-180.0, -90.0, 180.0, 90.0),
+        help="extent of the --resolution grid",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+
+
+def add_train(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid train``."""
+    p.add_argument("config", help="experiment YAML (see recipes/train.yaml)")
+    p.add_argument("-o", "--output", help="run directory (default: the config's output)")
+    p.add_argument("--device", help="override train.device (auto, cpu, cuda)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing run directory")
+
+
+def add_evaluate(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid evaluate``."""
+    p.add_argument("run_dir", help="run directory written by fluxgrid train")
+    p.add_argument(
+        "--by",
+        nargs="*",
+        default=["site"],
+        choices=["site", "year", "month", "igbp"],
+        help="groupings scored besides the pooled scores (default: site)",
+    )
+    p.add_argument("--part", default="test", choices=["train", "val", "test"], help="part shown")
+
+
+def add_upscale(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid upscale``."""
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="RUN_DIR... DRIVERS",
+        help="one or more run directories (several: ensemble), then the daily driver grid "
+        "(Zarr store from `fluxgrid drivers`, or NetCDF)",
+    )
+    p.add_argument("-o", "--output", required=True, help="output NetCDF map, e.g. nee_map.nc")
+    p.add_argument("--igbp", help="grid file with an integer 'igbp' (lat, lon) layer")
+    p.add_argument("--mask", help="grid file with a boolean 'mask' or 'land' (lat, lon) layer")
+    p.add_argument("--period", nargs=2, metavar=("START", "END"), help="dates of the maps")
+    p.add_argument(
+        "--quantiles", nargs="+", type=float, default=(), help="ensemble quantiles, e.g. 0.05 0.95"
+    )
+    p.add_argument("--totals", metavar="CSV", help="also write regional totals (TgC yr-1) here")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu or cuda")
+    p.add_argument("--batch-size", type=int, help="windows per model call")
+    p.add_argument("--chunk-mb", type=float, default=16.0, help="MiB per driver and tile")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def add_explain(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid explain``."""
+    p.add_argument("run_dir", help="run directory written by fluxgrid train")
+    p.add_argument(
+        "--method",
+        required=True,
+        choices=["permutation", "shap", "attention", "response"],
+        help="permutation importance, SHAP values, iLSTM attention or a response surface",
+    )
+    p.add_argument("--part", default="test", choices=["train", "val", "test"], help="windows")
+    p.add_argument(
+        "--drivers",
+        nargs="+",
+        help="permutation: drivers shuffled (default: the run's); response: the two drivers "
+        "shifted (default: ta sw_in)",
+    )
+    p.add_argument("--metric", default="nrmse", help="permutation metric (default nrmse)")
+    p.add_argument("--n-repeats", type=int, default=10, help="permutation repeats (default 10)")
+    p.add_argument(
+        "--max-windows", type=int, default=1000, help="SHAP: windows explained (default 1000)"
+    )
+    p.add_argument(
+        "--by",
+        default="site",
+        choices=["site", "igbp", "none"],
+        help="grouping of SHAP shares, attention and response surfaces (default site)",
+    )
+    p.add_argument("--device", help="auto, cpu, cuda (default: the run's)")
+    p.add_argument("-o", "--output", help="folder for <method>.nc/.png (default RUN_DIR/explain)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")

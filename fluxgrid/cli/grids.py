@@ -1,0 +1,73 @@
+"""``fluxgrid drivers`` and ``fluxgrid upscale``: driver grids and carbon-flux maps."""
+
+from __future__ import annotations
+
+import argparse
+
+from .._progress import progress_bar
+from ..errors import ConfigError
+from ..io.atomic import check_writable
+from ..io.grids import DRIVER_VARIABLES, make_grid, open_grid, read_era5, regrid, write_grid
+from ..regions import totals_to_csv
+from ..upscale import main_variable, map_totals, open_maps, read_layer, upscale_to_map
+
+__all__ = ["run_drivers", "run_upscale"]
+
+
+def run_drivers(args: argparse.Namespace) -> int:
+    """ERA5 / ERA5-Land files -> daily drivers, optionally regridded, written as Zarr."""
+    drivers = read_era5(
+        args.sources,
+        variables=args.variables or DRIVER_VARIABLES,
+        accumulation=args.accumulation,
+        day=args.day,
+    )
+    if args.resolution:
+        drivers = regrid(drivers, make_grid(args.resolution, bbox=tuple(args.bbox)))
+    with progress_bar(label=f"writing {args.output}"):
+        write_grid(drivers, args.output, overwrite=args.overwrite)
+    print(
+        f"wrote {args.output}: {drivers.sizes['time']} days x {drivers.sizes['lat']} lat x "
+        f"{drivers.sizes['lon']} lon, variables {', '.join(drivers.data_vars)} "
+        f"(accumulation {drivers.attrs['accumulation']}, {drivers.attrs['day_definition']})"
+    )
+    return 0
+
+
+def run_upscale(args: argparse.Namespace) -> int:
+    """Apply runs to a driver grid: the NetCDF map and, on request, regional totals."""
+    if len(args.inputs) < 2:
+        raise ConfigError("give one or more run directories and then the driver grid")
+    *runs, drivers_path = args.inputs
+    if args.totals:
+        check_writable(args.totals, args.overwrite)
+    drivers = open_grid(drivers_path)
+    igbp = read_layer(args.igbp, ("igbp",)) if args.igbp else None
+    mask = read_layer(args.mask, ("mask", "land")) if args.mask else None
+    path = upscale_to_map(
+        runs,
+        drivers,
+        args.output,
+        overwrite=args.overwrite,
+        igbp=igbp,
+        mask=mask,
+        period=tuple(args.period) if args.period else None,
+        quantiles=args.quantiles,
+        device=args.device,
+        batch_size=args.batch_size,
+        chunk_bytes=int(args.chunk_mb * 2**20),
+    )
+    maps = open_maps(path)
+    variable = main_variable(maps)
+    print(
+        f"wrote {path}: {', '.join(maps.data_vars)} on {maps.sizes['time']} days x "
+        f"{maps.sizes['lat']} lat x {maps.sizes['lon']} lon ({maps[variable].attrs['units']})"
+    )
+    if args.totals:
+        table = map_totals(maps, igbp, variable=variable)
+        totals_to_csv(table, args.totals, overwrite=args.overwrite)
+        name = "sink" if "sink" in table else "total"
+        print(f"regional {name} (TgC yr-1):")
+        print(table[name].to_pandas().to_string(float_format=lambda v: f"{v:.2f}"))
+        print(f"wrote {args.totals}")
+    return 0

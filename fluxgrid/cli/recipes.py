@@ -1,0 +1,32 @@
+"""``fluxgrid demo`` and ``fluxgrid run``: the demo and recipes on a Dask cluster."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..demo import run_demo as demo
+from ..recipe import run_recipe
+
+__all__ = ["run_demo", "run_recipe_command"]
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run the demo into ``args.output``."""
+    demo(Path(args.output))
+    return 0
+
+
+def run_recipe_command(args: argparse.Namespace) -> int:
+    """Run a recipe YAML and list its outputs."""
+    result = run_recipe(
+        args.recipe,
+        output=args.output,
+        scheduler=args.scheduler,
+        n_workers=args.workers,
+        threads_per_worker=args.threads_per_worker,
+        overwrite=args.overwrite,
+    )
+    for name, path in result.items():
+        print(f"    {name}: {path}")
+    return 0
