@@ -44,7 +44,8 @@ from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
 
 import fluxgrid
-from fluxgrid.prep.ssa import MONTH_DAYS, _dominant_period, _spans, ssa, ssa_decompose
+from fluxgrid.prep.ssa import MONTH_DAYS, ssa, ssa_decompose
+from fluxgrid.prep.ssa_core import dominant_period, record_spans
 from fluxgrid.testing import shared_data_path
 
 SEASONAL_MAX = 16 * MONTH_DAYS
@@ -66,7 +67,7 @@ def textbook_ssa(x: np.ndarray, window: float, rank: int, n_pad: int) -> np.ndar
     for i in range(rank):
         elementary = s[i] * np.outer(u[:, i], vt[i])
         rc[i] = np.bincount(anti, weights=elementary.ravel(), minlength=n) / counts
-    period = _dominant_period(rc, n_pad)
+    period = dominant_period(rc, n_pad)
     code = np.where((period > TREND_MIN) | (period > n), 2, np.where(period < SEASONAL_MAX, 0, 1))
     parts = np.stack([rc[code == g].sum(axis=0) for g in range(3)])
     return np.concatenate([parts, (x - parts.sum(axis=0))[None]])
@@ -100,7 +101,7 @@ def main() -> None:
     nee = daily["nee"].astype("float64")
     values = nee.values
     n_site, n_time = values.shape
-    start_idx, length, left_out = _spans(~np.isnan(values), "longest")
+    start_idx, length, left_out = record_spans(~np.isnan(values), "longest")
     print(
         f"loaded daily NEE: {n_site} sites x {n_time} days in {load_s:.1f} s "
         f"(open_fluxnet_zarr + to_daily)"

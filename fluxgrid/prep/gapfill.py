@@ -42,6 +42,15 @@ import xarray as xr
 
 from .. import catalog
 from ..errors import ColumnError, ConfigError, TimestampError
+from .series import (
+    COMPANIONS,
+    interpolate_between,
+    name_list,
+    one_time_chunk,
+    require_variables,
+    series_variables,
+    valid_neighbours,
+)
 
 __all__ = [
     "FILL_FLAGS",
@@ -56,8 +65,6 @@ __all__ = [
 FILL_FLAGS = {"not_filled": 0, "linear_interpolation": 1, "day_of_year_mean": 2}
 #: names starting with these are flux targets and are never gap-filled
 TARGET_PREFIXES = ("nee", "gpp", "reco")
-
-_COMPANIONS = ("_qc", "_filled")
 
 
 def is_target(name: str) -> bool:
@@ -119,15 +126,11 @@ def _fill_block(
     n_time = shape[-1]
     idx = np.arange(n_time)[None, :]
     valid = ~np.isnan(x2)
-    prev = np.maximum.accumulate(np.where(valid, idx, -1), axis=1)
-    nxt = np.minimum.accumulate(np.where(valid, idx, n_time)[:, ::-1], axis=1)[:, ::-1]
+    prev, nxt = valid_neighbours(valid)
     missing = ~valid & (idx >= first) & (idx <= last)
     both = (prev >= 0) & (nxt < n_time)
     short = missing & both & (nxt - prev - 1 <= max_steps)
-    left = np.take_along_axis(x2, np.clip(prev, 0, n_time - 1), axis=1)
-    right = np.take_along_axis(x2, np.clip(nxt, 0, n_time - 1), axis=1)
-    frac = (idx - prev) / np.where(nxt > prev, nxt - prev, 1)
-    out = np.where(short, left + (right - left) * frac, x2)
+    out = np.where(short, interpolate_between(x2, prev, nxt), x2)
     flag = np.where(short, 1, 0).astype(np.int8)
     if climatology:
         mean, count = _doy_mean(x2, valid, doy)
@@ -137,23 +140,9 @@ def _fill_block(
     return out.astype(x.dtype).reshape(shape), flag.reshape(shape)
 
 
-def _one_time_chunk(da: xr.DataArray) -> xr.DataArray:
-    """Make ``time`` one chunk of a Dask-backed array, rechunking the data only.
-
-    (``DataArray.chunk`` would also rechunk Dask-backed object coordinates such as ``igbp``,
-    which makes xarray compute them to look for cftime objects.)
-    """
-    if da.chunks is None:
-        return da
-    axis = da.get_axis_num("time")
-    if len(da.chunks[axis]) == 1:
-        return da
-    return da.copy(data=da.data.rechunk({axis: -1}))
-
-
 def _record_bounds(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     """First and last index on ``time`` where any non-companion variable has a value."""
-    names = [v for v in ds.data_vars if "time" in ds[v].dims and not str(v).endswith(_COMPANIONS)]
+    names = [v for v in ds.data_vars if "time" in ds[v].dims and not str(v).endswith(COMPANIONS)]
     present = None
     for name in names:
         has = ds[name].notnull()
@@ -234,16 +223,9 @@ def gapfill(
             "fluxgrid.to_daily first (max_gap and the day-of-year mean are in days)"
         )
     if variables is None:
-        names = [
-            v
-            for v in ds.data_vars
-            if "time" in ds[v].dims
-            and np.issubdtype(ds[v].dtype, np.floating)
-            and not str(v).endswith(_COMPANIONS)
-            and not is_target(v)
-        ]
+        names = [v for v in series_variables(ds) if not is_target(v)]
     else:
-        names = [variables] if isinstance(variables, str) else list(variables)
+        names = name_list(variables)
         targets = [v for v in names if is_target(v)]
         if targets:
             raise ConfigError(
@@ -251,17 +233,12 @@ def gapfill(
                 "(mask them with qc_mask and let the model skip missing targets). Remove it "
                 "from variables"
             )
-        missing = [v for v in names if v not in ds.data_vars]
-        if missing:
-            raise ColumnError(
-                missing[0], expected="a variable of the cube", found=str(list(ds.data_vars))
-            )
+        require_variables(ds, names, where="cube")
     first, last = _record_bounds(ds)
     doy = day_of_year(time)
     out = ds.copy()
     for name in names:
-        da = ds[name]
-        da = _one_time_chunk(da)
+        da = one_time_chunk(ds[name])
         values, flags = xr.apply_ufunc(
             _fill_block,
             da,
