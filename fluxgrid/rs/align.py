@@ -20,17 +20,25 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from ..errors import RemoteSensingError
+from .items import item_local_dates
 from .names import STATUS, rs_attrs
-from .stac import item_local_dates
+from .sites import site_table
 
-__all__ = ["daily_from_acquisitions", "interpolate_time", "join_rs"]
+__all__ = [
+    "Acquisitions",
+    "daily_from_acquisitions",
+    "daily_site_values",
+    "interpolate_time",
+    "join_rs",
+]
 
 
 def interpolate_time(da: xr.DataArray, *, max_gap_days: float) -> xr.DataArray:
@@ -137,6 +145,116 @@ def daily_from_acquisitions(
         day_status.astype("int8"), dims="time", coords={"time": days}
     )
     return ds
+
+
+class Acquisitions(NamedTuple):
+    """One site's values per acquisition, as :func:`daily_site_values` takes them.
+
+    Attributes
+    ----------
+    table
+        Values per acquisition, dim ``time`` (UTC) first.
+    status
+        Status code per acquisition (:data:`fluxgrid.rs.names.STATUS`), dim ``time``.
+    weight
+        Weight per acquisition (e.g. clear-pixel count), dim ``time``; ``None`` = 1.
+    """
+
+    table: xr.Dataset
+    status: xr.DataArray
+    weight: xr.DataArray | None = None
+
+
+def daily_site_values(
+    cube: xr.Dataset,
+    acquisitions: Mapping[str, Acquisitions],
+    *,
+    product: str,
+    variables: Sequence[str] = (),
+) -> xr.Dataset:
+    """Acquisitions of many sites -> values on the cube's ``(site, time)`` with a status.
+
+    Each site's acquisitions are averaged onto its local days by
+    :func:`daily_from_acquisitions`; sites of the cube without acquisitions get NaN and
+    the status ``no_acquisition``; sites that are not in the cube are left out.
+
+    Parameters
+    ----------
+    cube
+        Daily site cube (coords ``latitude``, ``longitude``, ``utc_offset``).
+    acquisitions
+        Site -> its :class:`Acquisitions`.
+    product
+        Prefix of the status variable (``"s1"`` -> ``s1_status``).
+    variables
+        Names of the value variables, used only when no site has acquisitions (the
+        result is then all missing).
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(site, time)`` in the cube's site order, ready for :func:`join_rs`.
+
+    Raises
+    ------
+    RemoteSensingError
+        No site has acquisitions and ``variables`` is empty.
+
+    Examples
+    --------
+    >>> t = pd.to_datetime(["2020-06-01T10:30"])
+    >>> days = pd.date_range("2020-06-01", periods=2)
+    >>> cube = xr.Dataset(coords={"site": ["a", "b"], "time": days,
+    ...     "latitude": ("site", [51.0, 52.0]), "longitude": ("site", [10.0, 11.0]),
+    ...     "utc_offset": ("site", [1.0, 1.0])})
+    >>> acq = Acquisitions(xr.Dataset({"v": ("time", [2.0])}, coords={"time": t}),
+    ...                    xr.DataArray([0], dims="time", coords={"time": t}))
+    >>> daily = daily_site_values(cube, {"a": acq}, product="x")
+    >>> daily.v.values.tolist(), daily.x_status.values.tolist()
+    ([[2.0, nan], [nan, nan]], [[0, 1], [1, 1]])
+    """
+    sites = site_table(cube)
+    per_site = {
+        name: daily_from_acquisitions(
+            acq.table,
+            acq.status,
+            utc_offset=float(sites.loc[name, "utc_offset"]),
+            time=cube.time,
+            weight=acq.weight,
+            product=product,
+        )
+        for name, acq in acquisitions.items()
+        if name in sites.index
+    }
+    empty = _no_acquisitions(per_site, cube, product, variables)
+    parts = [per_site.get(name, empty) for name in sites.index]
+    return xr.concat(parts, dim="site", join="outer").assign_coords(site=cube.site.values)
+
+
+def _no_acquisitions(
+    per_site: Mapping[str, xr.Dataset], cube: xr.Dataset, product: str, variables: Sequence[str]
+) -> xr.Dataset:
+    """The daily table of a site without acquisitions: NaN values, ``no_acquisition``."""
+    status_name = f"{product}_status"
+    if per_site:
+        template = next(iter(per_site.values()))
+        return xr.Dataset(
+            {
+                k: xr.full_like(v, STATUS["no_acquisition"] if k == status_name else np.nan)
+                for k, v in template.data_vars.items()
+            }
+        )
+    if not variables:
+        raise RemoteSensingError(f"no site has {product} acquisitions")
+    n = cube.sizes["time"]
+    nan = np.full(n, np.nan, dtype="float32")
+    return xr.Dataset(
+        {
+            **{name: ("time", nan) for name in variables},
+            status_name: ("time", np.full(n, STATUS["no_acquisition"], "int8")),
+        },
+        coords={"time": cube.time.values},
+    )
 
 
 def join_rs(

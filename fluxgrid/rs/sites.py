@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import pandas as pd
 import xarray as xr
 
+from .._progress import track
 from ..errors import RemoteSensingError
 
-__all__ = ["for_each_site", "site_table"]
+__all__ = ["for_each_site", "site_results", "site_table"]
 
 
 def site_table(cube: xr.Dataset) -> pd.DataFrame:
@@ -78,8 +79,6 @@ def for_each_site(
     (dict, dict)
         Site -> result of ``step``; site -> reason for sites without a result.
     """
-    from .._progress import track
-
     sites = site_table(cube)
     t0 = start or pd.Timestamp(cube.time.values[0]) - pd.Timedelta(days=1)
     t1 = end or pd.Timestamp(cube.time.values[-1]) + pd.Timedelta(days=1)
@@ -95,3 +94,60 @@ def for_each_site(
                 raise
             failed[name] = str(err)
     return results, failed
+
+
+def site_results(
+    step: Callable[..., Any],
+    cube: xr.Dataset,
+    source: str | os.PathLike | None,
+    results: Mapping[str, Any] | None,
+    failed: Mapping[str, str] | None,
+    *,
+    caller: str,
+    what: str,
+    desc: str,
+    start: str | pd.Timestamp | None = None,
+    end: str | pd.Timestamp | None = None,
+    on_error: str = "record",
+    **kwargs: Any,
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Per-site results given by the caller, or computed now by :func:`for_each_site`.
+
+    This is the first step of every ``add_<product>``: results computed elsewhere (e.g. on
+    a Dask cluster by :mod:`fluxgrid.rs.pipeline`) are used as they are; without them,
+    ``step`` runs for every site of ``cube`` and its failures join ``failed``.
+
+    Parameters
+    ----------
+    step, cube, source, desc, start, end, on_error, **kwargs
+        As for :func:`for_each_site`.
+    results, failed
+        Precomputed site -> result and site -> reason; ``results=None`` computes them.
+    caller, what
+        The calling function and what its results are called, for the message when
+        neither ``source`` nor ``results`` is given.
+
+    Returns
+    -------
+    (dict, dict)
+        Site -> result; site -> reason for sites without one.
+
+    Raises
+    ------
+    RemoteSensingError
+        Neither ``source`` nor ``results`` given.
+
+    Examples
+    --------
+    >>> annuli, failed = site_results(s1_site, cube, None, annuli, {}, caller="add_s1",
+    ...                               what="annuli", desc="Sentinel-1 sites")  # doctest: +SKIP
+    """
+    failed = dict(failed or {})
+    if results is None:
+        if source is None:
+            raise RemoteSensingError(f"{caller}: give a STAC source or precomputed {what}")
+        results, lost = for_each_site(
+            step, cube, source, desc=desc, start=start, end=end, on_error=on_error, **kwargs
+        )
+        failed.update(lost)
+    return dict(results), failed
