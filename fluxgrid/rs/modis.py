@@ -33,16 +33,14 @@ import xarray as xr
 
 from .._lazy import lazy_import
 from ..errors import FileFormatError, RemoteSensingError
+from .align import Acquisitions, daily_site_values, join_rs
 from .config import LSTConfig, StacConfig
+from .geometry import odc_geo, tower_xy
+from .items import group_items, product_day_key
 from .names import STATUS, rs_attrs
-from .stac import (
-    group_items,
-    odc_geo,
-    product_day_key,
-    reduce_groups,
-    search_items,
-    tower_xy,
-)
+from .sites import site_results, site_table
+from .stac import search_items
+from .stac_load import reduce_groups
 
 __all__ = [
     "OVERPASS_HOURS",
@@ -103,10 +101,10 @@ def _window_geobox(items: Sequence, latitude: float, longitude: float, window: i
     geobox_mod = odc_geo("geobox")
     geo = odc_geo()
     affine = lazy_import("affine")
-    from shapely.geometry import Point, shape
-
-    point = Point(float(longitude), float(latitude))
-    item = next((i for i in items if shape(i.geometry).covers(point)), items[0])
+    shapely_geometry = lazy_import("shapely.geometry")
+    point = shapely_geometry.Point(float(longitude), float(latitude))
+    covers = (i for i in items if shapely_geometry.shape(i.geometry).covers(point))
+    item = next(covers, items[0])
     props = {**item.properties}
     asset = next(iter(item.assets.values()))
     props.update({k: v for k, v in asset.extra_fields.items() if k.startswith("proj:")})
@@ -208,23 +206,8 @@ def lst_window(
             offset=offset,
             max_lst_error_k=cfg.max_lst_error_k,
         )
-        stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"))
-        parts = {}
-        for k, part in enumerate(("day", "night")):
-            mean, n, cloud = (stats.isel(stat=3 * k + j, drop=True) for j in range(3))
-            status = xr.where(
-                n >= cfg.min_good_pixels,
-                STATUS["ok"],
-                xr.where(
-                    n > 0,
-                    STATUS["below_min_share"],
-                    xr.where(cloud > 0, STATUS["all_masked"], STATUS["no_data"]),
-                ),
-            ).astype("int8")
-            parts[f"{part}_lst"] = mean.where(status == STATUS["ok"]).astype("float32")
-            parts[f"{part}_n"] = n.astype("float32")
-            parts[f"{part}_status"] = status
-        ds = xr.Dataset(parts).assign_coords(time=days.values.astype("datetime64[ns]"))
+        ds = _window_table(raw, cfg.min_good_pixels)
+        ds = ds.assign_coords(time=days.values.astype("datetime64[ns]"))
         ds.attrs.update(platform=platform, window=cfg.window, site=site or "", longitude=longitude)
         out[platform] = ds
     if not out:
@@ -233,6 +216,27 @@ def lst_window(
             "MYD11A1 = aqua) among the items"
         )
     return out
+
+
+def _window_table(raw, min_good_pixels: int) -> xr.Dataset:
+    """Window statistics ``(time, 6)`` -> ``<part>_lst`` (NaN unless ok), ``_n``, ``_status``."""
+    stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"))
+    parts = {}
+    for k, part in enumerate(("day", "night")):
+        mean, n, cloud = (stats.isel(stat=3 * k + j, drop=True) for j in range(3))
+        status = xr.where(
+            n >= min_good_pixels,
+            STATUS["ok"],
+            xr.where(
+                n > 0,
+                STATUS["below_min_share"],
+                xr.where(cloud > 0, STATUS["all_masked"], STATUS["no_data"]),
+            ),
+        ).astype("int8")
+        parts[f"{part}_lst"] = mean.where(status == STATUS["ok"]).astype("float32")
+        parts[f"{part}_n"] = n.astype("float32")
+        parts[f"{part}_status"] = status
+    return xr.Dataset(parts)
 
 
 def _lst_scaling(item) -> tuple[float, float]:
@@ -343,68 +347,42 @@ def add_lst(
         ``lst_terra_day_n`` (good pixels in the window), ``lst_terra_day_status`` and
         coordinate ``lst_terra_day_reason``.
     """
-    from .align import daily_from_acquisitions, join_rs
-    from .sites import for_each_site, site_table
-
     cfg = config or LSTConfig()
     sites = site_table(cube)
-    failed = dict(failed or {})
-    if windows is None:
-        if source is None:
-            raise RemoteSensingError("add_lst: give a STAC source or precomputed windows")
-        windows, lost = for_each_site(
-            lst_site,
-            cube,
-            source,
-            desc="MODIS LST sites",
-            start=start,
-            end=end,
-            on_error=on_error,
-            config=cfg,
-            stac=stac,
-        )
-        failed.update(lost)
+    windows, failed = site_results(
+        lst_site,
+        cube,
+        source,
+        windows,
+        failed,
+        caller="add_lst",
+        what="windows",
+        desc="MODIS LST sites",
+        start=start,
+        end=end,
+        on_error=on_error,
+        config=cfg,
+        stac=stac,
+    )
     split = {
         name: lst_streams(w, float(sites.loc[name, "longitude"])) for name, w in windows.items()
     }
     out = cube
-    streams = [f"{p}_{part}" for p in cfg.platforms for part in ("day", "night")]
-    for stream in streams:
+    for stream in (f"{p}_{part}" for p in cfg.platforms for part in ("day", "night")):
         product = f"lst_{stream}"
-        per_site = []
+        found = {name: streams[stream] for name, streams in split.items() if stream in streams}
         reasons = dict(failed)
         for name in sites.index:
-            w = split.get(name, {}).get(stream)
-            if w is None:
+            if name not in found:
                 reasons.setdefault(name, f"no {stream.replace('_', ' ')} LST items")
-                nan = np.full(cube.sizes["time"], np.nan, dtype="float32")
-                per_site.append(
-                    xr.Dataset(
-                        {
-                            product: ("time", nan),
-                            f"{product}_n": ("time", nan),
-                            f"{product}_status": (
-                                "time",
-                                np.full(cube.sizes["time"], STATUS["no_acquisition"], "int8"),
-                            ),
-                        },
-                        coords={"time": cube.time.values},
-                    )
-                )
-                continue
-            table = xr.Dataset({product: w["lst"], f"{product}_n": w["n"]})
-            per_site.append(
-                daily_from_acquisitions(
-                    table,
-                    w["status"],
-                    utc_offset=float(sites.loc[name, "utc_offset"]),
-                    time=cube.time,
-                    product=product,
-                )
-            )
-        daily = xr.concat(per_site, dim="site").assign_coords(site=cube.site.values)
-        n_name = f"{product}_n"
-        daily[n_name] = daily[n_name].fillna(0.0)
+        acquisitions = {
+            name: Acquisitions(xr.Dataset({product: w["lst"], f"{product}_n": w["n"]}), w["status"])
+            for name, w in found.items()
+        }
+        daily = daily_site_values(
+            cube, acquisitions, product=product, variables=(product, f"{product}_n")
+        )
+        daily[f"{product}_n"] = daily[f"{product}_n"].fillna(0.0)
         out = join_rs(
             out,
             daily,
@@ -461,82 +439,7 @@ def read_fluxneteo(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> xr
         A file without ``site_ID``/``site_coordinates`` attributes or a time axis.
     """
     files = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
-    cubes = []
-    for path in files:
-        path = Path(path)
-        if not path.is_file():
-            raise FileFormatError(path, "no such file", "a FluxnetEO MODIS site file (.nc)")
-        with xr.open_dataset(path) as raw:
-            raw = raw.load()
-        site = raw.attrs.get("site_ID")
-        coords = raw.attrs.get("site_coordinates")
-        if site is None or coords is None or "time" not in raw.dims:
-            raise FileFormatError(
-                path,
-                "missing site_ID / site_coordinates attributes or time dimension",
-                "a FluxnetEO MODIS site file",
-            )
-        lat, lon = (float(v) for v in str(coords).split(","))
-        data = {}
-        for var, da in raw.data_vars.items():
-            if da.dims != ("time",):
-                continue
-            name, kind = _fluxneteo_name(str(var))
-            values = da.values.astype("float64")
-            is_lst = name.startswith("lst_")
-            if kind == "value":
-                out = values - _KELVIN if is_lst else values
-                attrs = (
-                    rs_attrs(name)
-                    if is_lst
-                    else {
-                        "long_name": f"MODIS {var} (FluxnetEO tower cut-out mean)",
-                        "units": "1",
-                    }
-                )
-                data[name] = (out.astype("float32"), attrs)
-            elif kind == "n":
-                data[f"{name}_n"] = (
-                    values.astype("float32"),
-                    {
-                        "long_name": f"number of good-quality pixels within 1 km behind {name}",
-                        "units": "1",
-                    },
-                )
-            elif kind == "nstd":
-                data[f"{name}_nstd"] = (
-                    values.astype("float32"),
-                    {
-                        "long_name": f"standard deviation of the good-quality pixels behind {name}",
-                        "units": "K" if is_lst else "1",
-                    },
-                )
-            else:
-                data[f"{name}_gapfill"] = (
-                    values.astype("float32"),
-                    {
-                        "long_name": f"FluxnetEO gap-fill type of {name}",
-                        "comment": da.attrs.get("description", ""),
-                        "units": "1",
-                    },
-                )
-        for name in [n for n in data if f"{n}_gapfill" in data]:
-            gapfill = data[f"{name}_gapfill"][0]
-            qc = np.where(np.isfinite(data[name][0]), (gapfill == 0).astype("float32"), np.nan)
-            data[f"{name}_qc"] = (
-                qc.astype("float32"),
-                {"long_name": f"share of original (not gap-filled) data in {name}", "units": "1"},
-            )
-        ds = xr.Dataset(
-            {k: (("site", "time"), v[None, :], a) for k, (v, a) in data.items()},
-            coords={
-                "site": [site],
-                "time": raw.time.values.astype("datetime64[ns]"),
-                "latitude": ("site", [lat]),
-                "longitude": ("site", [lon]),
-            },
-        )
-        cubes.append(ds)
+    cubes = [_read_fluxneteo_file(Path(path)) for path in files]
     out = xr.concat(cubes, dim="site", join="outer") if len(cubes) > 1 else cubes[0]
     out.attrs.update(
         source="FluxnetEO MODIS (Walther et al. 2022, Biogeosciences 19, 2805-2840)",
@@ -544,3 +447,65 @@ def read_fluxneteo(paths: str | os.PathLike | Sequence[str | os.PathLike]) -> xr
         Conventions="CF-1.8",
     )
     return out
+
+
+def _read_fluxneteo_file(path: Path) -> xr.Dataset:
+    """One FluxnetEO site file -> a one-site cube with canonical names and companions."""
+    if not path.is_file():
+        raise FileFormatError(path, "no such file", "a FluxnetEO MODIS site file (.nc)")
+    with xr.open_dataset(path) as raw:
+        raw = raw.load()
+    site = raw.attrs.get("site_ID")
+    coords = raw.attrs.get("site_coordinates")
+    if site is None or coords is None or "time" not in raw.dims:
+        raise FileFormatError(
+            path,
+            "missing site_ID / site_coordinates attributes or time dimension",
+            "a FluxnetEO MODIS site file",
+        )
+    lat, lon = (float(v) for v in str(coords).split(","))
+    data = {}
+    for var, da in raw.data_vars.items():
+        if da.dims == ("time",):
+            data.update([_fluxneteo_variable(str(var), da)])
+    for name in [n for n in data if f"{n}_gapfill" in data]:
+        gapfill = data[f"{name}_gapfill"][0]
+        qc = np.where(np.isfinite(data[name][0]), (gapfill == 0).astype("float32"), np.nan)
+        data[f"{name}_qc"] = (
+            qc.astype("float32"),
+            {"long_name": f"share of original (not gap-filled) data in {name}", "units": "1"},
+        )
+    return xr.Dataset(
+        {k: (("site", "time"), v[None, :], a) for k, (v, a) in data.items()},
+        coords={
+            "site": [site],
+            "time": raw.time.values.astype("datetime64[ns]"),
+            "latitude": ("site", [lat]),
+            "longitude": ("site", [lon]),
+        },
+    )
+
+
+def _fluxneteo_variable(var: str, da: xr.DataArray) -> tuple[str, tuple[np.ndarray, dict]]:
+    """(canonical name, (values, attrs)) of one FluxnetEO variable; LST in degC."""
+    name, kind = _fluxneteo_name(var)
+    values = da.values.astype("float64")
+    is_lst = name.startswith("lst_")
+    if kind == "value":
+        if is_lst:
+            return name, ((values - _KELVIN).astype("float32"), rs_attrs(name))
+        what = f"MODIS {var} (FluxnetEO tower cut-out mean)"
+        return name, (values.astype("float32"), {"long_name": what, "units": "1"})
+    if kind == "n":
+        what = f"number of good-quality pixels within 1 km behind {name}"
+        return f"{name}_n", (values.astype("float32"), {"long_name": what, "units": "1"})
+    if kind == "nstd":
+        what = f"standard deviation of the good-quality pixels behind {name}"
+        attrs = {"long_name": what, "units": "K" if is_lst else "1"}
+        return f"{name}_nstd", (values.astype("float32"), attrs)
+    attrs = {
+        "long_name": f"FluxnetEO gap-fill type of {name}",
+        "comment": da.attrs.get("description", ""),
+        "units": "1",
+    }
+    return f"{name}_gapfill", (values.astype("float32"), attrs)

@@ -32,17 +32,14 @@ import pandas as pd
 import xarray as xr
 
 from ..errors import RemoteSensingError
+from .align import Acquisitions, daily_site_values, join_rs
 from .config import S1Config, StacConfig
+from .geometry import footprint_grid
+from .items import SolarDayKey, group_items
 from .names import STATUS, rs_attrs
-from .stac import (
-    SolarDayKey,
-    group_items,
-    odc_geo,
-    reduce_groups,
-    search_items,
-    site_geobox,
-    tower_distance,
-)
+from .sites import site_results
+from .stac import search_items
+from .stac_load import reduce_groups
 
 __all__ = ["add_s1", "dprvi", "s1_annulus", "s1_site"]
 
@@ -96,6 +93,32 @@ def _s1_reduce(
     return _annulus_block(values, ring)
 
 
+def _annulus_table(raw, times: np.ndarray, groups: Sequence, min_valid_share: float) -> xr.Dataset:
+    """Annulus statistics ``(time, 4)`` -> ``vv``, ``vh`` (NaN unless ``ok``), share, status."""
+    stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"), coords={"time": times})
+    out = xr.Dataset(
+        {
+            "vv": stats.isel(stat=0, drop=True),
+            "vh": stats.isel(stat=1, drop=True),
+            "n_ring": stats.isel(stat=2, drop=True),
+            "n_valid": stats.isel(stat=3, drop=True),
+            "orbit_state": ("time", np.array([g.key[1] or "unknown" for g in groups])),
+        }
+    )
+    share = (out["n_valid"] / out["n_ring"].where(out["n_ring"] > 0)).astype("float32")
+    status = xr.where(
+        out["n_valid"] == 0,
+        STATUS["no_data"],
+        xr.where(share < min_valid_share, STATUS["below_min_share"], STATUS["ok"]),
+    ).astype("int8")
+    ok = status == STATUS["ok"]
+    out["vv"] = out["vv"].where(ok).astype("float32")
+    out["vh"] = out["vh"].where(ok).astype("float32")
+    out["valid_share"] = share
+    out["status"] = status
+    return out
+
+
 def s1_annulus(
     items: Sequence,
     latitude: float,
@@ -138,12 +161,14 @@ def s1_annulus(
     key = SolarDayKey(longitude, ("sat:orbit_state",))
     groups = group_items(items, key)
     times = np.array([g.time for g in groups], dtype="datetime64[ns]")
-    geobox = site_geobox(
-        latitude, longitude, buffer_m=cfg.outer_m, resolution=cfg.resolution, align=cfg.resolution
+    geobox, _, ring = footprint_grid(
+        latitude,
+        longitude,
+        outer_m=cfg.outer_m,
+        inner_m=cfg.inner_m,
+        resolution=cfg.resolution,
+        align=cfg.resolution,
     )
-    template = odc_geo("xr").xr_zeros(geobox, dtype="uint8")
-    dist = tower_distance(template, latitude, longitude)
-    ring = ((dist >= cfg.inner_m) & (dist <= cfg.outer_m)).values
     raw = reduce_groups(
         groups,
         bands=[vv_key, vh_key],
@@ -154,30 +179,10 @@ def s1_annulus(
         chunk=cfg.chunk_dates,
         retries=retries,
         site=site,
-        ring=ring,
+        ring=ring.values,
         keys=(vv_key, vh_key),
     )
-    stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"), coords={"time": times})
-    out = xr.Dataset(
-        {
-            "vv": stats.isel(stat=0, drop=True),
-            "vh": stats.isel(stat=1, drop=True),
-            "n_ring": stats.isel(stat=2, drop=True),
-            "n_valid": stats.isel(stat=3, drop=True),
-            "orbit_state": ("time", np.array([g.key[1] or "unknown" for g in groups])),
-        }
-    )
-    share = (out["n_valid"] / out["n_ring"].where(out["n_ring"] > 0)).astype("float32")
-    status = xr.where(
-        out["n_valid"] == 0,
-        STATUS["no_data"],
-        xr.where(share < cfg.min_valid_share, STATUS["below_min_share"], STATUS["ok"]),
-    ).astype("int8")
-    ok = status == STATUS["ok"]
-    out["vv"] = out["vv"].where(ok).astype("float32")
-    out["vh"] = out["vh"].where(ok).astype("float32")
-    out["valid_share"] = share
-    out["status"] = status
+    out = _annulus_table(raw, times, groups, cfg.min_valid_share)
     out.attrs.update(
         site=site or "",
         latitude=float(latitude),
@@ -264,58 +269,33 @@ def add_s1(
         coordinate ``s1_reason``. Same-day acquisitions are averaged in linear units
         before dB and indices are derived.
     """
-    from .align import daily_from_acquisitions, join_rs
-    from .sites import for_each_site, site_table
-
     cfg = config or S1Config()
-    sites = site_table(cube)
-    failed = dict(failed or {})
-    if annuli is None:
-        if source is None:
-            raise RemoteSensingError("add_s1: give a STAC source or precomputed annuli")
-        annuli, lost = for_each_site(
-            s1_site,
-            cube,
-            source,
-            desc="Sentinel-1 sites",
-            start=start,
-            end=end,
-            on_error=on_error,
-            config=cfg,
-            stac=stac,
+    annuli, failed = site_results(
+        s1_site,
+        cube,
+        source,
+        annuli,
+        failed,
+        caller="add_s1",
+        what="annuli",
+        desc="Sentinel-1 sites",
+        start=start,
+        end=end,
+        on_error=on_error,
+        config=cfg,
+        stac=stac,
+    )
+    acquisitions = {
+        name: Acquisitions(
+            xr.Dataset({"s1_vv": a["vv"], "s1_vh": a["vh"], "s1_valid_share": a["valid_share"]}),
+            a["status"],
+            a["n_valid"],
         )
-        failed.update(lost)
-    per_site = []
-    for name in sites.index:
-        if name in annuli:
-            a = annuli[name]
-            table = xr.Dataset(
-                {"s1_vv": a["vv"], "s1_vh": a["vh"], "s1_valid_share": a["valid_share"]}
-            )
-            daily = daily_from_acquisitions(
-                table,
-                a["status"],
-                utc_offset=float(sites.loc[name, "utc_offset"]),
-                time=cube.time,
-                weight=a["n_valid"],
-                product="s1",
-            )
-        else:
-            nan = np.full(cube.sizes["time"], np.nan, dtype="float32")
-            daily = xr.Dataset(
-                {
-                    "s1_vv": ("time", nan),
-                    "s1_vh": ("time", nan),
-                    "s1_valid_share": ("time", nan),
-                    "s1_status": (
-                        "time",
-                        np.full(cube.sizes["time"], STATUS["no_acquisition"], "int8"),
-                    ),
-                },
-                coords={"time": cube.time.values},
-            )
-        per_site.append(daily)
-    daily = xr.concat(per_site, dim="site").assign_coords(site=cube.site.values)
+        for name, a in annuli.items()
+    }
+    daily = daily_site_values(
+        cube, acquisitions, product="s1", variables=("s1_vv", "s1_vh", "s1_valid_share")
+    )
     out = join_rs(
         cube,
         daily,
@@ -324,6 +304,11 @@ def add_s1(
         max_gap_days=max_gap_days,
         reasons=failed,
     )
+    return _derived(out)
+
+
+def _derived(out: xr.Dataset) -> xr.Dataset:
+    """Add values in dB, the cross-ratio and the vegetation indices of daily linear gamma0."""
     with np.errstate(divide="ignore", invalid="ignore"):
         out["s1_vv_db"] = (10 * np.log10(out["s1_vv"])).astype("float32")
         out["s1_vh_db"] = (10 * np.log10(out["s1_vh"])).astype("float32")
