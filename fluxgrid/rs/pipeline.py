@@ -17,7 +17,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,17 +27,23 @@ import xarray as xr
 from ..errors import RemoteSensingError
 from ..io.store import to_netcdf
 from .config import LSTConfig, S1Config, S2Config, StacConfig
+from .modis import lst_site
+from .sentinel1 import s1_site
+from .sentinel2 import s2_site
 
 __all__ = ["PRODUCTS", "load_site_results", "run_site_jobs", "site_job"]
 
 #: products with per-site jobs
 PRODUCTS = ("s2", "s1", "lst")
+#: product -> per-site step; LST returns one table per platform, the others one table
+_STEPS: dict[str, Callable[..., Any]] = {"s2": s2_site, "s1": s1_site, "lst": lst_site}
 
 
-def _paths(folder: Path, product: str, site: str, platforms: Sequence[str]) -> list[Path]:
+def _tables(folder: Path, product: str, site: str, platforms: Sequence[str]) -> dict[str, Path]:
+    """Key -> file of a site's table(s): ``""`` for one table, the platform for LST."""
     if product == "lst":
-        return [folder / f"{site}.lst.{p}.nc" for p in platforms]
-    return [folder / f"{site}.{product}.nc"]
+        return {p: folder / f"{site}.lst.{p}.nc" for p in platforms}
+    return {"": folder / f"{site}.{product}.nc"}
 
 
 def site_job(
@@ -61,50 +67,19 @@ def site_job(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    step = _STEPS.get(product)
+    if step is None:  # recorded as the site's reason, like any failure
+        return site, f"unknown product {product!r}; expected one of {PRODUCTS}"
     try:
-        if product == "s2":
-            from .sentinel2 import s2_site
-
-            result = {
-                "": s2_site(
-                    source,
-                    site,
-                    latitude,
-                    longitude,
-                    start=start,
-                    end=end,
-                    config=config,
-                    stac=stac,
-                )
-            }
-        elif product == "s1":
-            from .sentinel1 import s1_site
-
-            result = {
-                "": s1_site(
-                    source,
-                    site,
-                    latitude,
-                    longitude,
-                    start=start,
-                    end=end,
-                    config=config,
-                    stac=stac,
-                )
-            }
-        elif product == "lst":
-            from .modis import lst_site
-
-            result = lst_site(
-                source, site, latitude, longitude, start=start, end=end, config=config, stac=stac
-            )
-        else:
-            raise RemoteSensingError(f"unknown product {product!r}; expected one of {PRODUCTS}")
+        result = step(
+            source, site, latitude, longitude, start=start, end=end, config=config, stac=stac
+        )
     except RemoteSensingError as err:
         return site, str(err)
-    for key, ds in result.items():
-        name = f"{site}.{product}.nc" if not key else f"{site}.{product}.{key}.nc"
-        to_netcdf(ds, folder / name, overwrite=True)
+    if isinstance(result, xr.Dataset):
+        result = {"": result}
+    for key, path in _tables(folder, product, site, list(result)).items():
+        to_netcdf(result[key], path, overwrite=True)
     return site, ""
 
 
@@ -158,35 +133,35 @@ def run_site_jobs(
     for site, lat, lon in zip(
         map(str, cube.site.values), cube["latitude"].values, cube["longitude"].values, strict=True
     ):
-        done = (
-            all(p.exists() for p in _paths(folder, product, site, platforms))
-            if product != "lst"
-            else any(p.exists() for p in _paths(folder, product, site, platforms))
-        )
+        done = any(p.exists() for p in _tables(folder, product, site, platforms).values())
         if done and not overwrite:
             note(f"{product} {site}: table exists, skipped")
             continue
         todo.append((site, float(lat), float(lon)))
     kwargs = dict(start=t0, end=t1, config=config, stac=stac, folder=str(folder))
     failed: dict[str, str] = {}
-    total = len(todo)
-    if client is None:
-        results = (site_job(product, source, s, la, lo, **kwargs) for s, la, lo in todo)
-    else:
-        from distributed import as_completed
-
-        futures = [
-            client.submit(
-                site_job, product, source, s, la, lo, **kwargs, key=f"rs-{product}-{s}", pure=False
-            )
-            for s, la, lo in todo
-        ]
-        results = (f.result() for f in as_completed(futures))
-    for k, (site, reason) in enumerate(results, start=1):
+    for k, (site, reason) in enumerate(_run(client, product, source, todo, kwargs), start=1):
         if reason:
             failed[site] = reason
-        note(f"{product} {site}: {'failed: ' + reason if reason else 'done'} ({k}/{total})")
+        note(f"{product} {site}: {'failed: ' + reason if reason else 'done'} ({k}/{len(todo)})")
     return failed
+
+
+def _run(
+    client: Any, product: str, source: str, todo: list[tuple[str, float, float]], kwargs: dict
+) -> Iterator[tuple[str, str]]:
+    """``(site, reason)`` of each job as it finishes: here in turn, or on ``client``."""
+    if client is None:
+        return (site_job(product, source, s, la, lo, **kwargs) for s, la, lo in todo)
+    from distributed import as_completed
+
+    futures = [
+        client.submit(
+            site_job, product, source, s, la, lo, **kwargs, key=f"rs-{product}-{s}", pure=False
+        )
+        for s, la, lo in todo
+    ]
+    return (f.result() for f in as_completed(futures))
 
 
 def load_site_results(
@@ -204,25 +179,17 @@ def load_site_results(
         Site -> table (for LST: platform -> table); site -> reason for sites without one.
     """
     folder = Path(folder)
+    label = "LST" if product == "lst" else product
     results: dict[str, Any] = {}
     missing: dict[str, str] = {}
     for site in map(str, sites):
-        if product == "lst":
-            found = {}
-            for platform in platforms:
-                path = folder / f"{site}.lst.{platform}.nc"
-                if path.exists():
-                    with xr.open_dataset(path) as ds:
-                        found[platform] = ds.load()
-            if found:
-                results[site] = found
-            else:
-                missing[site] = "no LST table (the site job failed or did not run)"
-            continue
-        path = folder / f"{site}.{product}.nc"
-        if path.exists():
-            with xr.open_dataset(path) as ds:
-                results[site] = ds.load()
+        found = {}
+        for key, path in _tables(folder, product, site, platforms).items():
+            if path.exists():
+                with xr.open_dataset(path) as ds:
+                    found[key] = ds.load()
+        if not found:
+            missing[site] = f"no {label} table (the site job failed or did not run)"
         else:
-            missing[site] = f"no {product} table (the site job failed or did not run)"
+            results[site] = found if product == "lst" else found[""]
     return results, missing
