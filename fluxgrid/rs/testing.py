@@ -17,9 +17,11 @@ Examples
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,8 @@ import pandas as pd
 
 from .._lazy import lazy_import
 from .brdf import ROY2017, c_factor
-from .sentinel2 import EARTH_SEARCH_NAMES, S2_BANDS, S2_RESOLUTION
-from .stac import tower_xy, utm_epsg
+from .geometry import tower_xy, utm_epsg
+from .s2_metadata import EARTH_SEARCH_NAMES, S2_BANDS, S2_RESOLUTION
 
 __all__ = [
     "MODIS_SINUSOIDAL",
@@ -91,6 +93,28 @@ def _write_cog(path: Path, data: np.ndarray, transform, crs: str, nodata: float 
         dst.write(data, 1)
 
 
+def _cog_asset(
+    path: Path, data: np.ndarray, transform, crs: str, raster: dict[str, Any], **fields: Any
+) -> dict[str, Any]:
+    """Write ``data`` as a COG at ``path``; its STAC asset (``fields`` after the roles)."""
+    _write_cog(path, data, transform, crs, raster.get("nodata"))
+    return {
+        "href": str(path),
+        "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+        "roles": ["data"],
+        **fields,
+        "proj:shape": list(data.shape),
+        "proj:transform": list(transform)[:6],
+        "raster:bands": [raster],
+    }
+
+
+def _item_folder(folder: Path, product: str, item_id: str) -> Path:
+    sub = folder / product / item_id
+    sub.mkdir(parents=True, exist_ok=True)
+    return sub
+
+
 def _footprint_lonlat(transform, shape, crs: str) -> tuple[dict, list[float]]:
     pyproj = lazy_import("pyproj")
     tr = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
@@ -134,7 +158,7 @@ def _item(
         id=item_id,
         geometry=_plain(geometry),
         bbox=_plain(bbox),
-        datetime=when.to_pydatetime().replace(tzinfo=__import__("datetime").timezone.utc),
+        datetime=when.to_pydatetime().replace(tzinfo=datetime.timezone.utc),
         properties=_plain(properties),
         collection=collection,
         stac_extensions=list(extensions),
@@ -344,10 +368,35 @@ def write_s2_catalog(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    affine = lazy_import("affine")
     conditions = list(conditions or ["clear"] * len(dates))
     items = []
     for s_idx, (site, (lat, lon)) in enumerate(sites.items()):
+        tile = _S2Tile.around(lat, lon, half_size_m)
+        for k, (day, cond) in enumerate(zip(dates, conditions, strict=True)):
+            when = pd.Timestamp(day).normalize() + pd.Timedelta(hours=10.5 - lon / 15.0)
+            items.append(
+                _s2_item(folder, site, when, cond, tile, rng, k + s_idx, layout, missing_assets)
+            )
+    return _save(items, folder, "sentinel-2-l2a", kind)
+
+
+@dataclass(frozen=True)
+class _S2Tile:
+    """The fixture's 10 m grid around one tower (origin on the 60 m lattice)."""
+
+    latitude: float
+    epsg: int
+    x0: float
+    ulx: float
+    uly: float
+    n: int
+    tower_rc: tuple[int, int]
+    geometry: dict
+    bbox: list[float]
+
+    @classmethod
+    def around(cls, lat: float, lon: float, half_size_m: float) -> _S2Tile:
+        affine = lazy_import("affine")
         epsg = utm_epsg(lat, lon)
         x0, y0 = tower_xy(lat, lon, f"EPSG:{epsg}")
         ulx = np.floor((x0 - half_size_m) / 60.0) * 60.0
@@ -357,103 +406,117 @@ def write_s2_catalog(
         geometry, bbox = _footprint_lonlat(
             affine.Affine(10, 0, ulx, 0, -10, uly), (n, n), f"EPSG:{epsg}"
         )
-        for k, (day, cond) in enumerate(zip(dates, conditions, strict=True)):
-            when = pd.Timestamp(day).normalize() + pd.Timedelta(hours=10.5 - lon / 15.0)
-            baseline = "05.09" if when >= pd.Timestamp("2022-01-25") else "02.14"
-            dn_offset = 1000 if baseline >= "04.00" else 0
-            ang = _s2_angles(when, lat, k + s_idx)
-            cfac = {
-                b: float(c_factor(b, ang["sza"], ang["vza"], ang["vaa"] - ang["saa"]))
-                for b in ROY2017
+        return cls(lat, epsg, x0, ulx, uly, n, tower_rc, geometry, bbox)
+
+
+def _s2_item(
+    folder: Path,
+    site: str,
+    when: pd.Timestamp,
+    cond: str,
+    tile: _S2Tile,
+    rng: np.random.Generator,
+    k: int,
+    layout: str,
+    missing_assets: Sequence[str],
+):
+    """One Sentinel-2 item of the fixture: its COGs, metadata XML and properties."""
+    baseline = "05.09" if when >= pd.Timestamp("2022-01-25") else "02.14"
+    dn_offset = 1000 if baseline >= "04.00" else 0
+    ang = _s2_angles(when, tile.latitude, k)
+    cfac = {b: float(c_factor(b, ang["sza"], ang["vza"], ang["vaa"] - ang["saa"])) for b in ROY2017}
+    bands, scl = _s2_scene(
+        rng, (tile.n, tile.n), s2_truth(when, tile.latitude), cond, cfac, dn_offset, tile.tower_rc
+    )
+    name = f"{tile.epsg % 100:02d}UNB"
+    stamp = when.strftime("%Y%m%dT%H%M%S")
+    item_id = f"S2B_MSIL2A_{stamp}_R065_T{name}_{stamp}_{site}"
+    sub = _item_folder(folder, "s2", item_id)
+    assets = _s2_assets(sub, bands, scl, tile, f"T{name}_{stamp}", layout, dn_offset)
+    props: dict[str, Any] = {
+        "platform": "Sentinel-2B",
+        "constellation": "Sentinel 2",
+        "instruments": ["msi"],
+        "eo:cloud_cover": float({"cloudy": 100, "cloud_patch": 30, "sliver": 99}.get(cond, 2)),
+        "proj:epsg": tile.epsg,
+        "s2:mgrs_tile": name,
+        "sat:orbit_state": "descending",
+        "sat:relative_orbit": 65,
+        "s2:processing_baseline": baseline,
+    }
+    if layout == "planetary_computer":
+        meta = sub / "MTD_TL.xml"
+        tower_col = (tile.x0 - tile.ulx) / 5000.0
+        meta.write_text(_granule_xml(tile.epsg, tile.ulx, tile.uly, ang, when, tower_col))
+        assets["granule-metadata"] = {
+            "href": str(meta),
+            "type": "application/xml",
+            "roles": ["metadata"],
+        }
+        props.update({"s2:mean_solar_zenith": ang["sza"], "s2:mean_solar_azimuth": ang["saa"]})
+    else:
+        props.update(
+            {
+                "view:sun_elevation": 90.0 - ang["sza"],
+                "view:sun_azimuth": ang["saa"],
+                "view:incidence_angle": ang["vza"],
+                "view:azimuth": ang["vaa"],
+                "earthsearch:boa_offset_applied": bool(dn_offset),
             }
-            bands, scl = _s2_scene(
-                rng, (n, n), s2_truth(when, lat), cond, cfac, dn_offset, tower_rc
-            )
-            tile = f"{epsg % 100:02d}UNB"
-            stamp = when.strftime("%Y%m%dT%H%M%S")
-            item_id = f"S2B_MSIL2A_{stamp}_R065_T{tile}_{stamp}_{site}"
-            sub = folder / "s2" / item_id
-            sub.mkdir(parents=True, exist_ok=True)
-            assets: dict[str, dict] = {}
-            for band in (*S2_BANDS, "SCL"):
-                data = scl if band == "SCL" else bands[band]
-                res = S2_RESOLUTION[band]
-                path = sub / f"T{tile}_{stamp}_{band}_{res}m.tif"
-                _write_cog(path, data, affine.Affine(res, 0, ulx, 0, -res, uly), f"EPSG:{epsg}", 0)
-                key = band if layout == "planetary_computer" else EARTH_SEARCH_NAMES[band]
-                spec: dict[str, Any] = {
-                    "href": str(path),
-                    "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                    "roles": ["data"],
-                    "gsd": float(res),
-                    "proj:shape": list(data.shape),
-                    "proj:transform": [res, 0.0, ulx, 0.0, -res, uly],
-                }
-                raster = {"nodata": 0, "data_type": data.dtype.name, "spatial_resolution": res}
-                if layout == "earth_search" and band != "SCL":
-                    raster.update(scale=0.0001, offset=-0.1 if dn_offset else 0.0)
-                spec["raster:bands"] = [raster]
-                if band != "SCL":
-                    spec["eo:bands"] = [{"name": band}]
-                assets[key] = spec
-            props: dict[str, Any] = {
-                "platform": "Sentinel-2B",
-                "constellation": "Sentinel 2",
-                "instruments": ["msi"],
-                "eo:cloud_cover": float(
-                    {"cloudy": 100, "cloud_patch": 30, "sliver": 99}.get(cond, 2)
-                ),
-                "proj:epsg": epsg,
-                "s2:mgrs_tile": tile,
-                "sat:orbit_state": "descending",
-                "sat:relative_orbit": 65,
-            }
-            if layout == "planetary_computer":
-                meta = sub / "MTD_TL.xml"
-                meta.write_text(_granule_xml(epsg, ulx, uly, ang, when, (x0 - ulx) / 5000.0))
-                assets["granule-metadata"] = {
-                    "href": str(meta),
-                    "type": "application/xml",
-                    "roles": ["metadata"],
-                }
-                props.update(
-                    {
-                        "s2:processing_baseline": baseline,
-                        "s2:mean_solar_zenith": ang["sza"],
-                        "s2:mean_solar_azimuth": ang["saa"],
-                    }
-                )
-            else:
-                props.update(
-                    {
-                        "s2:processing_baseline": baseline,
-                        "view:sun_elevation": 90.0 - ang["sza"],
-                        "view:sun_azimuth": ang["saa"],
-                        "view:incidence_angle": ang["vza"],
-                        "view:azimuth": ang["vaa"],
-                        "earthsearch:boa_offset_applied": bool(dn_offset),
-                    }
-                )
-            for key in missing_assets:
-                assets.pop(key, None)
-            items.append(
-                _item(
-                    item_id,
-                    when,
-                    geometry,
-                    bbox,
-                    props,
-                    assets,
-                    "sentinel-2-l2a",
-                    [
-                        "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-                        "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                        "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-                        "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
-                    ],
-                )
-            )
-    return _save(items, folder, "sentinel-2-l2a", kind)
+        )
+    for key in missing_assets:
+        assets.pop(key, None)
+    return _item(
+        item_id,
+        when,
+        tile.geometry,
+        tile.bbox,
+        props,
+        assets,
+        "sentinel-2-l2a",
+        [
+            "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
+            "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
+        ],
+    )
+
+
+def _s2_assets(
+    sub: Path,
+    bands: Mapping[str, np.ndarray],
+    scl: np.ndarray,
+    tile: _S2Tile,
+    prefix: str,
+    layout: str,
+    dn_offset: int,
+) -> dict[str, dict]:
+    """Band and SCL COGs at their native resolutions, keyed as the provider names them."""
+    affine = lazy_import("affine")
+    assets: dict[str, dict] = {}
+    for band in (*S2_BANDS, "SCL"):
+        data = scl if band == "SCL" else bands[band]
+        res = S2_RESOLUTION[band]
+        raster: dict[str, Any] = {
+            "nodata": 0,
+            "data_type": data.dtype.name,
+            "spatial_resolution": res,
+        }
+        if layout == "earth_search" and band != "SCL":
+            raster.update(scale=0.0001, offset=-0.1 if dn_offset else 0.0)
+        spec = _cog_asset(
+            sub / f"{prefix}_{band}_{res}m.tif",
+            data,
+            affine.Affine(res, 0, tile.ulx, 0, -res, tile.uly),
+            f"EPSG:{tile.epsg}",
+            raster,
+            gsd=float(res),
+        )
+        if band != "SCL":
+            spec["eo:bands"] = [{"name": band}]
+        assets[band if layout == "planetary_computer" else EARTH_SEARCH_NAMES[band]] = spec
+    return assets
 
 
 # --------------------------------------------------------------------------- Sentinel-1
@@ -499,8 +562,7 @@ def write_s1_catalog(
             vv, vh = s1_truth(when)
             stamp = when.strftime("%Y%m%dT%H%M%S")
             item_id = f"S1A_IW_GRDH_1SDV_{stamp}_{stamp}_0{k:05d}_rtc_{site}"
-            sub = folder / "s1" / item_id
-            sub.mkdir(parents=True, exist_ok=True)
+            sub = _item_folder(folder, "s1", item_id)
             assets = {}
             stripe = np.zeros((n, n), dtype=bool)
             stripe[:, :30] = True  # swath edge: no data in the western 300 m
@@ -510,20 +572,15 @@ def write_s1_catalog(
                 data = (value * speckle / speckle[ring].mean()).astype("float32")
                 data[dist < 50] = 5.0
                 data[stripe] = -32768.0
-                path = sub / f"{pol}.tif"
-                _write_cog(path, data, transform, f"EPSG:{epsg}", -32768.0)
-                assets[pol] = {
-                    "href": str(path),
-                    "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                    "roles": ["data"],
-                    "title": f"{pol.upper()}: vertical transmit, "
-                    f"{'vertical' if pol == 'vv' else 'horizontal'} receive",
-                    "proj:shape": [n, n],
-                    "proj:transform": [10.0, 0.0, ulx, 0.0, -10.0, uly],
-                    "raster:bands": [
-                        {"nodata": -32768, "data_type": "float32", "spatial_resolution": 10}
-                    ],
-                }
+                receive = "vertical" if pol == "vv" else "horizontal"
+                assets[pol] = _cog_asset(
+                    sub / f"{pol}.tif",
+                    data,
+                    transform,
+                    f"EPSG:{epsg}",
+                    {"nodata": -32768, "data_type": "float32", "spatial_resolution": 10},
+                    title=f"{pol.upper()}: vertical transmit, {receive} receive",
+                )
             props = {
                 "platform": "SENTINEL-1A",
                 "constellation": "Sentinel-1",
@@ -594,8 +651,7 @@ def write_modis_catalog(
             for platform in platforms:
                 prefix = "MOD11A1" if platform == "terra" else "MYD11A1"
                 item_id = f"{prefix}.A{when.strftime('%Y%j')}.h{h:02d}v{v:02d}.061.{site}"
-                sub = folder / "modis" / item_id
-                sub.mkdir(parents=True, exist_ok=True)
+                sub = _item_folder(folder, "modis", item_id)
                 assets = {}
                 for part in ("day", "night"):
                     truth = lst_truth(when, platform, part)
@@ -613,16 +669,9 @@ def write_modis_catalog(
                         (key, dn, {"nodata": 0, "scale": 0.02, "data_type": "uint16"}),
                         (qkey, qc, {"data_type": "uint8"}),
                     ):
-                        path = sub / f"{akey}.tif"
-                        _write_cog(path, data, transform, MODIS_SINUSOIDAL, raster.get("nodata"))
-                        assets[akey] = {
-                            "href": str(path),
-                            "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                            "roles": ["data"],
-                            "proj:shape": [9, 9],
-                            "proj:transform": list(transform)[:6],
-                            "raster:bands": [raster],
-                        }
+                        assets[akey] = _cog_asset(
+                            sub / f"{akey}.tif", data, transform, MODIS_SINUSOIDAL, raster
+                        )
                 props = {
                     "platform": platform,
                     "instruments": ["modis"],
