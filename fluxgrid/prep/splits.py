@@ -41,6 +41,7 @@ __all__ = [
     "TRAIN",
     "UNUSED",
     "VAL",
+    "as_split",
     "carve_validation",
     "check_split",
     "igbp_split",
@@ -71,7 +72,36 @@ def _years(ds: xr.Dataset) -> np.ndarray:
     return pd.DatetimeIndex(ds["time"].values).year.to_numpy()
 
 
-def _as_split(ds: xr.Dataset, part: np.ndarray, method: str, **attrs) -> xr.Dataset:
+def as_split(ds: xr.Dataset, part: np.ndarray, method: str, **attrs: Any) -> xr.Dataset:
+    """A split dataset from part codes: ``part`` on the cube's grid, CF flags, settings.
+
+    Parameters
+    ----------
+    ds
+        The site cube the split belongs to (its ``site`` and ``time`` labels, and the
+        ``igbp``, ``latitude``, ``longitude`` coordinates where it has them, are copied).
+    part
+        ``(site, time)`` part codes (:data:`UNUSED`, :data:`TRAIN`, :data:`VAL`, :data:`TEST`).
+    method
+        Name of the splitting method (``attrs["method"]``).
+    **attrs
+        Settings recorded as attributes (lists and tuples joined with commas; ``None``
+        dropped).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``part`` (site, time) int8 with ``flag_values`` / ``flag_meanings``.
+
+    Examples
+    --------
+    >>> from fluxgrid.testing import load_demo_cube
+    >>> cube = load_demo_cube()
+    >>> part = np.full((cube.sizes["site"], cube.sizes["time"]), TRAIN)
+    >>> split = as_split(cube, part, "all_train", target="nee", years=(2010, 2011))
+    >>> split.attrs
+    {'method': 'all_train', 'target': 'nee', 'years': '2010,2011'}
+    """
     da = xr.DataArray(
         part.astype(np.int8),
         dims=("site", "time"),
@@ -90,6 +120,10 @@ def _as_split(ds: xr.Dataset, part: np.ndarray, method: str, **attrs) -> xr.Data
     }
     clean = {k: v for k, v in clean.items() if v is not None}
     return xr.Dataset({"part": da}, attrs={"method": method, **clean})
+
+
+# gpp_study.py still imports the old private name; remove once it imports as_split
+_as_split = as_split
 
 
 def _site_rng(seed: int, site: str) -> np.random.Generator:
@@ -154,9 +188,7 @@ def random_year_split(
         in_site = np.isin(years, site_years)
         part[s, in_site] = TRAIN
         part[s, np.isin(years, test_years)] = TEST
-    return _as_split(
-        ds, part, "random_years", target=target, test_fraction=test_fraction, seed=seed
-    )
+    return as_split(ds, part, "random_years", target=target, test_fraction=test_fraction, seed=seed)
 
 
 def temporal_split(
@@ -198,7 +230,7 @@ def temporal_split(
     boundary = (count <= n_train[:, None]).sum(axis=1)
     in_record = (t[None, :] >= first[:, None]) & (t[None, :] <= last[:, None])
     part = np.where(in_record, np.where(t[None, :] < boundary[:, None], TRAIN, TEST), UNUSED)
-    return _as_split(ds, part, "temporal", target=target, test_fraction=test_fraction)
+    return as_split(ds, part, "temporal", target=target, test_fraction=test_fraction)
 
 
 def year_range_split(
@@ -232,12 +264,15 @@ def year_range_split(
     part[:, (years >= train_years[0]) & (years <= train_years[1])] = TRAIN
     part[:, (years >= test_years[0]) & (years <= test_years[1])] = TEST
     part = np.where(has_any, part, UNUSED)
-    return _as_split(
+    return as_split(
         ds, part, "year_ranges", target=target, train_years=train_years, test_years=test_years
     )
 
 
-def _by_site(ds: xr.Dataset, test_site: np.ndarray, method: str, target: str, **attrs):
+def _by_site(
+    ds: xr.Dataset, test_site: np.ndarray, method: str, target: str, **attrs: Any
+) -> xr.Dataset:
+    """Whole sites to test (``test_site``, ``(site,)`` bool), the others to train."""
     valid = _target_valid(ds, target)
     years = _years(ds)
     # whole years with data (not just valid days) so that validation years can be carved
@@ -245,7 +280,23 @@ def _by_site(ds: xr.Dataset, test_site: np.ndarray, method: str, target: str, **
     has_year = np.stack([valid[:, years == y].any(axis=1) for y in uniq], axis=1)
     in_years = has_year[:, np.searchsorted(uniq, years)]
     part = np.where(in_years, np.where(test_site[:, None], TEST, TRAIN), UNUSED)
-    return _as_split(ds, part, method, target=target, **attrs)
+    return as_split(ds, part, method, target=target, **attrs)
+
+
+def _leave_out(
+    ds: xr.Dataset,
+    labels: np.ndarray,
+    chosen: Sequence[str],
+    method: str,
+    target: str,
+    key: str,
+    known: str,
+) -> xr.Dataset:
+    """Sites whose label (site ID, IGBP class) is in ``chosen`` are test, the others train."""
+    unknown = sorted(set(chosen) - set(labels))
+    if unknown:
+        raise SplitError(f"{key} {unknown} are not in the cube; {known}: {sorted(set(labels))}")
+    return _by_site(ds, np.isin(labels, list(chosen)), method, target, **{key: chosen})
 
 
 def site_split(ds: xr.Dataset, *, test_sites: Sequence[str], target: str = "nee") -> xr.Dataset:
@@ -259,12 +310,7 @@ def site_split(ds: xr.Dataset, *, test_sites: Sequence[str], target: str = "nee"
     3
     """
     sites = ds["site"].values.astype(str)
-    unknown = sorted(set(test_sites) - set(sites))
-    if unknown:
-        raise SplitError(f"test_sites {unknown} are not in the cube; sites: {sorted(sites)}")
-    return _by_site(
-        ds, np.isin(sites, list(test_sites)), "leave_sites_out", target, test_sites=test_sites
-    )
+    return _leave_out(ds, sites, test_sites, "leave_sites_out", target, "test_sites", "sites")
 
 
 def igbp_split(ds: xr.Dataset, *, test_igbp: Sequence[str], target: str = "nee") -> xr.Dataset:
@@ -280,12 +326,7 @@ def igbp_split(ds: xr.Dataset, *, test_igbp: Sequence[str], target: str = "nee")
     if "igbp" not in ds.coords:
         raise SplitError("leave_igbp_out needs an 'igbp' coordinate (site) on the cube")
     igbp = ds["igbp"].values.astype(str)
-    unknown = sorted(set(test_igbp) - set(igbp))
-    if unknown:
-        raise SplitError(f"test_igbp {unknown} not in the cube; classes: {sorted(set(igbp))}")
-    return _by_site(
-        ds, np.isin(igbp, list(test_igbp)), "leave_igbp_out", target, test_igbp=test_igbp
-    )
+    return _leave_out(ds, igbp, test_igbp, "leave_igbp_out", target, "test_igbp", "classes")
 
 
 def site_kfold_split(
@@ -318,6 +359,43 @@ def site_kfold_split(
 
 
 # --------------------------------------------------------------------------- validation
+def _val_years(
+    part: np.ndarray, train: np.ndarray, split: xr.Dataset, fraction: float, seed: int
+) -> None:
+    """Whole training years per site to validation (at least one of two or more), in place."""
+    years = _years(split)
+    labels = split["site"].values
+    for s in range(part.shape[0]):
+        site_years = np.unique(years[train[s]])
+        if site_years.size < 2:
+            continue
+        n_val = min(max(round(site_years.size * fraction), 1), site_years.size - 1)
+        val_years = _site_rng(seed + 7919, labels[s]).permutation(site_years)[:n_val]
+        part[s, train[s] & np.isin(years, val_years)] = VAL
+
+
+def _val_tail(part: np.ndarray, train: np.ndarray, valid: np.ndarray, fraction: float) -> None:
+    """The last ``fraction`` of each site's valid training days to validation, in place."""
+    count = np.cumsum(valid & train, axis=1)
+    n_keep = np.floor(count[:, -1] * (1 - fraction)).astype(int)
+    # boundary: first train step after which the remaining valid days are validation
+    part[train & (count > n_keep[:, None])] = VAL
+
+
+def _val_sites(part: np.ndarray, train: np.ndarray, fraction: float, seed: int) -> None:
+    """Whole training sites to validation (at least one, never all), in place."""
+    train_sites = np.flatnonzero(train.any(axis=1))
+    if train_sites.size < 2:
+        raise SplitError(
+            "validation 'sites' needs at least two training sites; use 'years' or 'tail'"
+        )
+    n_val = min(max(round(train_sites.size * fraction), 1), train_sites.size - 1)
+    val_sites = np.random.default_rng(seed).permutation(train_sites)[:n_val]
+    rows = np.zeros(part.shape[0], dtype=bool)
+    rows[val_sites] = True
+    part[rows[:, None] & train] = VAL
+
+
 def carve_validation(
     split: xr.Dataset,
     ds: xr.Dataset | None = None,
@@ -368,36 +446,14 @@ def carve_validation(
     part = out["part"].values
     train = part == TRAIN
     if method == "years":
-        years = pd.DatetimeIndex(out["time"].values).year.to_numpy()
-        labels = out["site"].values
-        for s in range(part.shape[0]):
-            site_years = np.unique(years[train[s]])
-            if site_years.size < 2:
-                continue
-            n_val = min(max(round(site_years.size * fraction), 1), site_years.size - 1)
-            val_years = _site_rng(seed + 7919, labels[s]).permutation(site_years)[:n_val]
-            part[s, train[s] & np.isin(years, val_years)] = VAL
+        _val_years(part, train, out, fraction, seed)
     elif method == "tail":
         name = target or out.attrs.get("target")
         if ds is None or name is None:
             raise SplitError("validation 'tail' needs the cube and the target variable")
-        valid = _target_valid(ds, name) & train
-        count = np.cumsum(valid, axis=1)
-        n_keep = np.floor(count[:, -1] * (1 - fraction)).astype(int)
-        after = count > n_keep[:, None]
-        # boundary: first train step after which the remaining valid days are validation
-        part[train & after] = VAL
+        _val_tail(part, train, _target_valid(ds, name), fraction)
     elif method == "sites":
-        train_sites = np.flatnonzero(train.any(axis=1))
-        if train_sites.size < 2:
-            raise SplitError(
-                "validation 'sites' needs at least two training sites; use 'years' or 'tail'"
-            )
-        n_val = min(max(round(train_sites.size * fraction), 1), train_sites.size - 1)
-        val_sites = np.random.default_rng(seed).permutation(train_sites)[:n_val]
-        rows = np.zeros(part.shape[0], dtype=bool)
-        rows[val_sites] = True
-        part[rows[:, None] & train] = VAL
+        _val_sites(part, train, fraction, seed)
     else:
         raise SplitError(f"validation method {method!r}; expected years, tail, sites or none")
     out["part"].values = part
