@@ -52,13 +52,7 @@ import xarray as xr
 from .. import catalog
 from ..catalog.units import normalise
 from ..errors import GridError, UnitError
-from .core import (
-    DRIVER_VARIABLES,
-    convert_lazy,
-    standardise_grid,
-    variable_units,
-    with_coord_attrs,
-)
+from .core import DRIVER_VARIABLES, convert_lazy, standardise_grid, variable_units, with_coord_attrs
 from .store import open_grid
 
 __all__ = [
@@ -329,30 +323,31 @@ class _Fields:
         return convert_lazy(da, from_units, units, key)
 
 
-def _accumulated(fields: _Fields, name: str, key: str) -> _Steps:
-    """``sw_in`` from ``ssrd`` or ``p`` from ``tp``: accumulated energy/depth, or a rate."""
-    src, units = fields.raw(key)
-    step, per_day = fields.step, int(_DAY // fields.step)
+def _shortwave(fields: _Fields, parts: tuple[str, ...]) -> _Steps:
+    """``sw_in`` (W m-2) from accumulated ``ssrd`` energy (J m-2) or a mean flux."""
+    src, units = fields.raw("ssrd")
     unit_key = units.replace(" ", "").lower()
-    if name == "sw_in":
-        if unit_key in ("jm-2", "jm2"):
-            amounts = _per_step_amounts(src, step, fields.mode, key)
-            return _Steps(amounts, True, 1.0 / (step / np.timedelta64(1, "s")))
-        if unit_key in ("wm-2",):
-            return _Steps(src, True, 1.0)
-        raise UnitError(
-            f"{key}: units {units!r}; expected accumulated 'J m-2' (ERA5) or a mean 'W m-2'"
-        )
-    # precipitation: daily total in mm
+    if unit_key in ("jm-2", "jm2"):
+        amounts = _per_step_amounts(src, fields.step, fields.mode, "ssrd")
+        return _Steps(amounts, True, 1.0 / (fields.step / np.timedelta64(1, "s")))
+    if unit_key in ("wm-2",):
+        return _Steps(src, True, 1.0)
+    raise UnitError(f"ssrd: units {units!r}; expected accumulated 'J m-2' (ERA5) or a mean 'W m-2'")
+
+
+def _precipitation(fields: _Fields, parts: tuple[str, ...]) -> _Steps:
+    """``p`` (daily total, mm) from an accumulated ``tp`` depth or a rate."""
+    src, units = fields.raw("tp")
+    unit_key = units.replace(" ", "").lower()
     depth = {"m": 1000.0, "mm": 1.0, "kgm-2": 1.0}
     rate = {"kgm-2s-1": 86400.0, "mms-1": 86400.0, "ms-1": 86400e3}
     if unit_key in depth:
-        amounts = _per_step_amounts(src, step, fields.mode, key)
-        return _Steps(amounts, True, depth[unit_key] * per_day, "time: sum")
+        amounts = _per_step_amounts(src, fields.step, fields.mode, "tp")
+        return _Steps(amounts, True, depth[unit_key] * int(_DAY // fields.step), "time: sum")
     if unit_key in rate:
         return _Steps(src, True, rate[unit_key])
     raise UnitError(
-        f"{key}: units {units!r}; expected an accumulated depth ('m', 'mm', 'kg m-2') or a "
+        f"tp: units {units!r}; expected an accumulated depth ('m', 'mm', 'kg m-2') or a "
         "rate ('kg m-2 s-1', 'mm s-1')"
     )
 
@@ -366,17 +361,18 @@ def _wind_speed(fields: _Fields, parts: tuple[str, ...]) -> _Steps:
     return _Steps(fields.converted("si10", "m s-1"))
 
 
-def _vpd(fields: _Fields) -> _Steps:
+def _vpd(fields: _Fields, parts: tuple[str, ...]) -> _Steps:
+    """Hourly ``es(t2m) - es(d2m)`` (hPa), negative values set to 0."""
     t, td = fields.converted("t2m", "degC"), fields.converted("d2m", "degC")
     return _Steps((saturation_vapour_pressure(t) - saturation_vapour_pressure(td)).clip(min=0.0))
 
 
-#: how each driver is made from its ERA5 sources, at the source time step
+#: how each driver is made from its ERA5 sources (``parts``), at the source time step
 _MAKERS: dict[str, Callable[[_Fields, tuple[str, ...]], _Steps]] = {
     "ta": lambda fields, parts: _Steps(fields.converted("t2m", "degC")),
-    "vpd": lambda fields, parts: _vpd(fields),
-    "sw_in": lambda fields, parts: _accumulated(fields, "sw_in", "ssrd"),
-    "p": lambda fields, parts: _accumulated(fields, "p", "tp"),
+    "vpd": _vpd,
+    "sw_in": _shortwave,
+    "p": _precipitation,
     "ws": _wind_speed,
     "pa": lambda fields, parts: _Steps(fields.converted("sp", "kPa")),
 }
@@ -402,17 +398,12 @@ def _longitude_groups(lon: np.ndarray, step: np.timedelta64, solar: bool) -> lis
 
 
 def _daily(
-    da: xr.DataArray,
-    *,
-    step: np.timedelta64,
-    interval_end: bool,
-    factor: float,
-    min_coverage: float,
-    day: str,
+    steps: _Steps, step: np.timedelta64, *, min_coverage: float, day: str
 ) -> tuple[xr.DataArray, np.ndarray, np.ndarray]:
-    """Daily means of ``da`` (x ``factor``); also per-day coverage known from time stamps."""
-    per_day = int(_DAY // step)
-    labels = da["time"].values - (step if interval_end and per_day > 1 else np.timedelta64(0, "s"))
+    """Daily means of ``steps`` (x its factor); also per-day coverage known from time stamps."""
+    da, factor, per_day = steps.values, steps.factor, int(_DAY // step)
+    shift = step if steps.interval_end and per_day > 1 else np.timedelta64(0, "s")
+    labels = da["time"].values - shift
     da = da.assign_coords(time=labels)
     groups = _longitude_groups(da["lon"].values, step, day == "solar" and per_day > 1)
     first_day = (labels.min() + step * int(np.min([g[0] for g in groups]))).astype("datetime64[D]")
@@ -563,14 +554,7 @@ def era5_to_daily(
     out, coverages = {}, []
     for name, parts in plans.items():
         steps = _driver_steps(fields, name, parts)
-        daily, days, coverage = _daily(
-            steps.values,
-            step=step,
-            interval_end=steps.interval_end,
-            factor=steps.factor,
-            min_coverage=min_coverage,
-            day=day,
-        )
+        daily, days, coverage = _daily(steps, step, min_coverage=min_coverage, day=day)
         attrs = {**catalog.cf_attrs(name, "DD"), "cell_methods": steps.cell_method}
         out[name] = daily.astype("float32").assign_attrs(attrs)
         coverages.append(pd.Series(coverage, index=pd.DatetimeIndex(days)))
