@@ -30,7 +30,7 @@ less into NaN. Years not completely inside the time axis are NaN unless
 
 Examples
 --------
->>> from fluxgrid.io.grids import make_grid
+>>> from fluxgrid.grids import make_grid
 >>> area = cell_area(make_grid(1.0))
 >>> round(float(area.sum()) / (4 * np.pi * R_AUTHALIC**2), 12)
 1.0
@@ -48,8 +48,8 @@ import xarray as xr
 
 from .catalog.units import convert, normalise, same_dimension
 from .errors import GridError, UnitError
+from .grids.core import grid_edges
 from .io.atomic import atomic_path, check_writable
-from .io.grids import grid_edges
 
 __all__ = [
     "R_AUTHALIC",
@@ -70,7 +70,7 @@ def cell_area(grid: xr.Dataset | xr.DataArray, *, radius: float = R_AUTHALIC) ->
 
     ``A = R**2 * dlon * (sin(lat2) - sin(lat1))`` with cell edges from the grid's bounds
     (``lat_bnds``/``lon_bnds``) or midpoints between centres (see
-    :func:`fluxgrid.io.grids.grid_edges`).
+    :func:`fluxgrid.grids.grid_edges`).
 
     Parameters
     ----------
@@ -86,7 +86,7 @@ def cell_area(grid: xr.Dataset | xr.DataArray, *, radius: float = R_AUTHALIC) ->
 
     Examples
     --------
-    >>> from fluxgrid.io.grids import make_grid
+    >>> from fluxgrid.grids import make_grid
     >>> a = cell_area(make_grid(1.0, bbox=(0, 0, 1, 1)))
     >>> round(float(a[0, 0]) / 1e6)  # km2 of a 1 degree cell at the equator
     12364
@@ -116,7 +116,7 @@ def _same_grid(a: xr.DataArray, grid: xr.DataArray | xr.Dataset, what: str) -> N
         if a.sizes[c] != grid.sizes[c] or not np.allclose(a[c].values, grid[c].values):
             raise GridError(
                 f"{what} is on another grid than the flux map ({c} differs); put it on the map's "
-                "grid first, e.g. fluxgrid.io.grids.regrid(mask, flux, method='nearest')"
+                "grid first, e.g. fluxgrid.grids.regrid(mask, flux, method='nearest')"
             )
 
 
@@ -134,11 +134,11 @@ def region_weights(
         * ``None``: one region ``"total"`` covering the whole grid;
         * boolean ``(lat, lon)`` mask: one region named after the mask (or ``"region"``);
         * integer ids ``(lat, lon)`` (e.g. countries, or IGBP codes from
-          :func:`fluxgrid.io.grids.vegetation_type`): one region per id; ids are taken from
+          :func:`fluxgrid.grids.vegetation_type`): one region per id; ids are taken from
           ``names``, else from the ``flag_values`` attribute, else all ids >= 0 present;
           names from ``names``, else ``flag_meanings``, else the id;
         * fractions with one extra dim ``(k, lat, lon)`` (e.g.
-          :func:`fluxgrid.io.grids.class_fractions`): one region per ``k`` weighted by the
+          :func:`fluxgrid.grids.class_fractions`): one region per ``k`` weighted by the
           fraction of each cell (names from a ``class_name`` coordinate or ``k``'s values);
         * a mapping or Dataset of boolean masks ``{name: (lat, lon)}`` (may overlap).
     grid
@@ -154,7 +154,7 @@ def region_weights(
 
     Examples
     --------
-    >>> from fluxgrid.io.grids import make_grid
+    >>> from fluxgrid.grids import make_grid
     >>> g = make_grid(1.0, bbox=(0, 0, 2, 1))
     >>> ids = xr.DataArray([[1, 2]], coords={"lat": g.lat, "lon": g.lon}, dims=("lat", "lon"))
     >>> region_weights(ids, g, names={1: "west", 2: "east"}).region.values.tolist()
@@ -167,13 +167,7 @@ def region_weights(
     if isinstance(regions, xr.Dataset):
         regions = dict(regions.data_vars)
     if isinstance(regions, Mapping):
-        parts = []
-        for name, mask in regions.items():
-            _same_grid(mask, grid, f"region mask {name!r}")
-            if mask.dtype != bool:
-                raise GridError(f"region mask {name!r} must be boolean, got {mask.dtype}")
-            parts.append(mask.astype("float64").expand_dims(region=[str(name)]))
-        return xr.concat(parts, dim="region").transpose("region", "lat", "lon")
+        return _mask_weights(regions, grid)
     if not isinstance(regions, xr.DataArray):
         raise GridError(
             "regions must be a DataArray, Dataset or mapping of masks, "
@@ -186,42 +180,57 @@ def region_weights(
             f"regions has dims {list(regions.dims)}; expected (lat, lon) or (k, lat, lon)"
         )
     if extra:
-        dim = extra[0]
-        labels = (
-            regions["class_name"].values if "class_name" in regions.coords else regions[dim].values
-        )
-        w = regions.fillna(0.0).astype("float64")
-        w = w.drop_vars([c for c in w.coords if c not in (dim, "lat", "lon")])
-        w = w.rename({dim: "region"}).assign_coords(region=[str(x) for x in labels])
-        if "class" in regions.coords or dim in regions.coords:
-            w = w.assign_coords(region_id=("region", np.asarray(regions[dim].values)))
-        return w.transpose("region", "lat", "lon")
+        return _fraction_weights(regions, extra[0])
     if regions.dtype == bool:
         name = str(regions.name) if regions.name is not None else "region"
         return (
             regions.astype("float64").expand_dims(region=[name]).transpose("region", "lat", "lon")
         )
     # integer ids (possibly stored as float with NaN)
-    if names is not None:
-        table = {int(k): str(v) for k, v in names.items()}
-    elif "flag_values" in regions.attrs:
-        ids = [int(v) for v in str(regions.attrs["flag_values"]).replace(",", " ").split()]
-        meanings = str(regions.attrs.get("flag_meanings", "")).split()
-        if meanings and len(meanings) != len(ids):
-            raise GridError("regions: flag_values and flag_meanings have different lengths")
-        table = dict(zip(ids, meanings or [str(i) for i in ids], strict=True))
-    else:
-        values = np.asarray(regions.values)
-        found = (
-            np.unique(values[np.isfinite(values)])
-            if values.dtype.kind == "f"
-            else np.unique(values)
-        )
-        table = {int(v): str(int(v)) for v in found if v >= 0}
+    table = _id_table(regions, names)
     ids = xr.DataArray(np.array(list(table), dtype="int64"), dims="region")
     w = (regions == ids).astype("float64")
     w = w.assign_coords(region=list(table.values()), region_id=("region", list(table)))
     return w.transpose("region", "lat", "lon")
+
+
+def _mask_weights(masks: Mapping[str, xr.DataArray], grid) -> xr.DataArray:
+    """One region per named boolean mask (masks may overlap)."""
+    parts = []
+    for name, mask in masks.items():
+        _same_grid(mask, grid, f"region mask {name!r}")
+        if mask.dtype != bool:
+            raise GridError(f"region mask {name!r} must be boolean, got {mask.dtype}")
+        parts.append(mask.astype("float64").expand_dims(region=[str(name)]))
+    return xr.concat(parts, dim="region").transpose("region", "lat", "lon")
+
+
+def _fraction_weights(regions: xr.DataArray, dim: str) -> xr.DataArray:
+    """One region per entry of ``dim``, weighted by each cell's fraction."""
+    labels = regions["class_name"].values if "class_name" in regions.coords else regions[dim].values
+    w = regions.fillna(0.0).astype("float64")
+    w = w.drop_vars([c for c in w.coords if c not in (dim, "lat", "lon")])
+    w = w.rename({dim: "region"}).assign_coords(region=[str(x) for x in labels])
+    if "class" in regions.coords or dim in regions.coords:
+        w = w.assign_coords(region_id=("region", np.asarray(regions[dim].values)))
+    return w.transpose("region", "lat", "lon")
+
+
+def _id_table(regions: xr.DataArray, names: Mapping[int, str] | None) -> dict[int, str]:
+    """``{id: name}`` from ``names``, else CF flag attributes, else the ids present (>= 0)."""
+    if names is not None:
+        return {int(k): str(v) for k, v in names.items()}
+    if "flag_values" in regions.attrs:
+        ids = [int(v) for v in str(regions.attrs["flag_values"]).replace(",", " ").split()]
+        meanings = str(regions.attrs.get("flag_meanings", "")).split()
+        if meanings and len(meanings) != len(ids):
+            raise GridError("regions: flag_values and flag_meanings have different lengths")
+        return dict(zip(ids, meanings or [str(i) for i in ids], strict=True))
+    values = np.asarray(regions.values)
+    found = (
+        np.unique(values[np.isfinite(values)]) if values.dtype.kind == "f" else np.unique(values)
+    )
+    return {int(v): str(int(v)) for v in found if v >= 0}
 
 
 def _days_per_step(time: np.ndarray) -> np.ndarray:
@@ -293,7 +302,7 @@ def regional_totals(
 
     Examples
     --------
-    >>> from fluxgrid.io.grids import make_grid
+    >>> from fluxgrid.grids import make_grid
     >>> g = make_grid(1.0, bbox=(0, 0, 2, 2))
     >>> time = pd.date_range("2001-01-01", "2001-12-31", freq="D")
     >>> nee = xr.DataArray(np.full((time.size, 2, 2), -1.0), name="nee",
@@ -304,6 +313,59 @@ def regional_totals(
     >>> bool(np.isclose(table.total.item(), expected)), bool(table.sink.item() > 0)
     (True, True)
     """
+    da, variable = _flux_variable(flux, variable)
+    factor = _to_gc_per_day(da, variable)
+    time = da["time"].values
+    days = xr.DataArray(_days_per_step(time), dims="time", coords={"time": da["time"]})
+    weights = region_weights(regions, da, names=names)
+    if area is None:
+        area = cell_area(da, radius=radius)
+    else:
+        _same_grid(area, da, "area")
+    aw = weights * area  # (region, lat, lon) m2
+
+    grams, area_days, n_days, in_year = _annual_sums(da, factor, aw, days)
+    region_area = aw.sum(["lat", "lon"])
+    coverage = area_days / (region_area * in_year)
+    keep = coverage >= min_coverage
+    if full_years:
+        keep = keep & (n_days >= in_year)
+    total = (grams / _G_PER_TG).where(keep).transpose("region", "year")
+    return _totals_table(
+        total,
+        coverage.transpose("region", "year"),
+        region_area,
+        n_days,
+        variable=variable,
+        attrs={"source_units": str(da.attrs["units"]), "radius_m": radius},
+    )
+
+
+def _annual_sums(da: xr.DataArray, factor: float, aw: xr.DataArray, days: xr.DataArray):
+    """Grams and area x days with data per ``(year, region)``; days per year in the record.
+
+    ``da * factor`` is the flux in gC m-2 d-1 ``(time, lat, lon)``, ``aw`` the region weights
+    times the cell areas (m2), ``days`` the days each time step stands for. Missing values
+    add nothing.
+    """
+    per_step = da.fillna(0.0) * (days * factor)  # gC m-2 in each step
+    with_data = da.notnull() * days  # days with data
+    annual = per_step.groupby("time.year").sum("time")  # (year, lat, lon) gC m-2
+    covered = with_data.groupby("time.year").sum("time")
+    grams = xr.dot(annual, aw, dim=["lat", "lon"])  # (year, region)
+    area_days = xr.dot(covered, aw, dim=["lat", "lon"])
+    years = np.unique(pd.DatetimeIndex(da["time"].values).year)
+    n_days = days.groupby("time.year").sum().reindex(year=years)
+    in_year = xr.DataArray(
+        np.where(pd.DatetimeIndex([f"{y}-01-01" for y in years]).is_leap_year, 366.0, 365.0),
+        dims="year",
+        coords={"year": years},
+    )
+    return grams, area_days, n_days, in_year
+
+
+def _flux_variable(flux: xr.DataArray | xr.Dataset, variable: str | None):
+    """``(flux DataArray, its name)``; dims ``(time, lat, lon)`` checked."""
     if isinstance(flux, xr.Dataset):
         variable = variable or "nee"
         if variable not in flux.data_vars:
@@ -318,6 +380,11 @@ def regional_totals(
     for d in ("time", "lat", "lon"):
         if d not in da.dims:
             raise GridError(f"{variable}: dims {list(da.dims)}; expected (time, lat, lon)")
+    return da, variable
+
+
+def _to_gc_per_day(da: xr.DataArray, variable: str) -> float:
+    """Factor from the map's carbon flux rate units to gC m-2 d-1 (UnitError otherwise)."""
     units = da.attrs.get("units")
     if units is None:
         raise UnitError(f"{variable}: no 'units' attribute; expected e.g. 'gC m-2 d-1'")
@@ -333,40 +400,12 @@ def regional_totals(
             f"{variable}: units {units!r}; expected a carbon flux rate such as 'gC m-2 d-1' "
             "or 'umolCO2 m-2 s-1' (monthly maps as mean daily rates)"
         )
-    factor = float(convert(np.array([1.0]), units, "gC m-2 d-1", what=variable)[0])
+    return float(convert(np.array([1.0]), units, "gC m-2 d-1", what=variable)[0])
 
-    time = da["time"].values
-    days = xr.DataArray(_days_per_step(time), dims="time", coords={"time": da["time"]})
-    weights = region_weights(regions, da, names=names)
-    if area is None:
-        area = cell_area(da, radius=radius)
-    else:
-        _same_grid(area, da, "area")
-    aw = weights * area  # (region, lat, lon) m2
 
-    per_step = da.fillna(0.0) * (days * factor)  # gC m-2 in each step
-    with_data = da.notnull() * days  # days with data
-    annual = per_step.groupby("time.year").sum("time")  # (year, lat, lon) gC m-2
-    covered = with_data.groupby("time.year").sum("time")
-    grams = xr.dot(annual, aw, dim=["lat", "lon"])  # (year, region)
-    area_days = xr.dot(covered, aw, dim=["lat", "lon"])
-
-    years = np.unique(pd.DatetimeIndex(time).year)
-    n_days = days.groupby("time.year").sum().reindex(year=years)
-    in_year = xr.DataArray(
-        np.where(pd.DatetimeIndex([f"{y}-01-01" for y in years]).is_leap_year, 366.0, 365.0),
-        dims="year",
-        coords={"year": years},
-    )
-    region_area = aw.sum(["lat", "lon"])
-    coverage = area_days / (region_area * in_year)
-    total = grams / _G_PER_TG
-    keep = coverage >= min_coverage
-    if full_years:
-        keep = keep & (n_days >= in_year)
-    total = total.where(keep).transpose("region", "year")
-    coverage = coverage.transpose("region", "year")
-
+def _totals_table(total, coverage, region_area, n_days, *, variable: str, attrs: dict):
+    """The ``regional_totals`` Dataset with CF-style attributes (and ``sink`` for NEE)."""
+    is_nee = variable.startswith("nee")
     out = xr.Dataset(
         {
             "total": total.assign_attrs(
@@ -374,7 +413,7 @@ def regional_totals(
                 long_name=f"annual area-weighted total of {variable}",
                 sign_convention=(
                     "negative = net uptake by the land (NEE convention)"
-                    if variable.startswith("nee")
+                    if is_nee
                     else f"same sign as {variable}"
                 ),
             ),
@@ -387,13 +426,12 @@ def regional_totals(
         },
         attrs={
             "variable": variable,
-            "source_units": str(units),
-            "radius_m": radius,
+            **attrs,
             "method": "sum over days and cells of flux x days x cell area x region weight",
             "missing_values": "cells/days without data add nothing; see coverage",
         },
     )
-    if variable.startswith("nee"):
+    if is_nee:
         out["sink"] = (-out["total"]).assign_attrs(
             units="TgC yr-1",
             long_name="annual carbon sink (-NEE total)",
