@@ -29,7 +29,7 @@ Dask-backed maps are written chunk by chunk (memory bounded by the chunks).
 
 Examples
 --------
->>> from fluxgrid.io.grids import make_grid
+>>> from fluxgrid.grids import make_grid
 >>> g = make_grid(1.0, bbox=(0, 40, 4, 44))
 >>> time = pd.date_range("2010-01-01", periods=3)
 >>> maps = xr.Dataset({"nee": (("time", "lat", "lon"), np.zeros((3, 4, 4), "float32"),
@@ -54,9 +54,10 @@ import pandas as pd
 import xarray as xr
 
 from .. import catalog
+from .._version import __version__
 from ..errors import DataNotFoundError, FileFormatError, GridError
+from ..grids.core import grid_edges, standardise_grid
 from .atomic import atomic_path, check_writable
-from .grids import grid_edges, standardise_grid
 
 __all__ = ["check_cf", "open_map", "parse_units", "prepare_map", "write_map"]
 
@@ -210,8 +211,6 @@ def prepare_map(
     GridError
         If the map has no lat/lon, or a variable has no units.
     """
-    from .. import __version__
-
     if isinstance(ds, xr.DataArray):
         ds = ds.to_dataset(name=ds.name or "value")
     attrs_in = dict(ds.attrs)
