@@ -1,6 +1,6 @@
 """Benchmark: conservative regridding and regional totals against the obvious loops.
 
-Conservative regridding (``fluxgrid.io.grids.regrid``: separable sphere-overlap weights, two
+Conservative regridding (``fluxgrid.grids.regrid``: separable sphere-overlap weights, two
 tensor contractions) of a 0.25 degree daily field over Europe onto 1 degree, against the
 obvious approach measured in the same run: a Python loop over target cells, each selecting
 its source block with ``.sel`` and averaging with cos(lat) area weights. Regional totals
@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from fluxgrid.io.grids import make_grid, regrid
+from fluxgrid.grids import make_grid, regrid
 from fluxgrid.regions import cell_area, regional_totals
 
 

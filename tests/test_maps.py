@@ -9,7 +9,7 @@ import pytest
 import xarray as xr
 
 from fluxgrid.errors import GridError, OutputExistsError
-from fluxgrid.io.grids import make_grid
+from fluxgrid.grids import make_grid
 from fluxgrid.io.maps import check_cf, open_map, parse_units, prepare_map, write_map
 
 

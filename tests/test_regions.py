@@ -8,7 +8,7 @@ import pytest
 import xarray as xr
 
 from fluxgrid.errors import GridError, OutputExistsError, UnitError
-from fluxgrid.io.grids import class_fractions, make_grid
+from fluxgrid.grids import class_fractions, make_grid
 from fluxgrid.regions import (
     R_AUTHALIC,
     cell_area,
