@@ -30,7 +30,9 @@ from typing import Any, Literal
 import numpy as np
 import xarray as xr
 
-from ..errors import DataNotFoundError, FileFormatError, SplitError
+from ..errors import DataNotFoundError, FileFormatError, SplitError, UnitError
+from ..io.atomic import atomic_path, check_writable
+from .splits import TRAIN
 
 __all__ = ["Scaler", "fit_scaler", "load_scaler"]
 
@@ -91,8 +93,6 @@ class Scaler:
         FluxgridError
             If a variable's units differ from those seen at fitting time.
         """
-        from ..errors import UnitError
-
         names = list(variables) if variables is not None else [v for v in self.center if v in ds]
         out = ds.copy()
         for name in names:
@@ -123,8 +123,6 @@ class Scaler:
 
     def to_json(self, path: str | os.PathLike, *, overwrite: bool = True) -> Path:
         """Write the scaler as JSON, atomically."""
-        from ..io.atomic import atomic_path, check_writable
-
         path = check_writable(path, overwrite)
         with atomic_path(path) as tmp:
             tmp.write_text(json.dumps(self.to_dict(), indent=2))
@@ -204,8 +202,6 @@ def fit_scaler(
     >>> scaler.n_values["ta"] > 0
     True
     """
-    from .splits import TRAIN
-
     if (split is None) == (mask is None):
         raise SplitError(
             "fit_scaler needs exactly one of split= (fits on part == train) or mask=; "
@@ -223,15 +219,7 @@ def fit_scaler(
             raise DataNotFoundError(
                 f"cannot scale {name!r}: not in the cube ({list(ds.data_vars)})"
             )
-        da = ds[name]
-        if set(da.dims) == {"site"}:
-            use = train.any("time")
-        elif set(da.dims) == {"time"}:
-            use = train.any("site")
-        else:
-            use = train
-        values = np.asarray(da.where(use).values, dtype=np.float64).ravel()
-        values = values[np.isfinite(values)]
+        values = _training_values(ds[name], train)
         if values.size == 0:
             raise SplitError(
                 f"the training part holds no value of {name!r}; check the split and the data"
@@ -243,7 +231,23 @@ def fit_scaler(
         center[name] = c
         scale[name] = s if s > 0 and np.isfinite(s) else 1.0
         counts[name] = int(values.size)
-        units[name] = str(da.attrs.get("units", ""))
+        units[name] = str(ds[name].attrs.get("units", ""))
     return Scaler(
         center=center, scale=scale, method=method, n_values=counts, fitted_on=fitted_on, units=units
     )
+
+
+def _training_values(da: xr.DataArray, train: xr.DataArray) -> np.ndarray:
+    """Finite values of ``da`` on training steps, float64, flat.
+
+    Per-site inputs ``(site,)`` count at sites with any training step, per-time inputs
+    ``(time,)`` at steps where any site trains.
+    """
+    if set(da.dims) == {"site"}:
+        use = train.any("time")
+    elif set(da.dims) == {"time"}:
+        use = train.any("site")
+    else:
+        use = train
+    values = np.asarray(da.where(use).values, dtype=np.float64).ravel()
+    return values[np.isfinite(values)]
