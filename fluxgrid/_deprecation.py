@@ -19,8 +19,6 @@ Examples
 ...     cls = getattr_("FluxgridError")
 >>> cls.__module__, caught[0].category.__name__
 ('fluxgrid.errors', 'DeprecationWarning')
->>> dir_()
-['FluxgridError']
 """
 
 from __future__ import annotations
@@ -51,7 +49,8 @@ def moved(
     Returns
     -------
     tuple
-        ``(__getattr__, __dir__)`` to assign at the old module's top level.
+        ``(__getattr__, __dir__)`` to assign at the old module's top level; ``__dir__``
+        lists what the module itself holds, not the moved names.
     """
     table = dict(names)
 
@@ -68,8 +67,9 @@ def moved(
         return getattr(importlib.import_module(target), name)
 
     def __dir__() -> list[str]:
+        # the moved names are left out: tools that walk dir() (doctest, completion) would
+        # import the new modules and raise the warning for names nobody asked for
         module = sys.modules.get(old)
-        own = [n for n in vars(module) if not n.startswith("_")] if module is not None else []
-        return sorted(set(own) | set(table))
+        return sorted(vars(module)) if module is not None else []
 
     return __getattr__, __dir__

@@ -106,3 +106,29 @@ def test_registry_lists_known_names_on_typo():
 def test_unknown_model_name_lists_registered_models():
     with pytest.raises(Exception, match="unknown model 'nonexistent'"):
         get_model("nonexistent")
+
+
+def test_every_unknown_key_is_reported_at_once():
+    from fluxgrid.config import ExperimentConfig
+
+    data = {"epoch": 1, "data": {"sorce": "demo"}, "train": {"l_r": 0.1, "epoch": 2}}
+    with pytest.raises(ConfigError) as err:
+        from_dict(ExperimentConfig, data)
+    message = str(err.value)
+    assert "ExperimentConfig: unknown key 'epoch'" in message
+    assert "ExperimentConfig.data: unknown key 'sorce'" in message
+    assert "ExperimentConfig.train: unknown keys 'epoch', 'l_r'" in message
+
+
+def test_empty_experiment_file_is_refused(tmp_path):
+    pytest.importorskip("torch")
+    from fluxgrid.training import load_experiment
+
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("")
+    with pytest.raises(ConfigError, match="missing data.source, data.drivers, data.target"):
+        load_experiment(empty)
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("recipe: train\nconfig:\n  data: {source: demo, target: nee}\n")
+    with pytest.raises(ConfigError, match=r"missing data\.drivers, model\.name"):
+        load_experiment(recipe)

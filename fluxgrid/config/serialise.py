@@ -36,7 +36,7 @@ import yaml
 from ..errors import ConfigError
 from ..io.atomic import atomic_path
 
-__all__ = ["dump_config", "from_dict", "load_config", "to_dict"]
+__all__ = ["dump_config", "from_dict", "load_config", "to_dict", "unknown_keys"]
 
 C = TypeVar("C")
 
@@ -111,19 +111,67 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     return value
 
 
+def _dataclass_of(tp: Any) -> type | None:
+    """The dataclass a field holds (also inside ``X | None``), or ``None``."""
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return tp
+    if get_origin(tp) in (Union, types.UnionType):
+        found = [_dataclass_of(arg) for arg in get_args(tp)]
+        return next((f for f in found if f is not None), None)
+    return None
+
+
+def unknown_keys(cls: type, data: Any, path: str) -> list[str]:
+    """Every unknown key in ``data`` and its nested sections, as messages with their paths.
+
+    Examples
+    --------
+    >>> from fluxgrid.config import ExperimentConfig
+    >>> data = {"epoch": 2, "train": {"l_r": 0.1, "epoch": 3}}
+    >>> for message in unknown_keys(ExperimentConfig, data, "ExperimentConfig"):
+    ...     print(message[:60])
+    ExperimentConfig: unknown key 'epoch'; known keys: data, spl
+    ExperimentConfig.train: unknown keys 'epoch', 'l_r'; known k
+    """
+    if not isinstance(data, dict):
+        return []
+    hints = get_type_hints(cls)
+    fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    unknown = sorted(set(data) - set(fields))
+    found = []
+    if unknown:
+        keys = ", ".join(map(repr, unknown))
+        word = "key" if len(unknown) == 1 else "keys"
+        found.append(f"{path}: unknown {word} {keys}; known keys: {', '.join(fields)}")
+    for name in fields:
+        if name not in data:
+            continue
+        inner = _dataclass_of(hints[name])
+        if inner is not None:
+            found += unknown_keys(inner, data[name], f"{path}.{name}")
+        elif get_origin(hints[name]) is dict and isinstance(data[name], dict):
+            args = get_args(hints[name])
+            value_cls = _dataclass_of(args[1]) if len(args) == 2 else None
+            if value_cls is not None:
+                for key, value in data[name].items():
+                    found += unknown_keys(value_cls, value, f"{path}.{name}.{key}")
+    return found
+
+
 def from_dict(cls: type[C], data: dict[str, Any] | None, *, _path: str | None = None) -> C:
     """Build the frozen dataclass ``cls`` from plain data, strictly.
 
-    Unknown keys, wrong types and invalid literals raise :class:`ConfigError` naming the key
-    path (``TrainConfig.optimizer.lr``) and what is expected.
+    Unknown keys (all of them, in every section, reported at once), wrong types and invalid
+    literals raise :class:`ConfigError` naming the key path (``TrainConfig.optimizer.lr``) and
+    what is expected.
     """
     path = _path or cls.__name__
     data = dict(data or {})
     hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    unknown = sorted(set(data) - set(fields))
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; known keys: {', '.join(fields)}")
+    if _path is None:
+        unknown = unknown_keys(cls, data, path)
+        if unknown:
+            raise ConfigError("; ".join(unknown))
     kwargs = {name: _coerce(value, hints[name], f"{path}.{name}") for name, value in data.items()}
     try:
         obj = cls(**kwargs)

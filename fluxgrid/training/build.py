@@ -50,14 +50,42 @@ def load_experiment(path: str | os.PathLike) -> ExperimentConfig:
 
     A recipe file (``recipe: train`` with a ``config:`` section, as run by ``fluxgrid
     run``) is accepted too, so one file serves ``fluxgrid train`` and ``fluxgrid run``.
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, not YAML, has unknown keys or wrong values, or does not name
+        the essentials (:data:`REQUIRED_KEYS`): an empty file would otherwise train the
+        whole default experiment.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found")
     raw = yaml.safe_load(path.read_text()) or {}
-    if isinstance(raw, dict) and "recipe" in raw:
-        return load_config(path, ExperimentConfig, section="config")
-    return load_config(path, ExperimentConfig)
+    section = "config" if isinstance(raw, dict) and "recipe" in raw else None
+    body = raw.get("config") if section else raw
+    if isinstance(body, dict) or body is None:
+        _require_keys(body or {}, path)
+    return load_config(path, ExperimentConfig, section=section)
+
+
+#: what an experiment file must name; the rest has defaults
+REQUIRED_KEYS = ("data.source", "data.drivers", "data.target", "model.name")
+
+
+def _require_keys(data: dict[str, Any], path: Path) -> None:
+    """Refuse experiment files that leave the essentials to the defaults (an empty file)."""
+    missing = []
+    for dotted in REQUIRED_KEYS:
+        section, key = dotted.split(".")
+        if not isinstance(data.get(section), dict) or key not in data[section]:
+            missing.append(dotted)
+    if missing:
+        raise ConfigError(
+            f"{path}: an experiment must name {', '.join(REQUIRED_KEYS)}; missing "
+            f"{', '.join(missing)} (e.g. data: {{source: demo, drivers: [ta, sw_in, vpd], "
+            "target: nee}, model: {name: lstm})"
+        )
 
 
 def check_experiment(cfg: ExperimentConfig) -> type[FluxModel]:
