@@ -38,11 +38,14 @@ import pandas as pd
 import xarray as xr
 
 from .errors import DataNotFoundError, WindowError
+from .prep.series import interpolate_between, valid_neighbours
+from .prep.splits import PARTS, UNUSED
 
 __all__ = [
     "STATIC_CHOICES",
     "WindowIndex",
     "build_windows",
+    "complete_windows",
     "fill_short_gaps",
     "input_features",
     "static_inputs",
@@ -87,20 +90,11 @@ def fill_short_gaps(values: np.ndarray, max_gap: int) -> tuple[np.ndarray, np.nd
         return filled, np.zeros(values.shape, dtype=bool)
     valid = ~np.isnan(values)
     n = values.shape[-1]
-    pos = np.arange(n)
-    prev = np.where(valid, pos, -1)
-    prev = np.maximum.accumulate(prev, axis=-1)
-    nxt = np.where(valid, pos, n)
-    nxt = np.flip(np.minimum.accumulate(np.flip(nxt, axis=-1), axis=-1), axis=-1)
+    prev, nxt = valid_neighbours(valid)
     gap_len = nxt - prev - 1
     fill = ~valid & (prev >= 0) & (nxt < n) & (gap_len <= max_gap)
     if fill.any():
-        p = np.clip(prev, 0, n - 1)
-        q = np.clip(nxt, 0, n - 1)
-        vp = np.take_along_axis(values, p, axis=-1)
-        vq = np.take_along_axis(values, q, axis=-1)
-        w = (pos - prev) / np.maximum(nxt - prev, 1)
-        filled[fill] = (vp + (vq - vp) * w)[fill]
+        filled[fill] = interpolate_between(values, prev, nxt)[fill]
     return filled, fill
 
 
@@ -290,8 +284,6 @@ class WindowIndex:
 
     def select(self, part: str | int | Sequence[str | int]) -> WindowIndex:
         """Samples of one or several parts (``"train"``, ``"val"``, ``"test"`` or codes)."""
-        from .prep.splits import PARTS
-
         wanted = [part] if isinstance(part, str | int) else list(part)
         codes = []
         for p in wanted:
@@ -347,8 +339,32 @@ class WindowIndex:
         )
 
 
-def _complete_windows(missing: np.ndarray, lookback: int) -> np.ndarray:
-    """``(site, time)`` bool: the window ending at each step has no missing input."""
+def complete_windows(missing: np.ndarray, lookback: int) -> np.ndarray:
+    """Which windows of ``lookback`` steps have no missing input, by their last step.
+
+    One cumulative sum along time tests every window in O(1):
+    ``cs[end + 1] - cs[end + 1 - lookback] == 0``.
+
+    Parameters
+    ----------
+    missing
+        ``(n, time)`` bool: an input is missing at this step (any driver, for sites or
+        grid cells).
+    lookback
+        Steps per window (the last step included).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(n, time)`` bool: the window ending at each step is complete; False for the first
+        ``lookback - 1`` steps (their window begins before the record).
+
+    Examples
+    --------
+    >>> missing = np.array([[False, False, True, False, False, False]])
+    >>> complete_windows(missing, 2).astype(int).tolist()
+    [[0, 1, 0, 0, 1, 1]]
+    """
     n_site, n_time = missing.shape
     cs = np.zeros((n_site, n_time + 1), dtype=np.int32)
     np.cumsum(missing, axis=1, out=cs[:, 1:])
@@ -357,6 +373,76 @@ def _complete_windows(missing: np.ndarray, lookback: int) -> np.ndarray:
         # window [e-L+1, e]: cs[e+1] - cs[e+1-L]
         complete[:, lookback - 1 :] = (cs[:, lookback:] - cs[:, : n_time + 1 - lookback]) == 0
     return complete
+
+
+# upscale.py still imports the old private name; remove once it imports complete_windows
+_complete_windows = complete_windows
+
+
+def _check_lookback(ds: xr.Dataset, lookback: int) -> int:
+    """The record length; a look-back that is not positive or longer than it raises."""
+    if lookback < 1:
+        raise WindowError(f"lookback {lookback}: expected a positive number of steps")
+    n_time = ds.sizes["time"]
+    if lookback > n_time:
+        raise WindowError(
+            f"look-back of {lookback} steps is longer than the record ({n_time} steps from "
+            f"{str(ds.time.values[0])[:10]} to {str(ds.time.values[-1])[:10]}); shorten "
+            "windows.lookback or extend data.period"
+        )
+    return n_time
+
+
+def _target_present(ds: xr.Dataset, target: str | None, require_target: bool) -> np.ndarray:
+    """``(site, time)`` bool: a valid target (all True without a target)."""
+    if target is not None:
+        if target not in ds:
+            raise DataNotFoundError(
+                f"target {target!r} is not in the cube; it has {sorted(ds.data_vars)}"
+            )
+        return np.asarray(ds[target].transpose("site", "time").notnull().values)
+    if require_target:
+        raise WindowError("require_target=True needs a target variable")
+    return np.ones((ds.sizes["site"], ds.sizes["time"]), dtype=bool)
+
+
+def _check_targets(
+    target_ok: np.ndarray,
+    present: np.ndarray,
+    drivers: Sequence[str],
+    sites: np.ndarray,
+    target: str | None,
+) -> None:
+    """Some target is valid, and every driver has data at every site with targets."""
+    if not target_ok.any():
+        raise WindowError(
+            f"every {target!r} value is missing or masked; relax data.qc_threshold or "
+            "choose other sites / period"
+        )
+    has_target = target_ok.any(axis=1)
+    for d, name in enumerate(drivers):
+        lacking = has_target & ~present[d].any(axis=1)
+        if lacking.any():
+            bad = sites[np.flatnonzero(lacking)].astype(str).tolist()
+            raise WindowError(
+                f"driver {name!r} is missing at site(s) {bad}, which have {target!r} "
+                "values; drop these sites (data.exclude_sites) or choose drivers they have"
+            )
+
+
+def _split_parts(
+    split: xr.Dataset | None, n_site: int, n_time: int, usable: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Part code of every step (0 without a split) and whether it is in the split."""
+    if split is None:
+        return np.zeros((n_site, n_time), dtype=np.int8), np.ones_like(usable)
+    part = np.asarray(split["part"].transpose("site", "time").values, dtype=np.int8)
+    if part.shape != usable.shape:
+        raise WindowError(
+            f"split grid {part.shape} differs from the cube {usable.shape}; "
+            "build the split from this cube"
+        )
+    return part, part != UNUSED
 
 
 def build_windows(
@@ -418,15 +504,7 @@ def build_windows(
     >>> int(idx.report.n_windows.sum()) == len(idx)
     True
     """
-    if lookback < 1:
-        raise WindowError(f"lookback {lookback}: expected a positive number of steps")
-    n_time = ds.sizes["time"]
-    if lookback > n_time:
-        raise WindowError(
-            f"look-back of {lookback} steps is longer than the record ({n_time} steps from "
-            f"{str(ds.time.values[0])[:10]} to {str(ds.time.values[-1])[:10]}); shorten "
-            "windows.lookback or extend data.period"
-        )
+    n_time = _check_lookback(ds, lookback)
     if features is None:
         features = input_features(ds, drivers, static=(), fill_gaps=fill_gaps)
     missing_driver = [d for d in drivers if d not in features]
@@ -434,49 +512,12 @@ def build_windows(
         raise DataNotFoundError(f"drivers {missing_driver} are not in the features")
     sites = ds["site"].values
     present = np.stack([~np.isnan(features[d].values) for d in drivers])  # (driver, site, time)
-
-    if target is not None:
-        if target not in ds:
-            raise DataNotFoundError(
-                f"target {target!r} is not in the cube; it has {sorted(ds.data_vars)}"
-            )
-        target_ok = np.asarray(ds[target].transpose("site", "time").notnull().values)
-    else:
-        if require_target:
-            raise WindowError("require_target=True needs a target variable")
-        target_ok = np.ones((ds.sizes["site"], n_time), dtype=bool)
-
+    target_ok = _target_present(ds, target, require_target)
     if require_target:
-        if not target_ok.any():
-            raise WindowError(
-                f"every {target!r} value is missing or masked; relax data.qc_threshold or "
-                "choose other sites / period"
-            )
-        has_target = target_ok.any(axis=1)
-        for d, name in enumerate(drivers):
-            lacking = has_target & ~present[d].any(axis=1)
-            if lacking.any():
-                bad = sites[np.flatnonzero(lacking)].astype(str).tolist()
-                raise WindowError(
-                    f"driver {name!r} is missing at site(s) {bad}, which have {target!r} "
-                    "values; drop these sites (data.exclude_sites) or choose drivers they have"
-                )
-
-    complete = _complete_windows(~present.all(axis=0), lookback)
+        _check_targets(target_ok, present, drivers, sites, target)
+    complete = complete_windows(~present.all(axis=0), lookback)
     usable = complete & target_ok
-    part = np.zeros((ds.sizes["site"], n_time), dtype=np.int8)
-    if split is not None:
-        from .prep.splits import UNUSED
-
-        part = np.asarray(split["part"].transpose("site", "time").values, dtype=np.int8)
-        if part.shape != usable.shape:
-            raise WindowError(
-                f"split grid {part.shape} differs from the cube {usable.shape}; "
-                "build the split from this cube"
-            )
-        in_split = part != UNUSED
-    else:
-        in_split = np.ones_like(usable)
+    part, in_split = _split_parts(split, ds.sizes["site"], n_time, usable)
     keep = usable & in_split
     site_idx, end_idx = np.nonzero(keep)
     report = xr.Dataset(
