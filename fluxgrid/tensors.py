@@ -35,13 +35,13 @@ import numpy as np
 import xarray as xr
 
 from ._lazy import lazy_import
-from .errors import DataNotFoundError, WindowError
+from .errors import DataNotFoundError, ModelError, WindowError
+from .windows import WindowIndex, input_features
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from .prep.scaling import Scaler
-    from .windows import WindowIndex
 
 __all__ = ["WindowCube", "resolve_device"]
 
@@ -62,8 +62,6 @@ def resolve_device(device: str = "auto") -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        from .errors import ModelError
-
         raise ModelError(f"device {device!r} asked for but CUDA is not available; use 'auto'")
     return dev
 
@@ -205,8 +203,6 @@ class WindowCube:
         device, placement
             See :class:`WindowCube`.
         """
-        from .windows import input_features
-
         feats = features
         if feats is None:
             feats = input_features(
