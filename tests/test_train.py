@@ -278,7 +278,9 @@ def test_cli_train_and_evaluate(tmp_path, capsys):
     assert "test scores by year" in out and "US-MMS" in out
     assert main(["train", str(path), "-o", str(tmp_path / "run")]) == 2  # exists
     bad = tmp_path / "bad.yaml"
-    bad.write_text("model: {name: lstn}\n")
+    bad.write_text(
+        "data: {source: demo, drivers: [ta], target: nee}\nmodel: {name: lstn}\n"
+    )
     assert main(["train", str(bad)]) == 2
     assert "known models" in capsys.readouterr().err
 
