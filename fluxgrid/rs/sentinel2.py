@@ -64,7 +64,7 @@ from .s2_metadata import (
     s2_step_metadata,
 )
 from .scl import SCL_CLASSES, MaskFunction, landcover_mask, scl_mask
-from .sites import for_each_site, site_results, site_table
+from .sites import for_each_site, site_table
 from .stac import search_items
 from .stac_load import reduce_groups
 
@@ -525,24 +525,13 @@ def add_s2(
         ``s2_pca_mean``/``s2_pca_scale (s2_index)``.
     """
     cfg = config or S2Config()
-    # reasons given with precomputed footprints are kept; footprints computed here bring
-    # their own (the given ones would describe other results)
-    footprints, failed = site_results(
-        s2_site,
-        cube,
-        source,
-        footprints,
-        failed if footprints is not None else None,
-        caller="add_s2",
-        what="footprints",
-        desc="Sentinel-2 sites",
-        start=start,
-        end=end,
-        on_error=on_error,
-        config=cfg,
-        stac=stac,
-        mask=mask,
-    )
+    if footprints is None:
+        if source is None:
+            raise RemoteSensingError("add_s2: give a STAC source or precomputed footprints")
+        footprints, failed = s2_sites(
+            cube, source, start=start, end=end, config=cfg, stac=stac, mask=mask, on_error=on_error
+        )
+    failed = dict(failed or {})
     sites = site_table(cube)
     footprints = {k: v for k, v in footprints.items() if k in sites.index}
     pca = _fit_sites_pca(footprints, cfg.pca_variance)

@@ -75,6 +75,23 @@ MODIS_PIXEL = 926.625433055833
 MODIS_ORIGIN = (-20015109.354, 10007554.677)
 
 
+_SCHEMAS = "https://stac-extensions.github.io"
+#: STAC extensions of each fixture collection
+_EXTENSIONS = {
+    "sentinel-2-l2a": (
+        f"{_SCHEMAS}/eo/v1.1.0/schema.json",
+        f"{_SCHEMAS}/projection/v1.1.0/schema.json",
+        f"{_SCHEMAS}/raster/v1.1.0/schema.json",
+        f"{_SCHEMAS}/sat/v1.0.0/schema.json",
+    ),
+    "sentinel-1-rtc": (
+        f"{_SCHEMAS}/sar/v1.0.0/schema.json",
+        f"{_SCHEMAS}/projection/v1.1.0/schema.json",
+    ),
+    "modis-11A1-061": (f"{_SCHEMAS}/projection/v1.1.0/schema.json",),
+}
+
+
 def _write_cog(path: Path, data: np.ndarray, transform, crs: str, nodata: float | None) -> None:
     rasterio = lazy_import("rasterio")
     profile = {
@@ -146,14 +163,13 @@ def _plain(value: Any) -> Any:
 def _item(
     item_id: str,
     when: pd.Timestamp,
-    geometry: dict,
-    bbox: list[float],
+    footprint: tuple[dict, list[float]],
     properties: dict[str, Any],
     assets: dict[str, dict],
     collection: str,
-    extensions: Sequence[str],
 ):
     pystac = lazy_import("pystac")
+    geometry, bbox = footprint
     item = pystac.Item(
         id=item_id,
         geometry=_plain(geometry),
@@ -161,7 +177,7 @@ def _item(
         datetime=when.to_pydatetime().replace(tzinfo=datetime.timezone.utc),
         properties=_plain(properties),
         collection=collection,
-        stac_extensions=list(extensions),
+        stac_extensions=list(_EXTENSIONS[collection]),
     )
     for key, spec in assets.items():
         spec = _plain(dict(spec))
@@ -391,8 +407,7 @@ class _S2Tile:
     uly: float
     n: int
     tower_rc: tuple[int, int]
-    geometry: dict
-    bbox: list[float]
+    footprint: tuple[dict, list[float]]
 
     @classmethod
     def around(cls, lat: float, lon: float, half_size_m: float) -> _S2Tile:
@@ -403,10 +418,10 @@ class _S2Tile:
         uly = np.ceil((y0 + half_size_m) / 60.0) * 60.0
         n = int(np.ceil(2 * half_size_m / 60.0)) * 6
         tower_rc = (int((uly - y0) // 10), int((x0 - ulx) // 10))
-        geometry, bbox = _footprint_lonlat(
+        footprint = _footprint_lonlat(
             affine.Affine(10, 0, ulx, 0, -10, uly), (n, n), f"EPSG:{epsg}"
         )
-        return cls(lat, epsg, x0, ulx, uly, n, tower_rc, geometry, bbox)
+        return cls(lat, epsg, x0, ulx, uly, n, tower_rc, footprint)
 
 
 def _s2_item(
@@ -466,21 +481,7 @@ def _s2_item(
         )
     for key in missing_assets:
         assets.pop(key, None)
-    return _item(
-        item_id,
-        when,
-        tile.geometry,
-        tile.bbox,
-        props,
-        assets,
-        "sentinel-2-l2a",
-        [
-            "https://stac-extensions.github.io/eo/v1.1.0/schema.json",
-            "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-            "https://stac-extensions.github.io/raster/v1.1.0/schema.json",
-            "https://stac-extensions.github.io/sat/v1.0.0/schema.json",
-        ],
-    )
+    return _item(item_id, when, tile.footprint, props, assets, "sentinel-2-l2a")
 
 
 def _s2_assets(
@@ -556,31 +557,13 @@ def write_s1_catalog(
         ys = uly - 5 - 10 * np.arange(n)
         dist = np.hypot(xs[None, :] - x0, ys[:, None] - y0)
         transform = affine.Affine(10, 0, ulx, 0, -10, uly)
-        geometry, bbox = _footprint_lonlat(transform, (n, n), f"EPSG:{epsg}")
+        footprint = _footprint_lonlat(transform, (n, n), f"EPSG:{epsg}")
         for k, day in enumerate(dates):
             when = pd.Timestamp(day).normalize() + pd.Timedelta(hours=17.75 - lon / 15.0)
-            vv, vh = s1_truth(when)
             stamp = when.strftime("%Y%m%dT%H%M%S")
             item_id = f"S1A_IW_GRDH_1SDV_{stamp}_{stamp}_0{k:05d}_rtc_{site}"
             sub = _item_folder(folder, "s1", item_id)
-            assets = {}
-            stripe = np.zeros((n, n), dtype=bool)
-            stripe[:, :30] = True  # swath edge: no data in the western 300 m
-            ring = (dist >= 50) & (dist <= 1000) & ~stripe
-            for pol, value in (("vv", vv), ("vh", vh)):
-                speckle = rng.gamma(20.0, 1.0 / 20.0, (n, n))
-                data = (value * speckle / speckle[ring].mean()).astype("float32")
-                data[dist < 50] = 5.0
-                data[stripe] = -32768.0
-                receive = "vertical" if pol == "vv" else "horizontal"
-                assets[pol] = _cog_asset(
-                    sub / f"{pol}.tif",
-                    data,
-                    transform,
-                    f"EPSG:{epsg}",
-                    {"nodata": -32768, "data_type": "float32", "spatial_resolution": 10},
-                    title=f"{pol.upper()}: vertical transmit, {receive} receive",
-                )
+            assets = _s1_assets(sub, rng, s1_truth(when), dist, transform, f"EPSG:{epsg}")
             props = {
                 "platform": "SENTINEL-1A",
                 "constellation": "Sentinel-1",
@@ -590,22 +573,39 @@ def write_s1_catalog(
                 "sat:orbit_state": "ascending" if k % 2 == 0 else "descending",
                 "proj:epsg": epsg,
             }
-            items.append(
-                _item(
-                    item_id,
-                    when,
-                    geometry,
-                    bbox,
-                    props,
-                    assets,
-                    "sentinel-1-rtc",
-                    [
-                        "https://stac-extensions.github.io/sar/v1.0.0/schema.json",
-                        "https://stac-extensions.github.io/projection/v1.1.0/schema.json",
-                    ],
-                )
-            )
+            items.append(_item(item_id, when, footprint, props, assets, "sentinel-1-rtc"))
     return _save(items, folder, "sentinel-1-rtc", kind)
+
+
+def _s1_assets(
+    sub: Path,
+    rng: np.random.Generator,
+    truth: tuple[float, float],
+    dist: np.ndarray,
+    transform,
+    crs: str,
+) -> dict[str, dict]:
+    """VV and VH gamma0 COGs: speckle around ``truth``, a bright mast, a nodata stripe."""
+    n = dist.shape[0]
+    stripe = np.zeros((n, n), dtype=bool)
+    stripe[:, :30] = True  # swath edge: no data in the western 300 m
+    ring = (dist >= 50) & (dist <= 1000) & ~stripe
+    assets = {}
+    for pol, value in zip(("vv", "vh"), truth, strict=True):
+        speckle = rng.gamma(20.0, 1.0 / 20.0, (n, n))
+        data = (value * speckle / speckle[ring].mean()).astype("float32")
+        data[dist < 50] = 5.0
+        data[stripe] = -32768.0
+        receive = "vertical" if pol == "vv" else "horizontal"
+        assets[pol] = _cog_asset(
+            sub / f"{pol}.tif",
+            data,
+            transform,
+            crs,
+            {"nodata": -32768, "data_type": "float32", "spatial_resolution": 10},
+            title=f"{pol.upper()}: vertical transmit, {receive} receive",
+        )
+    return assets
 
 
 # --------------------------------------------------------------------------- MODIS
@@ -645,7 +645,7 @@ def write_modis_catalog(
         ulx = MODIS_ORIGIN[0] + (col - 4) * MODIS_PIXEL
         uly = MODIS_ORIGIN[1] - (row - 4) * MODIS_PIXEL
         transform = affine.Affine(MODIS_PIXEL, 0, ulx, 0, -MODIS_PIXEL, uly)
-        geometry, bbox = _footprint_lonlat(transform, (9, 9), MODIS_SINUSOIDAL)
+        footprint = _footprint_lonlat(transform, (9, 9), MODIS_SINUSOIDAL)
         for day in dates:
             when = pd.Timestamp(day).normalize()
             for platform in platforms:
@@ -654,15 +654,7 @@ def write_modis_catalog(
                 sub = _item_folder(folder, "modis", item_id)
                 assets = {}
                 for part in ("day", "night"):
-                    truth = lst_truth(when, platform, part)
-                    lst = np.full((9, 9), truth + 20.0)
-                    lst[3:6, 3:6] = truth + rng.normal(0, 0.05, (3, 3))
-                    qc = np.zeros((9, 9), dtype="uint8")
-                    qc[3, 3] = 0b10  # not produced, cloud
-                    lst[3, 3] = 0.0
-                    qc[5, 5] = 0b11000001  # other quality, LST error > 3 K
-                    lst[5, 5] = truth + 15.0
-                    dn = np.where(lst > 0, np.round(lst / 0.02), 0).astype("uint16")
+                    dn, qc = _lst_window(rng, lst_truth(when, platform, part))
                     key = f"LST_{part.capitalize()}_1km"
                     qkey = f"QC_{part.capitalize()}"
                     for akey, data, raster in (
@@ -672,28 +664,28 @@ def write_modis_catalog(
                         assets[akey] = _cog_asset(
                             sub / f"{akey}.tif", data, transform, MODIS_SINUSOIDAL, raster
                         )
+                end = when + pd.Timedelta(hours=23, minutes=59, seconds=59)
                 props = {
                     "platform": platform,
                     "instruments": ["modis"],
                     "start_datetime": when.isoformat() + "Z",
-                    "end_datetime": (
-                        when + pd.Timedelta(hours=23, minutes=59, seconds=59)
-                    ).isoformat()
-                    + "Z",
+                    "end_datetime": end.isoformat() + "Z",
                     "proj:wkt2": MODIS_SINUSOIDAL,
                     "modis:horizontal-tile": h,
                     "modis:vertical-tile": v,
                 }
-                items.append(
-                    _item(
-                        item_id,
-                        when,
-                        geometry,
-                        bbox,
-                        props,
-                        assets,
-                        "modis-11A1-061",
-                        ["https://stac-extensions.github.io/projection/v1.1.0/schema.json"],
-                    )
-                )
+                items.append(_item(item_id, when, footprint, props, assets, "modis-11A1-061"))
     return _save(items, folder, "modis-11A1-061", kind)
+
+
+def _lst_window(rng: np.random.Generator, truth: float) -> tuple[np.ndarray, np.ndarray]:
+    """LST digital numbers and QC of 9 x 9 pixels: ``truth`` in the 3 x 3 window, traps."""
+    lst = np.full((9, 9), truth + 20.0)
+    lst[3:6, 3:6] = truth + rng.normal(0, 0.05, (3, 3))
+    qc = np.zeros((9, 9), dtype="uint8")
+    qc[3, 3] = 0b10  # not produced, cloud
+    lst[3, 3] = 0.0
+    qc[5, 5] = 0b11000001  # other quality, LST error > 3 K
+    lst[5, 5] = truth + 15.0
+    dn = np.where(lst > 0, np.round(lst / 0.02), 0).astype("uint16")
+    return dn, qc
