@@ -6,7 +6,9 @@ from pathlib import Path
 
 import dask
 import numpy as np
+import pandas as pd
 import pytest
+import xarray as xr
 
 from fluxgrid.testing import load_demo_cube, shared_data_path
 
@@ -69,3 +71,35 @@ def no_compute():
         assert counter.calls == 0, f"Dask computed {counter.calls} time(s) during a lazy step"
 
     return guard
+
+
+@pytest.fixture()
+def daily_flux_map():
+    """Factory of constant daily flux maps ``(time, lat, lon)`` on a grid's cells.
+
+    Usage: ``daily_flux_map(-1.0, grid, "2003-01-01", "2004-12-31")`` (default: 2003), with
+    ``units``, ``name`` (``"nee"``) and ``dtype`` (``"float32"``) keywords.
+    """
+
+    def make(
+        value,
+        grid,
+        start="2003-01-01",
+        end=None,
+        *,
+        units="gC m-2 d-1",
+        name="nee",
+        dtype="float32",
+    ):
+        end = end or f"{pd.Timestamp(start).year}-12-31"
+        time = pd.date_range(start, end, freq="D")
+        data = np.full((time.size, grid.sizes["lat"], grid.sizes["lon"]), value, dtype=dtype)
+        return xr.DataArray(
+            data,
+            coords={"time": time, "lat": grid.lat, "lon": grid.lon},
+            dims=("time", "lat", "lon"),
+            name=name,
+            attrs={"units": units},
+        )
+
+    return make

@@ -195,19 +195,12 @@ def test_mean_annual_nee_png_is_centred_at_zero(site_maps, tmp_path):
         plot_mean_annual_nee(site_maps.nee, path=path)
 
 
-def test_regional_totals_plot(tmp_path):
+def test_regional_totals_plot(tmp_path, daily_flux_map):
     from fluxgrid.plots import plot_regional_totals
     from fluxgrid.regions import regional_totals
 
     grid = make_grid(1.0, bbox=(0, 0, 2, 2))
-    time = pd.date_range("2003-01-01", "2005-12-31", freq="D")
-    nee = xr.DataArray(
-        np.full((time.size, 2, 2), -1.0),
-        coords={"time": time, "lat": grid.lat, "lon": grid.lon},
-        dims=("time", "lat", "lon"),
-        name="nee",
-        attrs={"units": "gC m-2 d-1"},
-    )
+    nee = daily_flux_map(-1.0, grid, "2003-01-01", "2005-12-31", dtype="float64")
     table = regional_totals(
         nee,
         {

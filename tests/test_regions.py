@@ -42,21 +42,9 @@ def test_global_grid_without_bounds_and_by_hand():
     assert ratio == pytest.approx(expected, rel=1e-12)
 
 
-def _daily_map(value, grid, year=2003, units="gC m-2 d-1", name="nee"):
-    time = pd.date_range(f"{year}-01-01", f"{year}-12-31", freq="D")
-    data = np.full((time.size, grid.sizes["lat"], grid.sizes["lon"]), value, dtype="float32")
-    return xr.DataArray(
-        data,
-        coords={"time": time, "lat": grid.lat, "lon": grid.lon},
-        dims=("time", "lat", "lon"),
-        name=name,
-        attrs={"units": units},
-    )
-
-
-def test_constant_field_total_is_area_times_value():
+def test_constant_field_total_is_area_times_value(daily_flux_map):
     grid = make_grid(10.0, bbox=(-20, 30, 40, 70))
-    nee = _daily_map(-2.0, grid)
+    nee = daily_flux_map(-2.0, grid)
     ids = xr.DataArray(
         np.where(grid.lon.values[None, :] < 10, 1, 2) * np.ones((grid.sizes["lat"], 1), int),
         coords={"lat": grid.lat, "lon": grid.lon},
@@ -84,9 +72,9 @@ def test_constant_field_total_is_area_times_value():
     assert int(table.n_days.item()) == 365
 
 
-def test_whole_grid_boolean_and_mapping_regions():
+def test_whole_grid_boolean_and_mapping_regions(daily_flux_map):
     grid = make_grid(1.0, bbox=(0, 0, 4, 3))
-    nee = _daily_map(1.0, grid, year=2004)  # leap year: 366 days
+    nee = daily_flux_map(1.0, grid, "2004-01-01")  # leap year: 366 days
     total_area = float(cell_area(grid).sum())
     whole = regional_totals(nee)
     assert whole.region.values.tolist() == ["total"]
@@ -102,7 +90,7 @@ def test_whole_grid_boolean_and_mapping_regions():
     )
 
 
-def test_vegetation_type_fractions_as_weights():
+def test_vegetation_type_fractions_as_weights(daily_flux_map):
     fine = make_grid(0.5, bbox=(0, 0, 2, 2))
     coarse = make_grid(1.0, bbox=(0, 0, 2, 2))
     lc = xr.DataArray(
@@ -111,7 +99,7 @@ def test_vegetation_type_fractions_as_weights():
         dims=("lat", "lon"),
     )  # first fine column DBF, the rest grassland
     frac = class_fractions(lc, target=coarse, classes=["DBF", "GRA"])
-    gpp = _daily_map(3.0, coarse, name="gpp_nt")
+    gpp = daily_flux_map(3.0, coarse, name="gpp_nt")
     table = regional_totals(gpp, frac)
     assert table.region.values.tolist() == ["DBF", "GRA"]
     assert "sink" not in table  # only NEE has a sink
@@ -123,16 +111,9 @@ def test_vegetation_type_fractions_as_weights():
     assert float(table.total.sum()) == pytest.approx(3 * 365 * float(area.sum()) / 1e12, rel=1e-6)
 
 
-def test_missing_values_partial_years_and_coverage():
+def test_missing_values_partial_years_and_coverage(daily_flux_map):
     grid = make_grid(1.0, bbox=(0, 0, 2, 2))
-    time = pd.date_range("2003-07-01", "2004-12-31", freq="D")
-    nee = xr.DataArray(
-        np.full((time.size, 2, 2), -1.0),
-        coords={"time": time, "lat": grid.lat, "lon": grid.lon},
-        dims=("time", "lat", "lon"),
-        name="nee",
-        attrs={"units": "gC m-2 d-1"},
-    )
+    nee = daily_flux_map(-1.0, grid, "2003-07-01", "2004-12-31", dtype="float64")
     nee[:, 0, 0] = np.nan  # one cell without data (e.g. ocean)
     area = cell_area(grid)
     table = regional_totals(nee)
@@ -198,9 +179,9 @@ def test_real_site_nee_as_a_map(demo_cube):
         )
 
 
-def test_lazy_on_dask(no_compute):
+def test_lazy_on_dask(no_compute, daily_flux_map):
     grid = make_grid(1.0, bbox=(0, 0, 4, 4))
-    nee = _daily_map(-1.0, grid).chunk({"time": 100, "lat": 2, "lon": 2})
+    nee = daily_flux_map(-1.0, grid).chunk({"time": 100, "lat": 2, "lon": 2})
     ids = xr.DataArray(
         np.ones((4, 4), int), coords={"lat": grid.lat, "lon": grid.lon}, dims=("lat", "lon")
     )
@@ -211,9 +192,9 @@ def test_lazy_on_dask(no_compute):
     assert total == pytest.approx(-365 * float(cell_area(grid).sum()) / 1e12, rel=1e-6)
 
 
-def test_bad_input():
+def test_bad_input(daily_flux_map):
     grid = make_grid(1.0, bbox=(0, 0, 2, 2))
-    nee = _daily_map(1.0, grid)
+    nee = daily_flux_map(1.0, grid)
     other = make_grid(1.0, bbox=(10, 0, 12, 2))
     with pytest.raises(GridError, match="another grid"):
         regional_totals(
@@ -242,16 +223,9 @@ def test_region_ids_from_flag_attributes():
     assert w.sel(region="DBF").values.tolist() == [[1.0, 0.0]]
 
 
-def test_csv_export(tmp_path):
+def test_csv_export(tmp_path, daily_flux_map):
     grid = make_grid(1.0, bbox=(0, 0, 2, 2))
-    time = pd.date_range("2003-01-01", "2004-12-31", freq="D")
-    nee = xr.DataArray(
-        np.full((time.size, 2, 2), -1.0),
-        coords={"time": time, "lat": grid.lat, "lon": grid.lon},
-        dims=("time", "lat", "lon"),
-        name="nee",
-        attrs={"units": "gC m-2 d-1"},
-    )
+    nee = daily_flux_map(-1.0, grid, "2003-01-01", "2004-12-31", dtype="float64")
     table = regional_totals(nee)
     path = totals_to_csv(table, tmp_path / "sinks.csv")
     df = pd.read_csv(path)
@@ -271,10 +245,10 @@ def test_csv_export(tmp_path):
     totals_to_csv(table, path, overwrite=True)
 
 
-def test_accessor_regional_sink():
+def test_accessor_regional_sink(daily_flux_map):
     import fluxgrid  # noqa: F401  (registers ds.fluxgrid)
 
     grid = make_grid(1.0, bbox=(0, 0, 2, 2))
-    maps = xr.Dataset({"nee": _daily_map(-1.0, grid)})
+    maps = xr.Dataset({"nee": daily_flux_map(-1.0, grid)})
     table = maps.fluxgrid.regional_sink()
     assert table.sink.item() == pytest.approx(365 * float(cell_area(grid).sum()) / 1e12, rel=1e-6)
