@@ -9,11 +9,9 @@ reaches a threshold (:func:`land_mask`), the class with the largest share
 
 Examples
 --------
->>> from fluxgrid.grids import make_grid
->>> g = make_grid(1.0, bbox=(0, 0, 2, 2))
->>> lc = xr.DataArray([[4, 17], [4, 4]], coords=g.coords, dims=("lat", "lon"))
->>> land_mask(lc).values.tolist()
-[[True, False], [True, True]]
+>>> IGBP_CLASSES[4]
+('DBF', 'deciduous broadleaf forests')
+>>> igbp = vegetation_type(open_raster("MCD12Q1.tif"), target=drivers)  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -60,24 +58,7 @@ IGBP_CLASSES: dict[int, tuple[str, str]] = {
 def _class_table(
     classes: Sequence[int | str] | Mapping[int, str] | None = None,
 ) -> dict[int, str]:
-    """``{code: name}`` of the classes asked for, IGBP abbreviations where known.
-
-    Parameters
-    ----------
-    classes
-        ``None`` (all 17 IGBP classes), codes and/or IGBP abbreviations, or ``{code: name}``
-        (taken as given).
-
-    Raises
-    ------
-    GridError
-        If an abbreviation is not an IGBP class.
-
-    Examples
-    --------
-    >>> _class_table(["DBF", 10, 99])
-    {4: 'DBF', 10: 'GRA', 99: '99'}
-    """
+    """``{code: name}`` of ``classes``: codes/IGBP abbreviations, a mapping, or all (None)."""
     if classes is None:
         return {code: abbr for code, (abbr, _) in IGBP_CLASSES.items()}
     if isinstance(classes, Mapping):

@@ -408,7 +408,7 @@ def write_map(
     Returns
     -------
     pathlib.Path
-        The written file.
+        ``path``, once the complete file is in place.
 
     Examples
     --------
