@@ -38,6 +38,9 @@ import pandas as pd
 import xarray as xr
 
 from .errors import DataNotFoundError, FluxgridError
+from .io.atomic import atomic_path
+from .io.store import to_netcdf
+from .prep.splits import PARTS
 
 __all__ = [
     "METRICS",
@@ -48,6 +51,7 @@ __all__ = [
     "long_runs",
     "mean_seasonal_cycle",
     "metrics",
+    "metrics_from_sums",
     "pooled_table",
     "run_scores",
     "scores",
@@ -70,8 +74,35 @@ _ATTRS = {
 }
 
 
-def _finish(stats: dict[str, np.ndarray], units: str | None) -> dict[str, np.ndarray]:
-    """Metrics from sums: n, so, sp, soo, spp, sop, sae, omin, omax."""
+def metrics_from_sums(stats: dict[str, np.ndarray], units: str | None) -> dict[str, np.ndarray]:
+    """Every metric of :data:`METRICS` from the sums of the valid pairs (any array shape).
+
+    The one place the formulas live: :func:`metrics` and :func:`scores` reduce to these
+    sums first, and so can other code that accumulates them batch by batch.
+
+    Parameters
+    ----------
+    stats
+        Arrays of one shape: ``n`` (pairs), ``so``, ``sp`` (sums of observations and
+        predictions), ``soo``, ``spp``, ``sop`` (sums of squares and products), ``sae`` (sum
+        of absolute errors), ``omin``, ``omax`` (observed range).
+    units
+        Units of the observations (unused by the formulas; kept for callers that label).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        One array per metric name, NaN where fewer than two pairs.
+
+    Examples
+    --------
+    >>> o, p = np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.5, 2.0, 2.5, 4.5])
+    >>> sums = {"n": np.array(4), "so": o.sum(), "sp": p.sum(), "soo": (o * o).sum(),
+    ...         "spp": (p * p).sum(), "sop": (o * p).sum(), "sae": abs(p - o).sum(),
+    ...         "omin": o.min(), "omax": o.max()}
+    >>> round(float(metrics_from_sums(sums, None)["r2"]), 3)
+    0.85
+    """
     with np.errstate(invalid="ignore", divide="ignore"):
         n = stats["n"].astype(np.float64)
         mo, mp = stats["so"] / n, stats["sp"] / n
@@ -97,6 +128,10 @@ def _finish(stats: dict[str, np.ndarray], units: str | None) -> dict[str, np.nda
         if key != "n":
             out[key] = np.where(few, np.nan, out[key])
     return out
+
+
+# explain.py still imports the old private name; remove once it imports metrics_from_sums
+_finish = metrics_from_sums
 
 
 def _dataset(values: dict[str, np.ndarray], dims, coords, units: str | None) -> xr.Dataset:
@@ -159,7 +194,7 @@ def metrics(
         "omax": obs.where(valid).max(dims),
     }
     kept = stats["n"]
-    values = _finish({k: np.asarray(v.values) for k, v in stats.items()}, None)
+    values = metrics_from_sums({k: np.asarray(v.values) for k, v in stats.items()}, None)
     ds = _dataset(values, kept.dims, kept.coords, obs.attrs.get("units"))
     return ds
 
@@ -222,8 +257,43 @@ def scores(
     >>> t.r2.dims
     ('igbp',)
     """
-    from .prep.splits import PARTS
+    valid, ov, pv = _valid_pairs(predictions, part, subset, obs, pred)
+    groups = [by] if isinstance(by, str) else list(by)
+    units = predictions[obs].attrs.get("units")
+    if not groups:
+        stats = _sums(pd.DataFrame({"o": ov, "p": pv}), [])
+        values = metrics_from_sums({k: np.asarray(v) for k, v in stats.items()}, units)
+        return _dataset({k: np.asarray(v).reshape(()) for k, v in values.items()}, (), {}, units)
+    frame = pd.DataFrame({"o": ov, "p": pv})
+    full_index = []
+    for name in groups:
+        lab = _labels(predictions, name)
+        frame[name] = lab[valid]
+        full_index.append(
+            np.unique(lab) if name != "site" else predictions["site"].values.astype(str)
+        )
+    stats = _sums(frame, groups)
+    idx = pd.MultiIndex.from_product(full_index, names=groups)
+    stats = stats.reindex(idx)
+    stats["n"] = stats["n"].fillna(0)
+    values = metrics_from_sums({k: stats[k].to_numpy() for k in stats.columns}, units)
+    shape = tuple(len(ix) for ix in full_index)
+    values = {k: v.reshape(shape) for k, v in values.items()}
+    coords = {name: ix for name, ix in zip(groups, full_index, strict=True)}
+    ds = _dataset(values, tuple(groups), coords, units)
+    if "site" in groups and "igbp" in predictions.coords and "igbp" not in groups:
+        ds = ds.assign_coords(igbp=("site", predictions["igbp"].values.astype(str)))
+    return ds
 
+
+def _valid_pairs(
+    predictions: xr.Dataset,
+    part: str | Sequence[str] | None,
+    subset: xr.DataArray | None,
+    obs: str,
+    pred: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(site, time)`` mask of the pairs scored, and their observed and predicted values."""
     o = predictions[obs].transpose("site", "time")
     p = predictions[pred].transpose("site", "time")
     valid = np.asarray(o.notnull().values & p.notnull().values)
@@ -238,34 +308,9 @@ def scores(
         valid &= np.isin(predictions["part"].transpose("site", "time").values, codes)
     if subset is not None:
         valid &= np.asarray(subset.transpose("site", "time").values, dtype=bool)
-    groups = [by] if isinstance(by, str) else list(by)
     ov = np.asarray(o.values, dtype=np.float64)[valid]
     pv = np.asarray(p.values, dtype=np.float64)[valid]
-    units = predictions[obs].attrs.get("units")
-    if not groups:
-        stats = _sums(pd.DataFrame({"o": ov, "p": pv}), [])
-        values = _finish({k: np.asarray(v) for k, v in stats.items()}, units)
-        return _dataset({k: np.asarray(v).reshape(()) for k, v in values.items()}, (), {}, units)
-    frame = pd.DataFrame({"o": ov, "p": pv})
-    full_index = []
-    for name in groups:
-        lab = _labels(predictions, name)
-        frame[name] = lab[valid]
-        full_index.append(
-            np.unique(lab) if name != "site" else predictions["site"].values.astype(str)
-        )
-    stats = _sums(frame, groups)
-    idx = pd.MultiIndex.from_product(full_index, names=groups)
-    stats = stats.reindex(idx)
-    stats["n"] = stats["n"].fillna(0)
-    values = _finish({k: stats[k].to_numpy() for k in stats.columns}, units)
-    shape = tuple(len(ix) for ix in full_index)
-    values = {k: v.reshape(shape) for k, v in values.items()}
-    coords = {name: ix for name, ix in zip(groups, full_index, strict=True)}
-    ds = _dataset(values, tuple(groups), coords, units)
-    if "site" in groups and "igbp" in predictions.coords and "igbp" not in groups:
-        ds = ds.assign_coords(igbp=("site", predictions["igbp"].values.astype(str)))
-    return ds
+    return valid, ov, pv
 
 
 def _sums(frame: pd.DataFrame, groups: list[str]):
@@ -546,8 +591,6 @@ def evaluate_run(
         predictions = f.load()
     out = run_scores(predictions, by=by, parts=parts)
     if write:
-        from .io.store import to_netcdf
-
         to_netcdf(out, run / "metrics.nc", overwrite=True)
         write_csv(pooled_table(out), run / "metrics.csv")
     return out
@@ -580,8 +623,7 @@ def run_scores(
 
 
 def _code(part: str) -> int:
-    from .prep.splits import PARTS
-
+    """Code of a split part name."""
     return PARTS[part]
 
 
@@ -592,8 +634,6 @@ def pooled_table(scores_ds: xr.Dataset) -> pd.DataFrame:
 
 def write_csv(frame: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write a table as CSV atomically."""
-    from .io.atomic import atomic_path
-
     path = Path(path)
     with atomic_path(path) as tmp:
         frame.to_csv(tmp)
