@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -178,42 +179,11 @@ def open_fluxnet_zarr(
         raise FileFormatError(path, f"dims {dict(raw.sizes)}", expected="dims (site, time)")
 
     all_sites = [str(s) for s in raw.site.values]
-    if sites is not None:
-        unknown = [s for s in sites if s not in all_sites]
-        if unknown:
-            raise DataNotFoundError(f"{path}: sites not in the store: {unknown}")
-        site_idx = np.array([all_sites.index(s) for s in sites])
-    else:
-        site_idx = np.arange(len(all_sites))
+    site_idx = _site_positions(all_sites, sites, path)
     site_ids = [all_sites[i] for i in site_idx]
-
-    data_vars = [v for v in raw.data_vars if raw[v].dims == ("site", "time")]
-    order = {name: i for i, name in enumerate(catalog.names())}
-    keep = sorted((v for v in data_vars if not v.endswith("_qc")), key=lambda v: order.get(v, 999))
-    if variables is not None:
-        unknown = [v for v in variables if v not in keep]
-        if unknown:
-            raise DataNotFoundError(f"{path}: variables not in the store: {unknown}; have {keep}")
-        keep = list(variables)
-    wanted = []
-    for name in keep:
-        wanted.append(name)
-        qc = catalog.qc_name(name) if name in catalog.variables() else f"{name}_qc"
-        if qc in data_vars and qc not in wanted and (qc[:-3] in keep or qc[:-3] == name):
-            wanted.append(qc)
-
+    wanted = _wanted_variables(raw, variables, path)
     time = raw.time.values
-    if "utc_offset" in group and "record_minutes" in group:
-        # subsets that do not start at each site's first record carry their offsets
-        utc_offset = np.asarray(group["utc_offset"][:], dtype="float64")[site_idx]
-        record_minutes = np.asarray(group["record_minutes"][:], dtype="int64")[site_idx]
-    else:
-        # offsets from the first valid gap-filled air temperature, read straight from Zarr
-        ta_vals = _read_sites(group, "ta", site_idx)
-        valid = ~np.isnan(ta_vals)
-        utc_offset, record_minutes = detect_utc_offsets(valid, time, ta_vals)
-        del ta_vals, valid
-
+    utc_offset, record_minutes = _store_offsets(group, site_idx, time)
     all_idx = np.arange(len(all_sites))
     stored = pd.DataFrame(
         {
@@ -228,28 +198,7 @@ def open_fluxnet_zarr(
     sub = raw.isel(site=site_idx)
     out = xr.Dataset()
     for name in wanted:
-        var = sub[name]
-        attrs = var.attrs
-        fill_value = attrs.get("_FillValue", group[name].fill_value)
-        arr = var.data.rechunk({0: sites_per_chunk, 1: -1})
-        decoded = arr.map_blocks(
-            _decode_block,
-            float(attrs.get("scale_factor", 1.0)),
-            float(attrs.get("add_offset", 0.0)),
-            int(fill_value),
-            dtype=np.float32,
-        )
-        base = name[:-3] if name.endswith("_qc") else name
-        if base in catalog.variables():
-            new_attrs = (
-                catalog.qc_attrs(base, "HH")
-                if name.endswith("_qc")
-                else catalog.cf_attrs(base, "HH")
-            )
-        else:
-            new_attrs = {k: v for k, v in attrs.items() if k in ("units", "long_name")}
-        out[name] = xr.DataArray(decoded, dims=("site", "time"), attrs=new_attrs)
-
+        out[name] = _decoded(sub[name], group[name].fill_value, name, sites_per_chunk)
     out = out.assign_coords(
         site_coordinates(site_ids, meta, utc_offset=utc_offset, record_minutes=record_minutes)
     ).assign_coords(time=("time", time))
@@ -265,3 +214,66 @@ def open_fluxnet_zarr(
         "Conventions": "CF-1.8",
     }
     return out
+
+
+def _site_positions(all_sites: list[str], sites: Sequence[str] | None, path: Path) -> np.ndarray:
+    """Positions of the asked-for sites in the store (all by default); unknown ones raise."""
+    if sites is None:
+        return np.arange(len(all_sites))
+    unknown = [s for s in sites if s not in all_sites]
+    if unknown:
+        raise DataNotFoundError(f"{path}: sites not in the store: {unknown}")
+    return np.array([all_sites.index(s) for s in sites])
+
+
+def _wanted_variables(raw: xr.Dataset, variables: Sequence[str] | None, path: Path) -> list[str]:
+    """Variables to open, in catalog order, each followed by its QC companion."""
+    data_vars = [v for v in raw.data_vars if raw[v].dims == ("site", "time")]
+    order = {name: i for i, name in enumerate(catalog.names())}
+    keep = sorted((v for v in data_vars if not v.endswith("_qc")), key=lambda v: order.get(v, 999))
+    if variables is not None:
+        unknown = [v for v in variables if v not in keep]
+        if unknown:
+            raise DataNotFoundError(f"{path}: variables not in the store: {unknown}; have {keep}")
+        keep = list(variables)
+    wanted = []
+    for name in keep:
+        wanted.append(name)
+        qc = catalog.qc_name(name) if name in catalog.variables() else f"{name}_qc"
+        if qc in data_vars and qc not in wanted and (qc[:-3] in keep or qc[:-3] == name):
+            wanted.append(qc)
+    return wanted
+
+
+def _store_offsets(group: Any, site_idx: np.ndarray, time: np.ndarray) -> tuple[np.ndarray, ...]:
+    """UTC offsets and record lengths of the sites: stored ones, or detected from ``ta``."""
+    if "utc_offset" in group and "record_minutes" in group:
+        # subsets that do not start at each site's first record carry their offsets
+        utc_offset = np.asarray(group["utc_offset"][:], dtype="float64")[site_idx]
+        record_minutes = np.asarray(group["record_minutes"][:], dtype="int64")[site_idx]
+        return utc_offset, record_minutes
+    # offsets from the first valid gap-filled air temperature, read straight from Zarr
+    ta_vals = _read_sites(group, "ta", site_idx)
+    return detect_utc_offsets(~np.isnan(ta_vals), time, ta_vals)
+
+
+def _decoded(var: xr.DataArray, store_fill: Any, name: str, sites_per_chunk: int) -> xr.DataArray:
+    """One stored integer variable decoded lazily to float32, with catalog attributes."""
+    attrs = var.attrs
+    fill_value = attrs.get("_FillValue", store_fill)
+    arr = var.data.rechunk({0: sites_per_chunk, 1: -1})
+    decoded = arr.map_blocks(
+        _decode_block,
+        float(attrs.get("scale_factor", 1.0)),
+        float(attrs.get("add_offset", 0.0)),
+        int(fill_value),
+        dtype=np.float32,
+    )
+    base = name[:-3] if name.endswith("_qc") else name
+    if base in catalog.variables():
+        new_attrs = (
+            catalog.qc_attrs(base, "HH") if name.endswith("_qc") else catalog.cf_attrs(base, "HH")
+        )
+    else:
+        new_attrs = {k: v for k, v in attrs.items() if k in ("units", "long_name")}
+    return xr.DataArray(decoded, dims=("site", "time"), attrs=new_attrs)
