@@ -132,3 +132,20 @@ def test_empty_experiment_file_is_refused(tmp_path):
     recipe.write_text("recipe: train\nconfig:\n  data: {source: demo, target: nee}\n")
     with pytest.raises(ConfigError, match=r"missing data\.drivers, model\.name"):
         load_experiment(recipe)
+
+
+@pytest.mark.parametrize(
+    ("cls", "data", "match"),
+    [
+        ("DataConfig", {"qc_threshold": 7}, r"DataConfig.qc_threshold: 7.0 is out of range"),
+        ("DataConfig", {"min_valid_fraction": -3}, r"min_valid_fraction: -3.0 .*\[0, 1\]"),
+        ("DriversConfig", {"min_coverage": 1.5}, r"DriversConfig.min_coverage: 1.5"),
+        ("TrainConfig", {"weight_decay": -1e-4}, r"weight_decay: -0.0001 .*\[0, inf\]"),
+    ],
+)
+def test_out_of_range_values_are_refused_at_load_time(cls, data, match):
+    import fluxgrid.config as config
+
+    with pytest.raises(ConfigError, match=match):
+        from_dict(getattr(config, cls), data)
+    assert from_dict(getattr(config, cls), {})  # the defaults are in range

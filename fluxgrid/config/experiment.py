@@ -34,6 +34,7 @@ import dataclasses
 from typing import Any, Literal
 
 from ..errors import ConfigError
+from .serialise import bounded
 
 __all__ = [
     "DataConfig",
@@ -101,13 +102,13 @@ class DataConfig:
     sites: tuple[str, ...] | None = None
     exclude_sites: tuple[str, ...] = ()
     igbp: tuple[str, ...] | None = None
-    min_years: float | None = None
+    min_years: float | None = bounded(None, 0)
     period: tuple[Any, Any] | None = None
     resolution: Literal["daily", "monthly"] = "daily"
     drivers: tuple[str, ...] = ("ta", "sw_in", "vpd")
     target: str = "nee"
-    qc_threshold: float | None = 0.7
-    min_valid_fraction: float = 0.0
+    qc_threshold: float | None = bounded(0.7, 0, 1)
+    min_valid_fraction: float = bounded(0.0, 0, 1)
 
     def validate(self) -> None:
         """Check value ranges (called by :func:`fluxgrid.config.from_dict`)."""
@@ -176,7 +177,7 @@ class SplitConfig:
     test_years: tuple[int, int] | None = None
     test_sites: tuple[str, ...] = ()
     test_igbp: tuple[str, ...] = ()
-    n_folds: int = 5
+    n_folds: int = bounded(5, 2)
     fold: int = 0
     validation: Literal["years", "tail", "sites", "none"] = "years"
     val_fraction: float = 0.2
@@ -224,7 +225,7 @@ class WindowConfig:
 
     lookback: int = 75
     static: tuple[Literal["doy", "latlon", "igbp"], ...] = ("doy",)
-    fill_gaps: int = 0
+    fill_gaps: int = bounded(0, 0)
     igbp_classes: tuple[str, ...] | None = None
 
     def validate(self) -> None:
@@ -304,11 +305,11 @@ class TrainConfig:
     epochs: int = 50
     batch_size: int = 256
     lr: float = 1e-3
-    weight_decay: float = 0.0
+    weight_decay: float = bounded(0.0, 0)
     loss: Literal["mse", "mae", "huber"] = "mse"
     patience: int = 10
-    min_delta: float = 0.0
-    max_batches_per_epoch: int | None = None
+    min_delta: float = bounded(0.0, 0)
+    max_batches_per_epoch: int | None = bounded(None, 1)
     eval_batch_size: int = 4096
     seed: int = 0
     device: str = "auto"
@@ -317,8 +318,8 @@ class TrainConfig:
     lr_schedule: Literal["constant", "cosine", "plateau"] = "constant"
     lr_min_factor: float = 0.01
     placement: Literal["auto", "device", "host"] = "auto"
-    grad_clip: float | None = 1.0
-    num_threads: int | None = None
+    grad_clip: float | None = bounded(1.0, 0)
+    num_threads: int | None = bounded(None, 1)
 
     def validate(self) -> None:
         """Check value ranges."""

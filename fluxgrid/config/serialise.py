@@ -36,7 +36,15 @@ import yaml
 from ..errors import ConfigError
 from ..io.atomic import atomic_path
 
-__all__ = ["dump_config", "from_dict", "load_config", "to_dict", "unknown_keys"]
+__all__ = [
+    "bounded",
+    "check_bounds",
+    "dump_config",
+    "from_dict",
+    "load_config",
+    "to_dict",
+    "unknown_keys",
+]
 
 C = TypeVar("C")
 
@@ -111,6 +119,38 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
     return value
 
 
+def bounded(default: Any, low: float | None = None, high: float | None = None) -> Any:
+    """A dataclass field with ``default`` whose values must lie in ``[low, high]``.
+
+    :func:`from_dict` refuses values outside, naming the key and the range (``None`` is
+    allowed where the field's type allows it).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class QC:
+    ...     threshold: float = bounded(0.7, 0, 1)
+    >>> from_dict(QC, {"threshold": 7})
+    Traceback (most recent call last):
+    ...
+    fluxgrid.errors.ConfigError: QC.threshold: 7.0 is out of range; expected a value in [0, 1]
+    """
+    return dataclasses.field(default=default, metadata={"bounds": (low, high)})
+
+
+def check_bounds(value: Any, bounds: tuple[float | None, float | None], path: str) -> None:
+    """Raise :class:`ConfigError` if a number (or each of a tuple) lies outside ``bounds``."""
+    low, high = bounds
+    for v in value if isinstance(value, tuple) else (value,):
+        if v is None or isinstance(v, bool) or not isinstance(v, int | float):
+            continue
+        if (low is not None and v < low) or (high is not None and v > high):
+            lo = "-inf" if low is None else f"{low:g}"
+            hi = "inf" if high is None else f"{high:g}"
+            raise ConfigError(f"{path}: {v!r} is out of range; expected a value in [{lo}, {hi}]")
+
+
 def _dataclass_of(tp: Any) -> type | None:
     """The dataclass a field holds (also inside ``X | None``), or ``None``."""
     if dataclasses.is_dataclass(tp) and isinstance(tp, type):
@@ -173,6 +213,9 @@ def from_dict(cls: type[C], data: dict[str, Any] | None, *, _path: str | None = 
         if unknown:
             raise ConfigError("; ".join(unknown))
     kwargs = {name: _coerce(value, hints[name], f"{path}.{name}") for name, value in data.items()}
+    for f in dataclasses.fields(cls):
+        if f.name in kwargs and "bounds" in f.metadata:
+            check_bounds(kwargs[f.name], f.metadata["bounds"], f"{path}.{f.name}")
     try:
         obj = cls(**kwargs)
     except (TypeError, ValueError) as err:

@@ -13,6 +13,7 @@ import dataclasses
 from typing import Literal
 
 from ..errors import ConfigError
+from .serialise import bounded
 
 __all__ = ["DriversConfig", "QuickstartConfig", "UpscaleConfig"]
 
@@ -46,7 +47,7 @@ class DriversConfig:
     variables: tuple[str, ...] = ("ta", "sw_in", "vpd", "p", "ws")
     accumulation: Literal["auto", "per_step", "since_midnight"] = "auto"
     day: Literal["utc", "solar"] = "utc"
-    min_coverage: float = 1.0
+    min_coverage: float = bounded(1.0, 0, 1)
     resolution: float | None = None
     bbox: tuple[float, float, float, float] = (-180.0, -90.0, 180.0, 90.0)
     regrid_method: Literal["auto", "conservative", "bilinear", "nearest"] = "auto"
@@ -86,9 +87,9 @@ class UpscaleConfig:
     period: tuple[str, str] | None = None
     quantiles: tuple[float, ...] = ()
     device: str = "auto"
-    batch_size: int | None = None
+    batch_size: int | None = bounded(None, 1)
     chunk_mb: float = 16.0
-    torch_threads: int | None = 1
+    torch_threads: int | None = bounded(1, 1)
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for missing or contradictory settings."""
@@ -134,8 +135,8 @@ class QuickstartConfig:
     sites: tuple[str, ...] | None = None
     start: str = "2007-01-01"
     end: str = "2012-12-31"
-    qc_threshold: float = 0.7
-    min_valid_fraction: float = 0.3
+    qc_threshold: float = bounded(0.7, 0, 1)
+    min_valid_fraction: float = bounded(0.3, 0, 1)
     lookback: int = 30
     hidden: int = 16
     epochs: int = 10
