@@ -175,6 +175,28 @@ def _daily_units(name: str, source_units: str | None, aggregation: str) -> tuple
     return source_units or "", None
 
 
+def _daily_qc(
+    da: xr.DataArray, name: str, first: xr.DataArray, n_days: int, per_day: int
+) -> xr.DataArray:
+    """Daily share of good-quality records of a QC companion, with its attributes."""
+    base = name.removesuffix("_qc")
+    frac = _apply_daily(da, first, _daily_qc_block, 1, n_days, per_day)
+    frac.attrs = (
+        catalog.qc_attrs(base, "DD")
+        if base in catalog.variables()
+        else {"long_name": f"share of good-quality records of {base}", "units": "1"}
+    )
+    return frac
+
+
+def _daily_value(
+    da: xr.DataArray, first: xr.DataArray, n_days: int, per_day: int, min_coverage: float
+) -> xr.DataArray:
+    """Daily mean over the present records; days below ``min_coverage`` missing."""
+    mean, coverage = _apply_daily(da, first, _daily_values_block, 2, n_days, per_day)
+    return mean.where(coverage >= min_coverage) if min_coverage > 0 else mean
+
+
 # --------------------------------------------------------------------------- public API
 def to_daily(
     ds: xr.Dataset,
@@ -241,18 +263,10 @@ def to_daily(
     for name in names:
         da = src[name]
         if name.endswith("_qc"):
-            base = name.removesuffix("_qc")
-            frac = _apply_daily(da, first, _daily_qc_block, 1, n_days, per_day)
-            frac.attrs = (
-                catalog.qc_attrs(base, "DD")
-                if base in catalog.variables()
-                else {"long_name": f"share of good-quality records of {base}", "units": "1"}
-            )
-            out[name] = frac
+            out[name] = _daily_qc(da, name, first, n_days, per_day)
             continue
-        mean, coverage = _apply_daily(da, first, _daily_values_block, 2, n_days, per_day)
         aggregation = "sum" if name in sums else "mean"
-        value = mean.where(coverage >= min_coverage) if min_coverage > 0 else mean
+        value = _daily_value(da, first, n_days, per_day, min_coverage)
         if aggregation == "sum":
             value = value * records_per_day
         units, factor = _daily_units(name, da.attrs.get("units"), aggregation)
