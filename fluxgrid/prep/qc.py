@@ -77,48 +77,15 @@ def qc_mask(
         raise ColumnError(
             "threshold", expected="a QC fraction between 0 and 1", found=str(threshold)
         )
-    default = ("nee", "gpp_nt", "gpp_dt", "reco_nt", "reco_dt")
-    names = [t for t in (targets or default) if t in ds.data_vars]
-    if targets is not None and len(names) < len(targets):
-        missing = sorted(set(targets) - set(names))
-        raise DataNotFoundError(
-            f"targets {missing} are not in the cube; it has {list(ds.data_vars)}"
-        )
-    if not names:
-        raise DataNotFoundError(f"none of the targets {list(default)} is in the cube")
-
-    # a site's record: days where any non-QC variable of the cube has data
-    record = xr.concat(
-        [
-            ds[v].notnull()
-            for v in ds.data_vars
-            if ds[v].dims == ("site", "time") and not v.endswith("_qc")
-        ],
-        "v",
-    ).any("v")
+    names = _target_names(ds, targets)
+    record = _site_record(ds)
     masked = ds.copy()
     removed, valid = [], []
     for name in names:
-        qc_var = catalog.qc_name(name)
-        if qc_var not in ds:
-            raise ColumnError(
-                qc_var, expected=f"the QC fraction of {name!r} (needed for threshold {threshold})"
-            )
-        value = ds[name]
-        missing = value.isnull()
-        missing_in_record = missing & record
-        low_qc = ~missing & (ds[qc_var].fillna(0) < threshold)
-        keep = ~missing & ~low_qc
-        negative = xr.zeros_like(keep)
-        if drop_negative_gpp and name.startswith("gpp"):
-            negative = keep & (value < 0)
-            keep = keep & ~negative
-        masked[name] = value.where(keep)
-        counts = xr.concat(
-            [missing_in_record.sum("time"), low_qc.sum("time"), negative.sum("time")], dim="reason"
-        )
+        kept, counts = _mask_target(ds, name, record, threshold, drop_negative_gpp)
+        masked[name] = ds[name].where(kept)
         removed.append(counts)
-        valid.append(keep)
+        valid.append(kept)
 
     keep_stack = xr.concat(valid, dim="target").assign_coords(target=names)
     if period is None:
@@ -134,9 +101,87 @@ def qc_mask(
     removed_da = xr.concat([removed_da, site_loss], dim="reason").assign_coords(
         reason=list(REASONS)
     )
+    report = _report(
+        removed_da, valid_fraction, dropped, threshold, min_valid_fraction, drop_negative_gpp
+    ).compute()
+    kept_sites = report.site.values[~report.dropped.values]
+    masked = masked.sel(site=kept_sites)
+    masked.attrs = {
+        **ds.attrs,
+        "history": (
+            ds.attrs.get("history", "") + f"\nfluxgrid.qc_mask(threshold={threshold}, "
+            f"min_valid_fraction={min_valid_fraction})"
+        ).strip(),
+    }
+    return masked, report
+
+
+def _target_names(ds: xr.Dataset, targets: Sequence[str] | None) -> list[str]:
+    """The targets to mask: those asked for (all must exist) or the default ones present."""
+    default = ("nee", "gpp_nt", "gpp_dt", "reco_nt", "reco_dt")
+    names = [t for t in (targets or default) if t in ds.data_vars]
+    if targets is not None and len(names) < len(targets):
+        missing = sorted(set(targets) - set(names))
+        raise DataNotFoundError(
+            f"targets {missing} are not in the cube; it has {list(ds.data_vars)}"
+        )
+    if not names:
+        raise DataNotFoundError(f"none of the targets {list(default)} is in the cube")
+    return names
+
+
+def _site_record(ds: xr.Dataset) -> xr.DataArray:
+    """``(site, time)`` bool: any non-QC variable of the cube has data (a site's record)."""
+    return xr.concat(
+        [
+            ds[v].notnull()
+            for v in ds.data_vars
+            if ds[v].dims == ("site", "time") and not v.endswith("_qc")
+        ],
+        "v",
+    ).any("v")
+
+
+def _mask_target(
+    ds: xr.Dataset, name: str, record: xr.DataArray, threshold: float, drop_negative_gpp: bool
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Which values of target ``name`` stay, and the counts removed per reason (site, reason).
+
+    The reasons are the first three of :data:`REASONS`: missing inside the record, QC
+    fraction below ``threshold``, negative GPP.
+    """
+    qc_var = catalog.qc_name(name)
+    if qc_var not in ds:
+        raise ColumnError(
+            qc_var, expected=f"the QC fraction of {name!r} (needed for threshold {threshold})"
+        )
+    value = ds[name]
+    missing = value.isnull()
+    missing_in_record = missing & record
+    low_qc = ~missing & (ds[qc_var].fillna(0) < threshold)
+    keep = ~missing & ~low_qc
+    negative = xr.zeros_like(keep)
+    if drop_negative_gpp and name.startswith("gpp"):
+        negative = keep & (value < 0)
+        keep = keep & ~negative
+    counts = xr.concat(
+        [missing_in_record.sum("time"), low_qc.sum("time"), negative.sum("time")], dim="reason"
+    )
+    return keep, counts
+
+
+def _report(
+    removed: xr.DataArray,
+    valid_fraction: xr.DataArray,
+    dropped: xr.DataArray,
+    threshold: float,
+    min_valid_fraction: float,
+    drop_negative_gpp: bool,
+) -> xr.Dataset:
+    """The QC report dataset with its attributes (lazy for Dask input)."""
     report = xr.Dataset(
         {
-            "removed": removed_da.transpose("site", "target", "reason").astype("int64"),
+            "removed": removed.transpose("site", "target", "reason").astype("int64"),
             "valid_fraction": valid_fraction.transpose("site", "target").astype("float64"),
             "dropped": dropped,
         },
@@ -152,14 +197,4 @@ def qc_mask(
         "long_name": "share of the site record with a valid target",
         "units": "1",
     }
-    report = report.compute()
-    kept_sites = report.site.values[~report.dropped.values]
-    masked = masked.sel(site=kept_sites)
-    masked.attrs = {
-        **ds.attrs,
-        "history": (
-            ds.attrs.get("history", "") + f"\nfluxgrid.qc_mask(threshold={threshold}, "
-            f"min_valid_fraction={min_valid_fraction})"
-        ).strip(),
-    }
-    return masked, report
+    return report
