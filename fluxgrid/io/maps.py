@@ -56,7 +56,7 @@ import xarray as xr
 from .. import catalog
 from .._version import __version__
 from ..errors import DataNotFoundError, FileFormatError, GridError
-from ..grids.core import grid_edges, standardise_grid
+from ..grids.core import TIME_ATTRS, grid_edges, standardise_grid
 from .atomic import atomic_path, check_writable
 
 __all__ = ["check_cf", "open_map", "parse_units", "prepare_map", "write_map"]
@@ -220,58 +220,72 @@ def prepare_map(
     ds = ds.drop_vars(bounds_vars)
     out = xr.Dataset(coords={k: v for k, v in ds.coords.items() if k in ("time", "lat", "lon")})
     for name, da in ds.data_vars.items():
-        if not {"lat", "lon"} <= set(da.dims):
-            continue
-        attrs = dict(da.attrs)
-        base = name.split("_std")[0].split("_mean")[0]
-        known = base in catalog.variables()
-        if known:
-            canonical = catalog.cf_attrs(base, "DD")
-            attrs = {**attrs, **{k: v for k, v in canonical.items() if k != "units"}}
-            if name != base:
-                what = "ensemble standard deviation" if "_std" in name else "ensemble mean"
-                attrs["long_name"] = f"{attrs['long_name']} ({what})"
-                if "_std" in name:
-                    attrs.pop("standard_name", None)
-        if "units" not in attrs:
-            raise GridError(
-                f"variable {name!r} has no 'units' attribute; set ds[{name!r}].attrs['units']"
-            )
-        cf_units, restore = _cf_units(str(attrs["units"]))
-        attrs["units"] = cf_units
-        if restore:
-            attrs["fluxgrid_units"] = restore
-        attrs.setdefault("long_name", name.replace("_", " "))
-        if "time" in da.dims:
-            attrs.setdefault("cell_methods", "area: mean time: mean")
-        else:
-            attrs.setdefault("cell_methods", "area: mean")
-        attrs["grid_mapping"] = "crs"
-        for key in ("_FillValue", "missing_value", "coordinates"):
-            attrs.pop(key, None)
-        dims = [d for d in ("time", "lat", "lon") if d in da.dims] + [
-            d for d in da.dims if d not in ("time", "lat", "lon")
-        ]
-        values = da.transpose(*dims)
-        if values.dtype.kind == "f":
-            values = values.astype("float32")
-        values.attrs = attrs
-        values.encoding = {}
-        out[name] = values
+        if {"lat", "lon"} <= set(da.dims):
+            out[name] = _cf_variable(name, da)
     if not out.data_vars:
         raise GridError("nothing to write: no variable has both 'lat' and 'lon' dimensions")
+    out = _with_bounds_and_crs(out, lat_e, lon_e, attrs_in.get("resolution"))
+    glob = _global_attrs(out, attrs_in, (lat_e, lon_e), title=title, history=history)
+    if comment:
+        glob["comment"] = comment
+    keep = {k: v for k, v in attrs_in.items() if k not in glob and k not in ("Conventions",)}
+    for prefix, meta in (("model", model), ("data", data)):
+        for key, value in (meta or {}).items():
+            glob[f"{prefix}_{key}"] = _attr_value(value)
+    out.attrs = {**{k: _attr_value(v) for k, v in keep.items()}, **glob}
+    return out
 
+
+def _cf_variable(name: str, da: xr.DataArray) -> xr.DataArray:
+    """One map variable with catalog/CF attributes, float32, dims ``(time, lat, lon, ...)``."""
+    attrs = dict(da.attrs)
+    base = name.split("_std")[0].split("_mean")[0]
+    if base in catalog.variables():
+        canonical = catalog.cf_attrs(base, "DD")
+        attrs = {**attrs, **{k: v for k, v in canonical.items() if k != "units"}}
+        if name != base:
+            what = "ensemble standard deviation" if "_std" in name else "ensemble mean"
+            attrs["long_name"] = f"{attrs['long_name']} ({what})"
+            if "_std" in name:
+                attrs.pop("standard_name", None)
+    if "units" not in attrs:
+        raise GridError(
+            f"variable {name!r} has no 'units' attribute; set ds[{name!r}].attrs['units']"
+        )
+    cf_units, restore = _cf_units(str(attrs["units"]))
+    attrs["units"] = cf_units
+    if restore:
+        attrs["fluxgrid_units"] = restore
+    attrs.setdefault("long_name", name.replace("_", " "))
+    if "time" in da.dims:
+        attrs.setdefault("cell_methods", "area: mean time: mean")
+    else:
+        attrs.setdefault("cell_methods", "area: mean")
+    attrs["grid_mapping"] = "crs"
+    for key in ("_FillValue", "missing_value", "coordinates"):
+        attrs.pop(key, None)
+    dims = [d for d in ("time", "lat", "lon") if d in da.dims] + [
+        d for d in da.dims if d not in ("time", "lat", "lon")
+    ]
+    values = da.transpose(*dims)
+    if values.dtype.kind == "f":
+        values = values.astype("float32")
+    values.attrs = attrs
+    values.encoding = {}
+    return values
+
+
+def _with_bounds_and_crs(
+    out: xr.Dataset, lat_e: np.ndarray, lon_e: np.ndarray, resolution: str | None
+) -> xr.Dataset:
+    """Cell bounds of lat/lon (and time), and the WGS84 ``crs`` grid-mapping variable."""
     out["lat"].attrs["bounds"] = "lat_bnds"
     out["lon"].attrs["bounds"] = "lon_bnds"
     out["lat_bnds"] = (("lat", "nv"), np.stack([lat_e[:-1], lat_e[1:]], axis=1))
     out["lon_bnds"] = (("lon", "nv"), np.stack([lon_e[:-1], lon_e[1:]], axis=1))
     if "time" in out.dims:
-        out["time"].attrs = {"standard_name": "time", "long_name": "time", "axis": "T"}
-        out["time"].attrs["bounds"] = "time_bnds"
-        out["time_bnds"] = (
-            ("time", "nv"),
-            _time_bounds(out["time"].values, attrs_in.get("resolution")),
-        )
+        out["time"].attrs = {**TIME_ATTRS, "bounds": "time_bnds"}
+        out["time_bnds"] = (("time", "nv"), _time_bounds(out["time"].values, resolution))
     out["crs"] = xr.DataArray(
         np.int32(0),
         attrs={
@@ -282,6 +296,14 @@ def prepare_map(
             "crs_wkt": _wkt_4326(),
         },
     )
+    return out
+
+
+def _global_attrs(
+    out: xr.Dataset, attrs_in: dict, edges: tuple, *, title: str | None, history: str | None
+) -> dict[str, Any]:
+    """Conventions, title, history (newest first), creation date and coverage of the map."""
+    lat_e, lon_e = edges
     now = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     lines = [f"{now}: written by fluxgrid.io.maps.write_map (fluxgrid {__version__})"]
     if history:
@@ -305,14 +327,7 @@ def prepare_map(
         glob["time_coverage_end"] = str(pd.Timestamp(bnds[-1, 1]).isoformat())
     if any(str(v) == "nee" or str(v).startswith("nee_") for v in out.data_vars):
         glob["sign_convention"] = "NEE < 0 is net uptake of CO2 by the land"
-    if comment:
-        glob["comment"] = comment
-    keep = {k: v for k, v in attrs_in.items() if k not in glob and k not in ("Conventions",)}
-    for prefix, meta in (("model", model), ("data", data)):
-        for key, value in (meta or {}).items():
-            glob[f"{prefix}_{key}"] = _attr_value(value)
-    out.attrs = {**{k: _attr_value(v) for k, v in keep.items()}, **glob}
-    return out
+    return glob
 
 
 def _attr_value(value: Any) -> str | int | float:
@@ -492,17 +507,39 @@ def check_cf(obj: xr.Dataset | str | os.PathLike) -> list[str]:
             ds = raw.load()
     else:
         ds = obj
-    problems: list[str] = []
+    problems = _global_problems(ds) + _coordinate_problems(ds, from_file)
+    for name, da in ds.data_vars.items():
+        if name == "crs" or name.endswith("_bnds"):
+            continue
+        problems += _variable_problems(ds, name, da, from_file)
+    return problems
+
+
+#: cell_methods methods of the CF conventions (Appendix E)
+_CELL_METHOD_NAMES = frozenset(
+    "mean sum maximum minimum point median mode standard_deviation variance mid_range range".split()
+)
+
+#: lat/lon: CF standard name, accepted units, axis, value range
+_COORDINATE_RULES = {
+    "lat": ("latitude", ("degrees_north", "degree_north", "degrees_N"), "Y", (-90.0, 90.0)),
+    "lon": ("longitude", ("degrees_east", "degree_east", "degrees_E"), "X", (-180.0, 180.0)),
+}
+
+
+def _global_problems(ds: xr.Dataset) -> list[str]:
+    problems = []
     if not str(ds.attrs.get("Conventions", "")).startswith("CF-"):
         problems.append("global attribute 'Conventions' must start with 'CF-' (e.g. 'CF-1.8')")
     for key in ("title", "history", "source"):
         if not ds.attrs.get(key):
             problems.append(f"global attribute {key!r} missing")
-    expected = {
-        "lat": ("latitude", ("degrees_north", "degree_north", "degrees_N"), "Y", (-90.0, 90.0)),
-        "lon": ("longitude", ("degrees_east", "degree_east", "degrees_E"), "X", (-180.0, 180.0)),
-    }
-    for name, (std, units, axis, (lo, hi)) in expected.items():
+    return problems
+
+
+def _coordinate_problems(ds: xr.Dataset, from_file: bool) -> list[str]:
+    problems = []
+    for name, (std, units, axis, (lo, hi)) in _COORDINATE_RULES.items():
         if name not in ds.coords:
             problems.append(f"coordinate {name!r} missing")
             continue
@@ -531,52 +568,44 @@ def check_cf(obj: xr.Dataset | str | os.PathLike) -> list[str]:
                 problems.append(f"{name}: bounds variable {b!r} missing")
             elif ds[b].shape != (ds.sizes[name], 2):
                 problems.append(f"{b}: shape must be ({name}, 2)")
-    for name, da in ds.data_vars.items():
-        if name == "crs" or name.endswith("_bnds"):
-            continue
-        where = f"variable {name!r}"
-        units = da.attrs.get("units")
-        if units is None:
-            problems.append(f"{where}: 'units' missing")
-        elif not parse_units(units):
-            problems.append(f"{where}: units {units!r} are not UDUNITS-parseable")
-        if not da.attrs.get("long_name"):
-            problems.append(f"{where}: 'long_name' missing")
-        std = da.attrs.get("standard_name")
-        if std is not None and not _STANDARD_NAME.match(str(std)):
-            problems.append(f"{where}: standard_name {std!r} is not a valid name")
-        methods = da.attrs.get("cell_methods")
-        if methods is not None:
-            if not _CELL_METHOD.match(str(methods)):
-                problems.append(f"{where}: cell_methods {methods!r} is not 'name: method ...'")
-            else:
-                names = re.findall(r"(\w+):", re.sub(r"\([^)]*\)", "", str(methods)))
-                methods_ok = {
-                    "mean",
-                    "sum",
-                    "maximum",
-                    "minimum",
-                    "point",
-                    "median",
-                    "mode",
-                    "standard_deviation",
-                    "variance",
-                    "mid_range",
-                    "range",
-                }
-                bad = [n for n in names if n not in da.dims and n != "area" and n not in methods_ok]
-                if bad:
-                    problems.append(f"{where}: cell_methods names {bad} are not dimensions")
-        gm = da.attrs.get("grid_mapping")
-        if gm is not None and (gm not in ds.variables or "grid_mapping_name" not in ds[gm].attrs):
-            problems.append(f"{where}: grid_mapping {gm!r} is not a grid mapping variable")
-        coords = da.attrs.get("coordinates") or da.encoding.get("coordinates")
-        for c in str(coords or "").split():
-            if c not in ds.variables:
-                problems.append(f"{where}: coordinates attribute names missing variable {c!r}")
-        fill = da.attrs.get("_FillValue", da.encoding.get("_FillValue"))
-        if fill is not None and from_file and np.asarray(fill).dtype != da.dtype:
-            problems.append(f"{where}: _FillValue type {np.asarray(fill).dtype} != {da.dtype}")
-        if not {"lat", "lon"} <= set(da.dims):
-            problems.append(f"{where}: dims {list(da.dims)} lack lat/lon")
+    return problems
+
+
+def _cell_method_problems(where: str, da: xr.DataArray) -> list[str]:
+    methods = da.attrs.get("cell_methods")
+    if methods is None:
+        return []
+    if not _CELL_METHOD.match(str(methods)):
+        return [f"{where}: cell_methods {methods!r} is not 'name: method ...'"]
+    names = re.findall(r"(\w+):", re.sub(r"\([^)]*\)", "", str(methods)))
+    bad = [n for n in names if n not in da.dims and n != "area" and n not in _CELL_METHOD_NAMES]
+    return [f"{where}: cell_methods names {bad} are not dimensions"] if bad else []
+
+
+def _variable_problems(ds: xr.Dataset, name: str, da: xr.DataArray, from_file: bool) -> list[str]:
+    where = f"variable {name!r}"
+    problems = []
+    units = da.attrs.get("units")
+    if units is None:
+        problems.append(f"{where}: 'units' missing")
+    elif not parse_units(units):
+        problems.append(f"{where}: units {units!r} are not UDUNITS-parseable")
+    if not da.attrs.get("long_name"):
+        problems.append(f"{where}: 'long_name' missing")
+    std = da.attrs.get("standard_name")
+    if std is not None and not _STANDARD_NAME.match(str(std)):
+        problems.append(f"{where}: standard_name {std!r} is not a valid name")
+    problems += _cell_method_problems(where, da)
+    gm = da.attrs.get("grid_mapping")
+    if gm is not None and (gm not in ds.variables or "grid_mapping_name" not in ds[gm].attrs):
+        problems.append(f"{where}: grid_mapping {gm!r} is not a grid mapping variable")
+    coords = da.attrs.get("coordinates") or da.encoding.get("coordinates")
+    for c in str(coords or "").split():
+        if c not in ds.variables:
+            problems.append(f"{where}: coordinates attribute names missing variable {c!r}")
+    fill = da.attrs.get("_FillValue", da.encoding.get("_FillValue"))
+    if fill is not None and from_file and np.asarray(fill).dtype != da.dtype:
+        problems.append(f"{where}: _FillValue type {np.asarray(fill).dtype} != {da.dtype}")
+    if not {"lat", "lon"} <= set(da.dims):
+        problems.append(f"{where}: dims {list(da.dims)} lack lat/lon")
     return problems
