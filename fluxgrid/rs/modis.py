@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -369,29 +369,33 @@ def add_lst(
     }
     out = cube
     for stream in (f"{p}_{part}" for p in cfg.platforms for part in ("day", "night")):
-        product = f"lst_{stream}"
         found = {name: streams[stream] for name, streams in split.items() if stream in streams}
         reasons = dict(failed)
         for name in sites.index:
             if name not in found:
                 reasons.setdefault(name, f"no {stream.replace('_', ' ')} LST items")
-        acquisitions = {
-            name: Acquisitions(xr.Dataset({product: w["lst"], f"{product}_n": w["n"]}), w["status"])
-            for name, w in found.items()
-        }
-        daily = daily_site_values(
-            cube, acquisitions, product=product, variables=(product, f"{product}_n")
-        )
-        daily[f"{product}_n"] = daily[f"{product}_n"].fillna(0.0)
         out = join_rs(
             out,
-            daily,
-            product=product,
+            _stream_daily(cube, f"lst_{stream}", found),
+            product=f"lst_{stream}",
             interpolate=interpolate,
             max_gap_days=max_gap_days,
             reasons=reasons,
         )
     return out
+
+
+def _stream_daily(cube: xr.Dataset, product: str, found: Mapping[str, xr.Dataset]) -> xr.Dataset:
+    """One overpass stream of every site on the cube's days (no good pixel counts 0)."""
+    acquisitions = {
+        name: Acquisitions(xr.Dataset({product: w["lst"], f"{product}_n": w["n"]}), w["status"])
+        for name, w in found.items()
+    }
+    daily = daily_site_values(
+        cube, acquisitions, product=product, variables=(product, f"{product}_n")
+    )
+    daily[f"{product}_n"] = daily[f"{product}_n"].fillna(0.0)
+    return daily
 
 
 # --------------------------------------------------------------------------- FluxnetEO

@@ -67,6 +67,44 @@ def fit_pca(
     stacked = data.stack(_sample_=sample_dims).transpose("_sample_", feature_dim)
     x = np.asarray(stacked.values, dtype="float64")
     names = [str(n) for n in data[feature_dim].values]
+    sub, kept_names, dropped = _complete_samples(x, names, max_missing)
+    mean = sub.mean(axis=0)
+    scale = sub.std(axis=0, ddof=1)
+    const = scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)
+    for j in np.flatnonzero(const):
+        dropped[kept_names[j]] = "constant over all samples"
+    use = ~const
+    if not use.any():
+        raise RemoteSensingError("PCA: every index is constant over the samples")
+    z = (sub[:, use] - mean[use]) / scale[use]
+    vt, ratio, cum, k = _components(z, variance)
+    features = [n for n, u in zip(kept_names, use, strict=True) if u]
+    return xr.Dataset(
+        {
+            "loadings": (("pc", feature_dim), vt[:k].astype("float64")),
+            "mean": ((feature_dim,), mean[use]),
+            "scale": ((feature_dim,), scale[use]),
+            "explained_variance_ratio": (("pc",), ratio[:k]),
+            "cumulative_variance": (("pc",), cum[:k]),
+        },
+        coords={"pc": np.arange(1, k + 1), feature_dim: features},
+        attrs={
+            "n_samples": int(z.shape[0]),
+            "variance_threshold": float(variance),
+            "dropped": "; ".join(f"{n}: {r}" for n, r in dropped.items()),
+            "method": "PCA (SVD) of standardised features",
+        },
+    )
+
+
+def _complete_samples(
+    x: np.ndarray, names: list[str], max_missing: float
+) -> tuple[np.ndarray, list[str], dict[str, str]]:
+    """Samples with every kept feature finite; features missing too often are dropped.
+
+    Returns the ``(sample, feature)`` block, the kept feature names and
+    ``{dropped feature: reason}``.
+    """
     finite = np.isfinite(x)
     any_valid = finite.any(axis=1)
     n_rows = int(any_valid.sum())
@@ -87,16 +125,11 @@ def fit_pca(
             "PCA: fewer than 2 samples have every retained index finite; lower max_missing or "
             "select indices with `indices=`"
         )
-    mean = sub.mean(axis=0)
-    scale = sub.std(axis=0, ddof=1)
-    const = scale <= 1e-12 * np.maximum(np.abs(mean), 1.0)
-    kept_names = [n for n, k in zip(names, keep, strict=True) if k]
-    for j in np.flatnonzero(const):
-        dropped[kept_names[j]] = "constant over all samples"
-    use = ~const
-    if not use.any():
-        raise RemoteSensingError("PCA: every index is constant over the samples")
-    z = (sub[:, use] - mean[use]) / scale[use]
+    return sub, [n for n, k in zip(names, keep, strict=True) if k], dropped
+
+
+def _components(z: np.ndarray, variance: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """SVD of standardised samples: loadings (signed), ratios, cumulative, components kept."""
     _, s, vt = np.linalg.svd(z, full_matrices=False)
     var = s**2
     ratio = var / var.sum()
@@ -105,25 +138,7 @@ def fit_pca(
     k = min(k, len(ratio))
     # deterministic signs: the largest loading of each component is positive
     signs = np.sign(vt[np.arange(len(vt)), np.argmax(np.abs(vt), axis=1)])
-    vt = vt * signs[:, None]
-    features = [n for n, u in zip(kept_names, use, strict=True) if u]
-    pcs = np.arange(1, k + 1)
-    return xr.Dataset(
-        {
-            "loadings": (("pc", feature_dim), vt[:k].astype("float64")),
-            "mean": ((feature_dim,), mean[use]),
-            "scale": ((feature_dim,), scale[use]),
-            "explained_variance_ratio": (("pc",), ratio[:k]),
-            "cumulative_variance": (("pc",), cum[:k]),
-        },
-        coords={"pc": pcs, feature_dim: features},
-        attrs={
-            "n_samples": int(z.shape[0]),
-            "variance_threshold": float(variance),
-            "dropped": "; ".join(f"{n}: {r}" for n, r in dropped.items()),
-            "method": "PCA (SVD) of standardised features",
-        },
-    )
+    return vt * signs[:, None], ratio, cum, k
 
 
 def apply_pca(data: xr.DataArray, pca: xr.Dataset, *, feature_dim: str = "index") -> xr.DataArray:

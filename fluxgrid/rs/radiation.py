@@ -259,20 +259,7 @@ def clearsky_daily(
         ``sw_clearsky`` and ``sw_in_pot`` (W m-2, float32), dims ``(site, time)``.
     """
     dask_array = lazy_import("dask.array")
-    lat = np.asarray(latitude, dtype="float64").ravel()
-    lon = np.asarray(longitude, dtype="float64").ravel()
-    elev = np.nan_to_num(np.asarray(elevation, dtype="float64").ravel(), nan=0.0)
-    offset = np.asarray(utc_offset, dtype="float64").ravel()
-    if not len(lat) == len(lon) == len(elev) == len(offset):
-        raise RemoteSensingError(
-            "latitude, longitude, elevation and utc_offset need one value per site, got "
-            f"{len(lat)}, {len(lon)}, {len(elev)}, {len(offset)}"
-        )
-    if np.isnan(offset).any() or np.isnan(lat).any() or np.isnan(lon).any():
-        raise RemoteSensingError(
-            "clear-sky radiation needs latitude, longitude and utc_offset of every site; "
-            f"sites with NaN: {np.flatnonzero(np.isnan(offset + lat + lon)).tolist()}"
-        )
+    lat, lon, elev, offset = _site_arrays(latitude, longitude, elevation, utc_offset)
     if step_minutes < 1 or 1440 % step_minutes:
         raise RemoteSensingError(f"step_minutes={step_minutes} must divide 1440")
     days = pd.DatetimeIndex(np.asarray(time)).normalize()
@@ -300,6 +287,38 @@ def clearsky_daily(
         meta=np.array((), dtype="float32"),
     )
     labels = np.asarray(site) if site is not None else np.arange(len(lat))
+    out = _radiation_dataset(blocks, labels, days, model, n_steps)
+    return out if lazy else out.compute()
+
+
+def _site_arrays(
+    latitude: Sequence[float],
+    longitude: Sequence[float],
+    elevation: Sequence[float],
+    utc_offset: Sequence[float],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-site inputs as flat float arrays (elevation NaN = 0); refuses NaN positions."""
+    lat = np.asarray(latitude, dtype="float64").ravel()
+    lon = np.asarray(longitude, dtype="float64").ravel()
+    elev = np.nan_to_num(np.asarray(elevation, dtype="float64").ravel(), nan=0.0)
+    offset = np.asarray(utc_offset, dtype="float64").ravel()
+    if not len(lat) == len(lon) == len(elev) == len(offset):
+        raise RemoteSensingError(
+            "latitude, longitude, elevation and utc_offset need one value per site, got "
+            f"{len(lat)}, {len(lon)}, {len(elev)}, {len(offset)}"
+        )
+    if np.isnan(offset).any() or np.isnan(lat).any() or np.isnan(lon).any():
+        raise RemoteSensingError(
+            "clear-sky radiation needs latitude, longitude and utc_offset of every site; "
+            f"sites with NaN: {np.flatnonzero(np.isnan(offset + lat + lon)).tolist()}"
+        )
+    return lat, lon, elev, offset
+
+
+def _radiation_dataset(
+    blocks, labels: np.ndarray, days: pd.DatetimeIndex, model: str, n_steps: int
+) -> xr.Dataset:
+    """``sw_clearsky`` and ``sw_in_pot`` (site, time) from the ``(2, site, day)`` blocks."""
     coords = {"site": labels, "time": days.values.astype("datetime64[ns]")}
     out = xr.Dataset(
         {
@@ -315,7 +334,7 @@ def clearsky_daily(
         "integration": f"mean of {n_steps} samples per local standard-time day",
     }
     out["sw_in_pot"].attrs = rs_attrs("sw_in_pot")
-    return out if lazy else out.compute()
+    return out
 
 
 def add_clearsky(

@@ -28,7 +28,8 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -133,6 +134,53 @@ def sample_grid(
     labels = np.asarray(site) if site is not None else np.arange(len(lat))
     if grid[yn].values[0] > grid[yn].values[-1]:
         grid = grid.isel({yn: slice(None, None, -1)})
+    at = _place(grid, yn, xn, geographic, lat, lon, labels)
+    sampler = _SAMPLERS.get(method)
+    if sampler is None:
+        raise GridError(f"method={method!r}; expected 'nearest', 'bilinear' or 'buffer'")
+    out = sampler(grid, at, buffer_m)
+    out = out.drop_vars([c for c in (yn, xn) if c in out.coords])
+    out = out.where(at.ind(at.inside))
+    out = out.assign_coords(site=labels)
+    outside = [str(s) for s, ok in zip(labels, at.inside, strict=True) if not ok]
+    out.attrs = {**grid.attrs, "sampling": method, "outside_sites": ",".join(outside)}
+    if method == "buffer":
+        out.attrs["buffer_m"] = float(buffer_m)
+    return out
+
+
+@dataclass(frozen=True)
+class _Placement:
+    """Towers on a grid: fractional cell positions ``fy``, ``fx`` (0 = first centre)."""
+
+    yn: str
+    xn: str
+    geographic: bool
+    global_lon: bool
+    ys: np.ndarray
+    xs: np.ndarray
+    ty: np.ndarray
+    tx: np.ndarray
+    fy: np.ndarray
+    fx: np.ndarray
+    inside: np.ndarray
+    site: xr.DataArray
+
+    def ind(self, values: np.ndarray) -> xr.DataArray:
+        """Values per site as a ``site`` DataArray (for vectorised indexing)."""
+        return xr.DataArray(values, dims="site", coords={"site": self.site})
+
+
+def _place(
+    grid: xr.Dataset | xr.DataArray,
+    yn: str,
+    xn: str,
+    geographic: bool,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    labels: np.ndarray,
+) -> _Placement:
+    """Fractional positions of the towers on the grid; refuses a grid holding none."""
     ty, tx = _tower_coords(grid, lat, lon, geographic, xn)
     ys, xs = grid[yn].values.astype("float64"), grid[xn].values.astype("float64")
     dy, dx = _step(ys, yn), _step(xs, xn)
@@ -145,101 +193,103 @@ def sample_grid(
     inside = (fy >= -0.5) & (fy <= ny - 0.5)
     if not global_lon:
         inside &= (fx >= -0.5) & (fx <= nx - 0.5)
-    outside = [str(s) for s, ok in zip(labels, inside, strict=True) if not ok]
     if not inside.any():
         raise GridError(
             f"every tower lies outside the grid ({yn} {ys.min():.3f}..{ys.max():.3f}, {xn} "
             f"{xs.min():.3f}..{xs.max():.3f}); check the grid's coordinates and CRS"
         )
-    site_dim = xr.DataArray(labels, dims="site")
+    site = xr.DataArray(labels, dims="site")
+    return _Placement(yn, xn, geographic, global_lon, ys, xs, ty, tx, fy, fx, inside, site)
 
-    def ind(values: np.ndarray) -> xr.DataArray:
-        return xr.DataArray(values, dims="site", coords={"site": site_dim})
 
-    if method == "nearest":
-        iy = np.clip(np.rint(fy), 0, ny - 1).astype(int)
-        ix = (
-            np.mod(np.rint(fx), nx).astype(int)
-            if global_lon
-            else np.clip(np.rint(fx), 0, nx - 1).astype(int)
-        )
-        out = grid.isel({yn: ind(iy), xn: ind(ix)})
-    elif method == "bilinear":
-        y0 = np.clip(np.floor(fy), 0, ny - 2).astype(int)
-        wy = np.clip(fy - y0, 0.0, 1.0)
-        if global_lon:
-            x0 = np.floor(fx).astype(int) % nx
-            x1 = (x0 + 1) % nx
-            wx = fx - np.floor(fx)
-        else:
-            x0 = np.clip(np.floor(fx), 0, nx - 2).astype(int)
-            x1 = x0 + 1
-            wx = np.clip(fx - x0, 0.0, 1.0)
-        corners = [
-            (y0, x0, (1 - wy) * (1 - wx)),
-            (y0, x1, (1 - wy) * wx),
-            (y0 + 1, x0, wy * (1 - wx)),
-            (y0 + 1, x1, wy * wx),
-        ]
-        out = sum(grid.isel({yn: ind(a), xn: ind(b)}) * ind(w) for a, b, w in corners)
-    elif method == "buffer":
-        out = _buffer_mean(
-            grid, yn, xn, ys, xs, ty, tx, fy, fx, geographic, global_lon, buffer_m, ind
-        )
+def _nearest(grid, at: _Placement, buffer_m: float):
+    """The cell holding each tower."""
+    ny, nx = len(at.ys), len(at.xs)
+    iy = np.clip(np.rint(at.fy), 0, ny - 1).astype(int)
+    ix = (
+        np.mod(np.rint(at.fx), nx).astype(int)
+        if at.global_lon
+        else np.clip(np.rint(at.fx), 0, nx - 1).astype(int)
+    )
+    return grid.isel({at.yn: at.ind(iy), at.xn: at.ind(ix)})
+
+
+def _bilinear(grid, at: _Placement, buffer_m: float):
+    """Bilinear interpolation between the four cell centres around each tower."""
+    ny, nx = len(at.ys), len(at.xs)
+    fy, fx = at.fy, at.fx
+    y0 = np.clip(np.floor(fy), 0, ny - 2).astype(int)
+    wy = np.clip(fy - y0, 0.0, 1.0)
+    if at.global_lon:
+        x0 = np.floor(fx).astype(int) % nx
+        x1 = (x0 + 1) % nx
+        wx = fx - np.floor(fx)
     else:
-        raise GridError(f"method={method!r}; expected 'nearest', 'bilinear' or 'buffer'")
-    out = out.drop_vars([c for c in (yn, xn) if c in out.coords])
-    out = out.where(ind(inside))
-    out = out.assign_coords(site=labels)
-    out.attrs = {**grid.attrs, "sampling": method, "outside_sites": ",".join(outside)}
-    if method == "buffer":
-        out.attrs["buffer_m"] = float(buffer_m)
-    return out
+        x0 = np.clip(np.floor(fx), 0, nx - 2).astype(int)
+        x1 = x0 + 1
+        wx = np.clip(fx - x0, 0.0, 1.0)
+    corners = [
+        (y0, x0, (1 - wy) * (1 - wx)),
+        (y0, x1, (1 - wy) * wx),
+        (y0 + 1, x0, wy * (1 - wx)),
+        (y0 + 1, x1, wy * wx),
+    ]
+    return sum(grid.isel({at.yn: at.ind(a), at.xn: at.ind(b)}) * at.ind(w) for a, b, w in corners)
 
 
-def _buffer_mean(grid, yn, xn, ys, xs, ty, tx, fy, fx, geographic, global_lon, buffer_m, ind):
+def _buffer(grid, at: _Placement, buffer_m: float):
     """Mean of cells with centres within ``buffer_m`` (vectorised window gather)."""
-    ny, nx = len(ys), len(xs)
-    dy, dx = abs(ys[1] - ys[0]), abs(xs[1] - xs[0])
-    if geographic:
-        cos_max = np.cos(np.radians(np.clip(np.abs(ty) + dy, 0, 89.9))).min()
-        ky = int(np.ceil(buffer_m / (dy * np.pi / 180 * _EARTH_RADIUS))) + 1
-        kx = int(np.ceil(buffer_m / (dx * np.pi / 180 * _EARTH_RADIUS * cos_max))) + 1
-    else:
-        ky = int(np.ceil(buffer_m / dy)) + 1
-        kx = int(np.ceil(buffer_m / dx)) + 1
+    ky, kx = _window_half(at, buffer_m)
+    ny, nx = len(at.ys), len(at.xs)
     oy, ox = np.arange(-ky, ky + 1), np.arange(-kx, kx + 1)
-    cy, cx = np.rint(fy).astype(int), np.rint(fx).astype(int)
+    cy, cx = np.rint(at.fy).astype(int), np.rint(at.fx).astype(int)
     iy = cy[:, None] + oy[None, :]
     ix = cx[:, None] + ox[None, :]
     valid_y = (iy >= 0) & (iy < ny)
-    if global_lon:
+    if at.global_lon:
         ix = np.mod(ix, nx)
         valid_x = np.ones_like(ix, dtype=bool)
     else:
         valid_x = (ix >= 0) & (ix < nx)
     iy_c, ix_c = np.clip(iy, 0, ny - 1), np.clip(ix, 0, nx - 1)
-    cell_y = ys[iy_c][:, :, None]
-    cell_x = xs[ix_c][:, None, :]
-    if geographic:
-        p1, p2 = np.radians(ty)[:, None, None], np.radians(cell_y)
-        dl = np.radians(cell_x - tx[:, None, None])
-        a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-        dist = 2 * _EARTH_RADIUS * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
-    else:
-        dist = np.hypot(cell_y - ty[:, None, None], cell_x - tx[:, None, None])
+    dist = _cell_distance(at, at.ys[iy_c][:, :, None], at.xs[ix_c][:, None, :])
     within = (dist <= buffer_m) & valid_y[:, :, None] & valid_x[:, None, :]
     centre = (oy[:, None] == 0) & (ox[None, :] == 0)
     none = ~within.any(axis=(1, 2))
     within[none] = centre
-    labels = ind(np.zeros(len(ty))).site
+    labels = at.ind(np.zeros(len(at.ty))).site
     wy = xr.DataArray(iy_c, dims=("site", "wy"), coords={"site": labels})
     wx = xr.DataArray(ix_c, dims=("site", "wx"), coords={"site": labels})
-    window = grid.isel({yn: wy, xn: wx})
+    window = grid.isel({at.yn: wy, at.xn: wx})
     weight = xr.DataArray(
         within.astype("float64"), dims=("site", "wy", "wx"), coords={"site": labels}
     )
     return window.weighted(weight).mean(("wy", "wx"))
+
+
+def _window_half(at: _Placement, buffer_m: float) -> tuple[int, int]:
+    """Half sizes (cells) of a window around the tower cell that holds the buffer."""
+    dy, dx = abs(at.ys[1] - at.ys[0]), abs(at.xs[1] - at.xs[0])
+    if at.geographic:
+        cos_max = np.cos(np.radians(np.clip(np.abs(at.ty) + dy, 0, 89.9))).min()
+        ky = int(np.ceil(buffer_m / (dy * np.pi / 180 * _EARTH_RADIUS))) + 1
+        kx = int(np.ceil(buffer_m / (dx * np.pi / 180 * _EARTH_RADIUS * cos_max))) + 1
+        return ky, kx
+    return int(np.ceil(buffer_m / dy)) + 1, int(np.ceil(buffer_m / dx)) + 1
+
+
+def _cell_distance(at: _Placement, cell_y: np.ndarray, cell_x: np.ndarray) -> np.ndarray:
+    """Distance (m) of window cell centres from each tower: great circle on lat/lon."""
+    if at.geographic:
+        p1, p2 = np.radians(at.ty)[:, None, None], np.radians(cell_y)
+        dl = np.radians(cell_x - at.tx[:, None, None])
+        a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
+        return 2 * _EARTH_RADIUS * np.arcsin(np.sqrt(np.clip(a, 0, 1)))
+    return np.hypot(cell_y - at.ty[:, None, None], cell_x - at.tx[:, None, None])
+
+
+#: sampling method -> function(grid, placement, buffer_m)
+_SAMPLERS: dict[str, Callable] = {"nearest": _nearest, "bilinear": _bilinear, "buffer": _buffer}
 
 
 def add_gridded(
@@ -282,15 +332,7 @@ def add_gridded(
     --------
     >>> cube = add_gridded(daily, lai_grid, names={"Lai": "lai"}, method="buffer")  # doctest: +SKIP
     """
-    if not isinstance(grid, xr.Dataset | xr.DataArray):
-        path = str(grid)
-        try:
-            grid = (
-                xr.open_zarr(path) if path.endswith(".zarr") else xr.open_dataset(path, chunks={})
-            )
-        except (OSError, ValueError) as err:
-            raise GridError(f"{path}: cannot open the gridded product ({err})") from err
-    ds = grid.to_dataset(name=grid.name or "value") if isinstance(grid, xr.DataArray) else grid
+    ds = _open_grid(grid)
     yn, xn, _ = _axes(ds)
     if variables is None:
         variables = [v for v, da in ds.data_vars.items() if yn in da.dims and xn in da.dims]
@@ -310,14 +352,7 @@ def add_gridded(
     for var in variables:
         da = sampled[var]
         if "time" in da.dims:
-            da = da.assign_coords(time=pd.DatetimeIndex(da.time.values).normalize())
-            if not da.indexes["time"].is_unique:
-                raise RemoteSensingError(f"{var}: the product has several values per date")
-            if interpolate:
-                days = cube.time.values
-                union = np.union1d(days, da.time.values)
-                da = interpolate_time(da.reindex(time=union), max_gap_days=max_gap_days)
-            da = da.reindex(time=cube.time.values)
+            da = _on_days(da, cube.time.values, var, interpolate, max_gap_days)
         name = names.get(var, var)
         attrs = {
             k: v for k, v in ds[var].attrs.items() if k in ("units", "long_name", "standard_name")
@@ -331,3 +366,29 @@ def add_gridded(
         attrs.setdefault("long_name", var)
         out[name] = da.transpose("site", ...).astype("float32").assign_attrs(attrs)
     return out
+
+
+def _open_grid(grid: xr.Dataset | xr.DataArray | str | os.PathLike) -> xr.Dataset:
+    """The grid as a Dataset, opened lazily from NetCDF/Zarr when a path is given."""
+    if not isinstance(grid, xr.Dataset | xr.DataArray):
+        path = str(grid)
+        try:
+            grid = (
+                xr.open_zarr(path) if path.endswith(".zarr") else xr.open_dataset(path, chunks={})
+            )
+        except (OSError, ValueError) as err:
+            raise GridError(f"{path}: cannot open the gridded product ({err})") from err
+    return grid.to_dataset(name=grid.name or "value") if isinstance(grid, xr.DataArray) else grid
+
+
+def _on_days(
+    da: xr.DataArray, days: np.ndarray, var: str, interpolate: bool, max_gap_days: int
+) -> xr.DataArray:
+    """A product's dated values on the cube's days (matched on the calendar date)."""
+    da = da.assign_coords(time=pd.DatetimeIndex(da.time.values).normalize())
+    if not da.indexes["time"].is_unique:
+        raise RemoteSensingError(f"{var}: the product has several values per date")
+    if interpolate:
+        union = np.union1d(days, da.time.values)
+        da = interpolate_time(da.reindex(time=union), max_gap_days=max_gap_days)
+    return da.reindex(time=days)

@@ -213,13 +213,18 @@ def _footprint_weight(
 
 
 def _footprint_table(
-    stats: xr.DataArray,
+    raw,
+    groups: Sequence,
     bands: Sequence[str],
     index_names: tuple[str, ...],
-    item_ids: np.ndarray,
     cfg: S2Config,
 ) -> xr.Dataset:
     """Statistics ``(time, stat)`` of :func:`_s2_reduce` -> the footprint table with status."""
+    times = np.array([g.time for g in groups], dtype="datetime64[ns]")
+    item_ids = np.array([",".join(i.id for i in g.items) for g in groups])
+    # the statistics are tiny (dates x ~15): one chunk keeps the derived variables at one
+    # task each, so the graph grows only by the load-and-reduce tasks
+    stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"), coords={"time": times})
     nb = len(bands)
     n_fp = stats.isel(stat=nb)
     n_data = stats.isel(stat=nb + 1)
@@ -248,7 +253,7 @@ def _footprint_table(
             "vza": stats.isel(stat=nb + 5, drop=True),
             "vaa": stats.isel(stat=nb + 6, drop=True),
             "angle_source": stats.isel(stat=nb + 7, drop=True).astype("int8"),
-            "item_ids": xr.DataArray(item_ids, dims="time", coords={"time": stats.time.values}),
+            "item_ids": xr.DataArray(item_ids, dims="time", coords={"time": times}),
         }
     )
     if index_names:
@@ -330,12 +335,9 @@ def s2_footprint(
     bands = list(S2_BANDS)
     key = SolarDayKey(longitude)
     groups = group_items(items, key)
-    times = np.array([g.time for g in groups], dtype="datetime64[ns]")
-    item_ids = np.array([",".join(i.id for i in g.items) for g in groups])
     geobox, weight = _footprint_weight(latitude, longitude, cfg, landcover)
-    index_names: tuple[str, ...] = ()
-    if cfg.index_from == "pixels":
-        index_names = tuple(cfg.indices or s2_index_names())
+    # per-pixel indices are computed in the tasks; mean-reflectance ones by s2_indices
+    index_names = tuple(cfg.indices or s2_index_names()) if cfg.index_from == "pixels" else ()
     nb = len(bands)
     raw = reduce_groups(
         groups,
@@ -359,16 +361,12 @@ def s2_footprint(
         nbar=cfg.nbar,
         metadata_retries=retries,
     )
-    # the statistics are tiny (dates x ~15): one chunk keeps the derived variables at one
-    # task each, so the graph grows only by the load-and-reduce tasks
-    stats = xr.DataArray(raw.rechunk(-1), dims=("time", "stat"), coords={"time": times})
-    out = _footprint_table(stats, bands, index_names, item_ids, cfg)
+    out = _footprint_table(raw, groups, bands, index_names, cfg)
+    crs = f"EPSG:{geobox.crs.epsg}" if geobox.crs.epsg else geobox.crs.to_wkt()
+    out.attrs.update(site=site or "", latitude=float(latitude), longitude=float(longitude))
     out.attrs.update(
-        site=site or "",
-        latitude=float(latitude),
-        longitude=float(longitude),
         buffer_m=float(cfg.buffer_m),
-        crs=f"EPSG:{geobox.crs.epsg}" if geobox.crs.epsg else geobox.crs.to_wkt(),
+        crs=crs,
         resolution_m=float(cfg.resolution),
         min_clear_share=float(cfg.min_clear_share),
         index_from=cfg.index_from,
