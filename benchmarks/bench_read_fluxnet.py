@@ -27,6 +27,7 @@ from _bench_common import PeakRSS
 from fluxgrid import catalog
 from fluxgrid.io.fluxnet import read_fluxnet
 from fluxgrid.io.metadata import read_site_metadata
+from fluxgrid.testing import shared_data_path
 
 
 def naive_read(folder: Path) -> xr.Dataset:
@@ -59,8 +60,9 @@ def timed(func, repeat: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "fluxnet2015" / "mm"
-    parser.add_argument("--mm", default=str(default))
+    shared = shared_data_path()
+    default = shared / "fluxnet2015" / "mm" if shared else None
+    parser.add_argument("--mm", default=str(default) if default else None, required=not default)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     folder = Path(args.mm)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import resource
 import time
-from pathlib import Path
 
 import dask
 import xarray as xr
@@ -25,12 +24,14 @@ from _bench_common import PeakRSS
 
 from fluxgrid.io.fluxnet_zarr import open_fluxnet_zarr
 from fluxgrid.prep.resample import to_daily
+from fluxgrid.testing import shared_data_path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "fluxnet2015" / "hh.zarr"
-    parser.add_argument("--hh", default=str(default))
+    shared = shared_data_path()
+    default = shared / "fluxnet2015" / "hh.zarr" if shared else None
+    parser.add_argument("--hh", default=str(default) if default else None, required=not default)
     parser.add_argument("--naive-sites", type=int, default=4)
     args = parser.parse_args()
 
