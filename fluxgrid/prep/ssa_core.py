@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -112,14 +112,20 @@ def _check_windows(
             f"{int(length[bad].min()) // 2}, a fractional window such as window=0.5 (half of "
             "each site's record), or keep longer records (fluxgrid.select_sites(min_years=...))"
         )
-    too_short = has & (lw < 2)
-    if too_short.any():
-        i = int(np.flatnonzero(too_short)[0])
-        raise ConfigError(
+    _refuse_first(
+        has & (lw < 2),
+        lambda i: (
             f"ssa({var!r}): site {names[i]} has only {length[i]} values, which gives an "
             f"embedding window of {lw[i]} with window={window}; SSA needs a window of at least 2 "
             "(drop the site or give a longer record)"
-        )
+        ),
+    )
+
+
+def _refuse_first(bad: np.ndarray, message: Callable[[int], str]) -> None:
+    """Raise :class:`ConfigError` with ``message(i)`` for the first row ``i`` that is ``bad``."""
+    if bad.any():
+        raise ConfigError(message(int(np.flatnonzero(bad)[0])))
 
 
 def _check_gaps(
@@ -441,14 +447,14 @@ def _full_rows(
     smaller = np.minimum(layout.lw, layout.k_len)
     if solver == "auto":
         return smaller <= 2 * n_vec
-    small = (layout.length > 0) & (smaller < n_vec)
-    if small.any():
-        i = int(np.flatnonzero(small)[0])
-        raise ConfigError(
+    _refuse_first(
+        (layout.length > 0) & (smaller < n_vec),
+        lambda i: (
             f"ssa({variable!r}): rank + oversample = {n_vec} exceeds the trajectory matrix "
             f"size at site {names[i]} (window {layout.lw[i]}, {layout.k_len[i]} rows); lower "
             "rank or use solver='auto'"
-        )
+        ),
+    )
     return np.zeros(n_row, dtype=bool)
 
 
