@@ -132,6 +132,17 @@ def test_custom_mask_function(catalogs):
         ).compute()
 
 
+def _write_tif(rasterio, path, data, transform, crs=None, nodata=None):
+    """A single-band GeoTIFF (a land-cover raster, optionally without CRS)."""
+    profile = dict(driver="GTiff", height=data.shape[0], width=data.shape[1], count=1)
+    profile.update(dtype=data.dtype.name, transform=transform)
+    if crs is not None:
+        profile.update(crs=crs, nodata=nodata)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return path
+
+
 def test_landcover_mask(catalogs, tmp_path):
     rasterio = pytest.importorskip("rasterio")
     from affine import Affine
@@ -142,38 +153,14 @@ def test_landcover_mask(catalogs, tmp_path):
     data = np.full((300, 300), 20, dtype="uint8")
     data[:, :150] = 10  # trees west of the tower
     transform = Affine(10, 0, x0 - 1500, 0, -10, y0 + 1500)
-    path = tmp_path / "worldcover.tif"
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=300,
-        width=300,
-        count=1,
-        dtype="uint8",
-        crs=f"EPSG:{epsg}",
-        transform=transform,
-        nodata=0,
-    ) as dst:
-        dst.write(data, 1)
+    path = _write_tif(rasterio, tmp_path / "worldcover.tif", data, transform, f"EPSG:{epsg}", 0)
     cfg = S2Config(max_cloud_cover=100, landcover=str(path), landcover_classes=(10,))
     fp = s2_footprint(_items(catalogs["pc"]), lat, lon, config=cfg).compute()
     full = s2_footprint(_items(catalogs["pc"]), lat, lon, config=ALL).compute()
     ratio = float(fp.n_footprint[0] / full.n_footprint[0])
     assert 0.45 < ratio < 0.55
     # a raster without a CRS cannot be matched to the cube grid
-    nocrs = tmp_path / "nocrs.tif"
-    with rasterio.open(
-        nocrs,
-        "w",
-        driver="GTiff",
-        height=300,
-        width=300,
-        count=1,
-        dtype="uint8",
-        transform=transform,
-    ) as dst:
-        dst.write(data, 1)
+    nocrs = _write_tif(rasterio, tmp_path / "nocrs.tif", data, transform)
     with pytest.raises(RemoteSensingError, match="no CRS"):
         s2_footprint(
             _items(catalogs["pc"]),
