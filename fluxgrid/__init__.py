@@ -18,9 +18,8 @@ import importlib
 from typing import Any
 
 from . import accessor as _accessor  # noqa: F401  (registers ds.fluxgrid)
+from ._version import __version__
 from .errors import FluxgridError
-
-__version__ = "0.1.0"
 
 # public name -> module that defines it (imported on first access)
 _PUBLIC = {
@@ -40,14 +39,14 @@ _PUBLIC = {
     "load_demo_hh": ".testing",
     "get_model": ".registry",
     # gridded drivers, regional sinks, maps (upscaling stage)
-    "open_grid": ".io.grids",
-    "read_era5": ".io.grids",
-    "era5_to_daily": ".io.grids",
-    "make_grid": ".io.grids",
-    "regrid": ".io.grids",
-    "land_mask": ".io.grids",
-    "vegetation_type": ".io.grids",
-    "prepare_drivers": ".io.grids",
+    "open_grid": ".grids",
+    "read_era5": ".grids",
+    "era5_to_daily": ".grids",
+    "make_grid": ".grids",
+    "regrid": ".grids",
+    "land_mask": ".grids",
+    "vegetation_type": ".grids",
+    "prepare_drivers": ".grids",
     "cell_area": ".regions",
     "regional_totals": ".regions",
     "totals_to_csv": ".regions",
