@@ -93,8 +93,11 @@ def bench_s2(n_dates: int, folder: Path) -> None:
     import dask
 
     from fluxgrid.rs.config import S2Config
-    from fluxgrid.rs.sentinel2 import EARTH_SEARCH_NAMES, add_s2, s2_footprint, s2_indices
-    from fluxgrid.rs.stac import load_site_cube, search_items, tower_distance
+    from fluxgrid.rs.geometry import tower_distance
+    from fluxgrid.rs.s2_metadata import EARTH_SEARCH_NAMES
+    from fluxgrid.rs.sentinel2 import add_s2, s2_footprint, s2_indices
+    from fluxgrid.rs.stac import search_items
+    from fluxgrid.rs.stac_load import load_site_cube
     from fluxgrid.rs.testing import write_s2_catalog
     from fluxgrid.testing import load_demo_cube
 
@@ -185,8 +188,8 @@ def xr_offsets(cube, items, lon):
     """Per-time BOA offset (-0.1 from baseline 04.00) for the naive approach."""
     import xarray as xr
 
-    from fluxgrid.rs.sentinel2 import s2_scaling
-    from fluxgrid.rs.stac import items_by_solar_day, solar_day
+    from fluxgrid.rs.items import items_by_solar_day, solar_day
+    from fluxgrid.rs.s2_metadata import s2_scaling
 
     groups = items_by_solar_day(items, lon)
     days = solar_day(pd.DatetimeIndex(cube.time.values), lon)

@@ -8,9 +8,17 @@ odc-stac, spyndex, pvlib, rasterio) are imported inside the functions that need 
 Modules
 -------
 stac
-    Search a STAC API or an offline catalog around a site; load a site-centred cube.
+    Search a STAC API or an offline catalog around a site (re-exports the STAC helpers).
+stac_load
+    Load items into a site-centred cube; per-step statistics in bounded Dask blocks.
+items
+    Item times (UTC), solar and local dates, grouping items into time steps.
+geometry
+    UTM zone, tower position in a CRS, site-centred grids, footprint/annulus masks.
 sentinel2
-    SCL masking, NBAR (c-factor), footprint means, spectral indices, PCA.
+    Footprint means of NBAR reflectance, spectral indices, PCA, ``add_s2``.
+s2_metadata, scl
+    Sentinel-2 band names, DN scaling, sun/view angles; SCL and land-cover masks.
 sentinel1
     Gamma0 VV/VH (linear, dB), DpRVI, annulus means around the tower.
 modis
@@ -20,7 +28,10 @@ radiation
 sample
     Any gridded product sampled at towers (nearest, bilinear, buffer mean).
 align
-    Acquisitions -> the site cube's local daily axis; joining under canonical names.
+    Acquisitions -> the site cube's local daily axis (one site or many); joining under
+    canonical names.
+sites
+    Tower positions of a cube; running a per-site step over all sites.
 brdf, indices, pca
     RossThick-LiSparse-R kernels and the c-factor; spyndex indices; PCA with loadings.
 pipeline
