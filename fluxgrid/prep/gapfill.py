@@ -156,6 +156,47 @@ def _record_bounds(ds: xr.Dataset) -> tuple[xr.DataArray, xr.DataArray]:
     return first, last
 
 
+def _check_settings(max_gap: int, long_gaps: str, min_count: int) -> None:
+    """Refuse settings that cannot work, naming the setting."""
+    if isinstance(max_gap, bool) or not isinstance(max_gap, int | np.integer) or max_gap < 0:
+        raise ConfigError(f"gapfill: max_gap must be a number of days >= 0, got {max_gap!r}")
+    if long_gaps not in ("climatology", "none"):
+        raise ConfigError(f"gapfill: long_gaps must be 'climatology' or 'none', got {long_gaps!r}")
+    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
+        raise ConfigError(f"gapfill: min_count must be an integer >= 1, got {min_count!r}")
+
+
+def _daily_time(ds: xr.Dataset) -> np.ndarray:
+    """The time axis, which must be regular daily (gap lengths are counted in days)."""
+    if "time" not in ds.dims:
+        raise ColumnError("time", expected="a daily 'time' dimension")
+    time = ds["time"].values
+    if not np.issubdtype(time.dtype, np.datetime64) or (
+        time.size > 1 and not np.all(np.diff(time) == np.timedelta64(1, "D"))
+    ):
+        raise TimestampError(
+            "gapfill expects a daily cube with a regular daily time axis; run "
+            "fluxgrid.to_daily first (max_gap and the day-of-year mean are in days)"
+        )
+    return time
+
+
+def _predictors(ds: xr.Dataset, variables: str | Sequence[str] | None) -> list:
+    """The variables to fill: those asked for (never a flux target) or every predictor."""
+    if variables is None:
+        return [v for v in series_variables(ds) if not is_target(v)]
+    names = name_list(variables)
+    targets = [v for v in names if is_target(v)]
+    if targets:
+        raise ConfigError(
+            f"gapfill: {targets[0]!r} is a flux target; targets are never gap-filled "
+            "(mask them with qc_mask and let the model skip missing targets). Remove it "
+            "from variables"
+        )
+    require_variables(ds, names, where="cube")
+    return names
+
+
 def gapfill(
     ds: xr.Dataset,
     variables: str | Sequence[str] | None = None,
@@ -206,34 +247,9 @@ def gapfill(
     >>> sorted(v for v in filled.data_vars if v.endswith("_filled"))
     ['ta_filled', 'vpd_filled']
     """
-    if isinstance(max_gap, bool) or not isinstance(max_gap, int | np.integer) or max_gap < 0:
-        raise ConfigError(f"gapfill: max_gap must be a number of days >= 0, got {max_gap!r}")
-    if long_gaps not in ("climatology", "none"):
-        raise ConfigError(f"gapfill: long_gaps must be 'climatology' or 'none', got {long_gaps!r}")
-    if isinstance(min_count, bool) or not isinstance(min_count, int) or min_count < 1:
-        raise ConfigError(f"gapfill: min_count must be an integer >= 1, got {min_count!r}")
-    if "time" not in ds.dims:
-        raise ColumnError("time", expected="a daily 'time' dimension")
-    time = ds["time"].values
-    if not np.issubdtype(time.dtype, np.datetime64) or (
-        time.size > 1 and not np.all(np.diff(time) == np.timedelta64(1, "D"))
-    ):
-        raise TimestampError(
-            "gapfill expects a daily cube with a regular daily time axis; run "
-            "fluxgrid.to_daily first (max_gap and the day-of-year mean are in days)"
-        )
-    if variables is None:
-        names = [v for v in series_variables(ds) if not is_target(v)]
-    else:
-        names = name_list(variables)
-        targets = [v for v in names if is_target(v)]
-        if targets:
-            raise ConfigError(
-                f"gapfill: {targets[0]!r} is a flux target; targets are never gap-filled "
-                "(mask them with qc_mask and let the model skip missing targets). Remove it "
-                "from variables"
-            )
-        require_variables(ds, names, where="cube")
+    _check_settings(max_gap, long_gaps, min_count)
+    time = _daily_time(ds)
+    names = _predictors(ds, variables)
     first, last = _record_bounds(ds)
     doy = day_of_year(time)
     out = ds.copy()
