@@ -15,11 +15,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import xarray as xr
 
 from . import catalog
 from .data import DEMO_SITES, demo_hh_path, load_demo_cube, load_demo_hh
 from .io.atomic import atomic_path
+from .io.fluxnet_csv import week_ends
 
 __all__ = [
     "DEMO_SITES",
@@ -32,6 +35,7 @@ __all__ = [
     "shared_data_path",
     "write_fluxnet_csv",
 ]
+
 
 def shared_data_path() -> Path | None:
     """The project's shared real-data folder, or ``None`` where it is not available.
@@ -86,7 +90,6 @@ def fluxnet_filename(
 
 
 def _timestamp_columns(index, resolution: str) -> dict[str, list[str]]:
-    import pandas as pd
 
     index = pd.DatetimeIndex(index)
     if resolution in ("HH", "HR"):
@@ -97,11 +100,9 @@ def _timestamp_columns(index, resolution: str) -> dict[str, list[str]]:
             "TIMESTAMP_END": list((index + step).strftime(fmt)),
         }
     if resolution == "WW":
-        from .io.fluxnet import _week_ends
-
         return {
             "TIMESTAMP_START": list(index.strftime("%Y%m%d")),
-            "TIMESTAMP_END": list(_week_ends(index).strftime("%Y%m%d")),
+            "TIMESTAMP_END": list(week_ends(index).strftime("%Y%m%d")),
         }
     fmt = {"DD": "%Y%m%d", "MM": "%Y%m", "YY": "%Y"}[resolution]
     return {"TIMESTAMP": list(index.strftime(fmt))}
@@ -154,8 +155,6 @@ def write_fluxnet_csv(
     >>> path.read_text().splitlines()
     ['TIMESTAMP,TA_F', '20100101,1.5', '20100102,-9999']
     """
-    import pandas as pd
-
     index = pd.DatetimeIndex(frame.index)
     stamps = pd.DataFrame(_timestamp_columns(index, resolution))
     body = pd.DataFrame(frame).reset_index(drop=True)
@@ -184,8 +183,6 @@ def fluxnet_columns(cube: xr.Dataset, site: str):
     >>> list(frame.columns)[:3]
     ['TA_F', 'TA_F_QC', 'SW_IN_F']
     """
-    import pandas as pd
-
     one = cube.sel(site=site)
     columns = {}
     for name in one.data_vars:
@@ -230,9 +227,6 @@ def demo_fluxnet_frame(site: str, start: str, days: int):
     >>> res, len(frame), str(frame.index[0])
     ('HH', 48, '2010-06-01 00:00:00')
     """
-    import numpy as np
-    import pandas as pd
-
     hh = load_demo_hh().sel(site=site)
     minutes = int(hh.record_minutes)
     shift = np.timedelta64(round(float(hh.utc_offset) * 60) - minutes, "m")
