@@ -1,0 +1,168 @@
+"""What both studies share: site groups, their config files, their run directories.
+
+The studies declare workflows over the core's computations (as xclim's indicators do over
+its indices); the few steps both declare the same way live here once:
+
+* :func:`igbp_groups` -- the sites of each model group (one per IGBP class, or pooled);
+* :func:`load_study_config` -- a study config from its YAML or a recipe's ``config`` section;
+* :func:`concat_sites` -- per-group results put back on the study's sites;
+* :func:`save_study_run` -- a run directory :func:`fluxgrid.runs.load_run` reads, for a
+  model a study trained (without the predictions and metrics of a full run directory).
+
+Examples
+--------
+>>> from fluxgrid.data import load_demo_cube
+>>> igbp_groups(load_demo_cube(), min_sites=2)
+{'DBF': ['US-MMS', 'US-UMB', 'DE-Hai'], 'other': ['DE-Tha', 'FR-Pue']}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pandas as pd
+import xarray as xr
+import yaml
+
+from ..config.serialise import dump_config, load_config
+from ..errors import ConfigError, DataNotFoundError
+from ..evaluate import write_csv
+from ..io.store import to_netcdf
+from ..runs import TrainedRun
+
+__all__ = ["concat_sites", "igbp_groups", "load_study_config", "save_study_run"]
+
+C = TypeVar("C")
+
+
+def igbp_groups(ds: xr.Dataset, *, min_sites: int = 1, mode: str = "igbp") -> dict[str, list[str]]:
+    """Sites per model group: one group per IGBP class, small classes pooled as ``other``.
+
+    Parameters
+    ----------
+    ds
+        Site cube with an ``igbp`` coordinate (``''``: unknown class).
+    min_sites
+        Classes with fewer sites (and sites of unknown class) go to the group ``other``.
+    mode
+        ``"igbp"`` or ``"pooled"`` (one group ``all``).
+
+    Returns
+    -------
+    dict
+        ``{group: [site, ...]}``, groups sorted, ``other`` last.
+
+    Examples
+    --------
+    >>> from fluxgrid.data import load_demo_cube
+    >>> igbp_groups(load_demo_cube(), mode="pooled")["all"][:2]
+    ['US-MMS', 'US-UMB']
+    """
+    sites = ds["site"].values.astype(str)
+    if mode == "pooled":
+        return {"all": sites.tolist()}
+    if mode != "igbp":
+        raise ConfigError(f"groups={mode!r}; expected 'igbp' or 'pooled'")
+    if "igbp" not in ds.coords:
+        raise DataNotFoundError("grouping by IGBP needs an 'igbp' coordinate (site) on the cube")
+    classes = ds["igbp"].values.astype(str)
+    counts = pd.Series(classes).value_counts()
+    out: dict[str, list[str]] = {}
+    other: list[str] = []
+    for cls in sorted(set(classes.tolist())):
+        members = sites[classes == cls].tolist()
+        if cls == "" or counts[cls] < min_sites:
+            other.extend(members)
+        else:
+            out[cls] = members
+    if other:
+        out["other"] = [s for s in sites.tolist() if s in set(other)]
+    return out
+
+
+def load_study_config(path: str | os.PathLike, cls: type[C]) -> C:
+    """Read a study config ``cls`` from a YAML file, or from a recipe file's ``config``.
+
+    Parameters
+    ----------
+    path
+        A plain config file, or a recipe file (``recipe: <name>`` with a ``config:``
+        section, as ``fluxgrid run`` reads it).
+    cls
+        The study's config dataclass (loaded strictly: unknown keys fail with their path).
+
+    Raises
+    ------
+    ConfigError
+        The file is missing, or its content does not fit ``cls``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    section = "config" if isinstance(raw, dict) and "recipe" in raw else None
+    return load_config(path, cls, section=section)
+
+
+def concat_sites(parts: Sequence[xr.Dataset], sites: Sequence[Any] | None = None) -> xr.Dataset:
+    """Per-group datasets (disjoint sites) as one, on ``sites`` in that order when given.
+
+    Parameters
+    ----------
+    parts
+        Datasets with a ``site`` dim each (e.g. the predictions of each group's model).
+    sites
+        Reindex the result to these sites (sites of no part get NaN).
+    """
+    if len(parts) == 1:
+        merged = parts[0]
+    else:
+        merged = xr.concat(
+            parts, dim="site", join="outer", data_vars="all", coords="different", compat="equals"
+        )
+    return merged if sites is None else merged.reindex(site=sites)
+
+
+def save_study_run(
+    folder: Path,
+    run: TrainedRun,
+    history: xr.Dataset,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    search: xr.Dataset | None = None,
+) -> Path:
+    """Write a run directory of a model a study trained; :func:`fluxgrid.load_run` reads it.
+
+    The files are those of a training run directory (see :mod:`fluxgrid.runs`) but the
+    predictions and metrics, which the study saves for all its models at once:
+    ``config.yaml``, ``inputs.json``, ``scaler.json``, ``split.nc``, ``model.pt|pkl``,
+    ``history.nc`` and, after a search, ``search.csv``.
+
+    Parameters
+    ----------
+    folder
+        The run directory (created; its parents too).
+    run
+        The trained model with its scaler, inputs and config.
+    history
+        Its per-epoch losses.
+    inputs
+        Entries added to ``inputs.json`` (what the study's data mean for the run, e.g. the
+        SSA ``scale`` it was trained on, or the ``cube`` holding its prepared inputs).
+    search
+        The trials of its hyper-parameter search, one row each.
+    """
+    folder.mkdir(parents=True)
+    dump_config(run.config, folder / "config.yaml")
+    (folder / "inputs.json").write_text(json.dumps({**run.inputs, **(inputs or {})}, indent=2))
+    run.scaler.to_json(folder / "scaler.json")
+    to_netcdf(run.split(), folder / "split.nc")
+    run.model.save(folder / ("model.pt" if run.model.kind == "torch" else "model.pkl"))
+    to_netcdf(history, folder / "history.nc")
+    if search is not None:
+        write_csv(search.to_dataframe(), folder / "search.csv")
+    return folder

@@ -1,0 +1,193 @@
+"""The models of the GPP study: one experiment per model type, tuned and fitted per group.
+
+:func:`gpp_experiment` declares the :class:`~fluxgrid.config.ExperimentConfig` of a model
+type; :func:`fit_gpp_models` tunes it with Hyperband (or trains its fixed parameters) on
+every group of sites (one pooled model, one per IGBP class or one per site), and
+:func:`gpp_predictions` predicts every complete window of each model's sites.
+
+Examples
+--------
+>>> from fluxgrid.config import from_dict
+>>> cfg = from_dict(GppStudyConfig, {"lookback": 60})
+>>> exp = gpp_experiment(cfg, "gru", cfg.predictor_names())
+>>> exp.model.name, exp.windows.lookback, exp.search.method
+('gru', 60, 'hyperband')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import xarray as xr
+
+from ...config.experiment import ExperimentConfig
+from ...config.serialise import from_dict, to_dict
+from ...runs import TrainedRun
+from ...training.build import apply_params, check_experiment, fit_model
+from ...training.prepared import Prepared, prepare_from_cube
+from ...training.tuning import search
+from ..common import concat_sites
+from .config import GppStudyConfig
+from .data import GppData
+
+__all__ = ["GppFit", "check_models", "fit_gpp_models", "gpp_experiment", "gpp_predictions"]
+
+
+def gpp_experiment(cfg: GppStudyConfig, label: str, predictors: Sequence[str]) -> ExperimentConfig:
+    """The :class:`~fluxgrid.config.ExperimentConfig` of one model of the study.
+
+    The split is given as data (:func:`~fluxgrid.studies.gpp.data.first_years_split`, saved
+    as ``split.nc`` with every run), so the experiment's ``split`` section only records the
+    validation carving.
+    """
+    spec = cfg.models[label]
+    return from_dict(
+        ExperimentConfig,
+        {
+            "data": {
+                "source": cfg.data.source,
+                "drivers": list(predictors),
+                "target": cfg.data.target,
+                "qc_threshold": None,
+            },
+            "split": {
+                "method": "temporal",
+                "test_fraction": cfg.split.test_fraction,
+                "validation": cfg.split.validation,
+                "val_fraction": cfg.split.val_fraction,
+                "seed": 0,
+            },
+            "windows": {
+                "lookback": cfg.lookback,
+                "static": ["doy"] if cfg.predictors.day_of_year else [],
+            },
+            "model": {"name": cfg.model_name(label), "params": dict(spec.params)},
+            "train": {**to_dict(cfg.train), **spec.train},
+            "search": to_dict(cfg.search),
+            "description": (
+                f"GPP study: {label}; split by years per site (first "
+                f"{1 - cfg.split.test_fraction:.0%} train, see split.nc)"
+            ),
+        },
+    )
+
+
+def check_models(cfg: GppStudyConfig, predictors: Sequence[str] | None = None) -> None:
+    """Model names, parameters and search spaces of every model, before any data is read."""
+    for label in cfg.models:
+        names = cfg.predictor_names() if predictors is None else predictors
+        check_experiment(gpp_experiment(cfg, label, names))
+
+
+@dataclasses.dataclass
+class GppFit:
+    """One fitted model of the study (a model type on one group of sites).
+
+    Attributes
+    ----------
+    run
+        The trained model with its scaler and input recipe (predicts on site cubes).
+    history
+        Per-epoch losses of the chosen model (``best_epoch`` in its attributes).
+    search
+        One row per Hyperband trial (``None`` without a search).
+    sites
+        Sites the model was trained on.
+    windows
+        Window counts per part (``train``, ``val``, ``test``).
+    seconds
+        Wall time of the search / training.
+    """
+
+    run: TrainedRun
+    history: xr.Dataset
+    search: xr.Dataset | None
+    sites: list[str]
+    windows: dict[str, int]
+    seconds: float
+
+    def params(self) -> dict[str, Any]:
+        """The chosen model parameters and learning rate."""
+        return {**self.run.config.model.params, "lr": self.run.config.train.lr}
+
+
+def _search_or_fit(
+    prepared: Prepared, exp: ExperimentConfig
+) -> tuple[TrainedRun, xr.Dataset, xr.Dataset | None]:
+    """Search (keeping the best trial's model) or train the fixed parameters."""
+    table = None
+    if exp.search.method != "none":
+        table, best, model, history = search(prepared, progress=False)
+        prepared.config = apply_params(exp, best)
+    else:
+        model, history = fit_model(prepared, progress=False)
+    return TrainedRun.from_prepared(prepared, model), history, table
+
+
+def fit_gpp_models(
+    data: GppData,
+    cfg: GppStudyConfig,
+    *,
+    note: Callable[[str], None] | None = None,
+) -> dict[tuple[str, str], GppFit]:
+    """Tune (Hyperband) or train every model type on every group of sites.
+
+    Parameters
+    ----------
+    data
+        From :func:`~fluxgrid.studies.gpp.data.load_gpp_data`.
+    cfg
+        The study configuration (``models``, ``train``, ``search``, ``lookback``).
+    note
+        Called with one line per fitted model.
+
+    Returns
+    -------
+    dict
+        ``{(model label, group): GppFit}``.
+    """
+    say = note or (lambda _msg: None)
+    check_models(cfg, data.predictors)
+    fits: dict[tuple[str, str], GppFit] = {}
+    for label in cfg.models:
+        exp = gpp_experiment(cfg, label, data.predictors)
+        for group, sites in data.groups.items():
+            start = time.perf_counter()
+            sub = data.cube.sel(site=sites)
+            prepared = prepare_from_cube(exp, sub, split=data.split.sel(site=sites))
+            run, history, table = _search_or_fit(prepared, exp)
+            counts = {p: len(prepared.part(p)) for p in ("train", "val", "test")}
+            seconds = time.perf_counter() - start
+            fit = fits[(label, group)] = GppFit(run, history, table, list(sites), counts, seconds)
+            trials = "" if fit.search is None else f", {fit.search.sizes['trial']} trials"
+            say(
+                f"{label} [{group}: {len(sites)} sites, {fit.windows['train']} training windows"
+                f"{trials}]: {fit.params()} in {fit.seconds:.0f} s"
+            )
+    return fits
+
+
+def gpp_predictions(data: GppData, fits: Mapping[tuple[str, str], GppFit]) -> dict[str, xr.Dataset]:
+    """Predictions of every model on every complete input window of its sites.
+
+    Returns
+    -------
+    dict
+        ``{model label: Dataset}`` with ``obs``, ``pred``, ``part`` on the cube's
+        ``(site, time)`` (NaN where no window ends), gC m-2 d-1.
+    """
+    pieces: dict[str, list[xr.Dataset]] = {}
+    for (label, _group), fit in fits.items():
+        sub = data.cube.sel(site=fit.sites)
+        pieces.setdefault(label, []).append(
+            fit.run.predict(sub, split=data.split.sel(site=fit.sites))
+        )
+    out = {}
+    for label, parts in pieces.items():
+        merged = concat_sites(parts, data.cube["site"].values)
+        merged.attrs.update(model=label)
+        out[label] = merged
+    return out
