@@ -11,7 +11,9 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
+import xarray as xr
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "docs" / "templates"
 
@@ -60,3 +62,40 @@ def test_model_template_trains_on_a_real_site(tmp_path):
         """,
     )
     assert out.split() == ["linear_window", "True", "True"]
+
+
+def test_reader_template_reads_real_data_in_its_format(tmp_path):
+    from fluxgrid.data import load_demo_cube
+
+    cube = load_demo_cube().sel(site=["US-MMS", "DE-Hai"], time=slice("2010", "2011"))
+    paths = []
+    for site in cube.site.values:
+        one = cube.sel(site=site)
+        f = xr.Dataset(
+            {
+                "TA": ("time", one.ta.values + 273.15, {"units": "K"}),
+                "NEE": ("time", one.nee.values, {"units": "gC m-2 d-1"}),
+            },
+            coords={"time": one.time.values},
+            attrs={"site_id": str(site)},
+        )
+        paths.append(tmp_path / f"{site}.nc")
+        f.to_netcdf(paths[-1])
+    out = run_with_template(
+        "reader_template.py",
+        f"""
+        import numpy as np, xarray as xr
+        cube = template.read_site_netcdf({[str(p) for p in paths]!r}, {{"TA": "ta", "NEE": "nee"}})
+        cube.to_netcdf({str(tmp_path / "cube.nc")!r})
+        try:
+            template.read_site_netcdf({[str(paths[0])]!r}, {{"TA": "ta", "GPP": "gpp_nt"}})
+        except Exception as err:
+            print(type(err).__name__, err)
+        """,
+    )
+    read = xr.open_dataset(tmp_path / "cube.nc")
+    np.testing.assert_allclose(read.ta.values, cube.ta.values, atol=1e-4)
+    np.testing.assert_allclose(read.nee.values, cube.nee.values)
+    assert read.ta.attrs["units"] == "degC" and read.attrs["resolution"] == "DD"
+    assert float(read.latitude.sel(site="US-MMS")) == float(cube.latitude.sel(site="US-MMS"))
+    assert out.startswith("ColumnError") and "'GPP'" in out and "US-MMS.nc" in out
