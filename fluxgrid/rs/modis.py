@@ -39,7 +39,7 @@ from .geometry import odc_geo, tower_xy
 from .items import group_items, product_day_key
 from .names import STATUS, rs_attrs
 from .sites import site_results, site_table
-from .stac import search_items
+from .stac import search_items, search_options
 from .stac_load import reduce_groups
 
 __all__ = [
@@ -265,20 +265,9 @@ def lst_site(
     """
     cfg = config or LSTConfig()
     stac_cfg = stac or StacConfig(source=str(source))
-    items = search_items(
-        source,
-        latitude,
-        longitude,
-        collections=cfg.collection,
-        start=start,
-        end=end,
-        buffer_m=1000.0 * cfg.window,
-        sign=stac_cfg.sign,
-        retries=stac_cfg.retries,
-        timeout_s=stac_cfg.timeout_s,
-        max_items=stac_cfg.max_items,
-        site=site,
-    )
+    options = search_options(stac_cfg)
+    options.update(collections=cfg.collection, buffer_m=1000.0 * cfg.window)
+    items = search_items(source, latitude, longitude, start=start, end=end, site=site, **options)
     out = lst_window(items, latitude, longitude, config=cfg, retries=stac_cfg.retries, site=site)
     return {
         k: (v.compute(scheduler=scheduler) if scheduler else v.compute()) for k, v in out.items()

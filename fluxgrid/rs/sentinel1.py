@@ -38,7 +38,7 @@ from .geometry import footprint_grid
 from .items import SolarDayKey, group_items
 from .names import STATUS, rs_attrs
 from .sites import site_results
-from .stac import search_items
+from .stac import search_items, search_options
 from .stac_load import reduce_groups
 
 __all__ = ["add_s1", "dprvi", "s1_annulus", "s1_site"]
@@ -209,21 +209,9 @@ def s1_site(
     cfg = config or S1Config()
     stac_cfg = stac or StacConfig(source=str(source))
     query = {"sat:orbit_state": cfg.orbit_state} if cfg.orbit_state else None
-    items = search_items(
-        source,
-        latitude,
-        longitude,
-        collections=cfg.collection,
-        start=start,
-        end=end,
-        buffer_m=cfg.outer_m,
-        query=query,
-        sign=stac_cfg.sign,
-        retries=stac_cfg.retries,
-        timeout_s=stac_cfg.timeout_s,
-        max_items=stac_cfg.max_items,
-        site=site,
-    )
+    options = search_options(stac_cfg)
+    options.update(collections=cfg.collection, buffer_m=cfg.outer_m, query=query)
+    items = search_items(source, latitude, longitude, start=start, end=end, site=site, **options)
     out = s1_annulus(items, latitude, longitude, config=cfg, retries=stac_cfg.retries, site=site)
     return out.compute(scheduler=scheduler) if scheduler else out.compute()
 

@@ -65,7 +65,7 @@ from .s2_metadata import (
 )
 from .scl import SCL_CLASSES, MaskFunction, landcover_mask, scl_mask
 from .sites import for_each_site, site_table
-from .stac import search_items
+from .stac import search_items, search_options
 from .stac_load import reduce_groups
 
 __all__ = [
@@ -416,21 +416,11 @@ def s2_site(
     """
     cfg = config or S2Config()
     stac_cfg = stac or StacConfig(source=str(source))
-    items = search_items(
-        source,
-        latitude,
-        longitude,
-        collections=cfg.collection,
-        start=start,
-        end=end,
-        buffer_m=cfg.buffer_m,
-        max_cloud_cover=cfg.max_cloud_cover,
-        sign=stac_cfg.sign,
-        retries=stac_cfg.retries,
-        timeout_s=stac_cfg.timeout_s,
-        max_items=stac_cfg.max_items,
-        site=site,
+    options = search_options(stac_cfg)
+    options.update(
+        collections=cfg.collection, buffer_m=cfg.buffer_m, max_cloud_cover=cfg.max_cloud_cover
     )
+    items = search_items(source, latitude, longitude, start=start, end=end, site=site, **options)
     fp = s2_footprint(
         items, latitude, longitude, config=cfg, mask=mask, retries=stac_cfg.retries, site=site
     )

@@ -33,6 +33,7 @@ import pandas as pd
 
 from .._lazy import lazy_import
 from ..errors import DataNotFoundError, FileFormatError, RemoteSensingError
+from .config import StacConfig
 from .geometry import odc_geo, site_geobox, tower_distance, tower_xy, utm_epsg
 from .items import (
     ItemGroup,
@@ -60,6 +61,7 @@ __all__ = [
     "reduce_groups",
     "resolve_sign",
     "search_items",
+    "search_options",
     "site_geobox",
     "solar_day",
     "tower_distance",
@@ -315,6 +317,25 @@ def search_items(
     items.sort(key=lambda i: item_times(i)[0])
     assert all(isinstance(i, pystac.Item) for i in items)
     return items
+
+
+def search_options(stac: StacConfig) -> dict[str, Any]:
+    """The :func:`search_items` keywords a :class:`StacConfig` stands for.
+
+    Signing, retries, timeout and the bound on items; the per-site steps (``s2_site``,
+    ``s1_site``, ``lst_site``) add their product's collection, buffer and filters.
+
+    Examples
+    --------
+    >>> search_options(StacConfig(source="items.json", retries=5))
+    {'sign': None, 'retries': 5, 'timeout_s': 60.0, 'max_items': None}
+    """
+    return {
+        "sign": stac.sign,
+        "retries": stac.retries,
+        "timeout_s": stac.timeout_s,
+        "max_items": stac.max_items,
+    }
 
 
 def _date_range(start, end, where: str) -> tuple[pd.Timestamp, pd.Timestamp]:

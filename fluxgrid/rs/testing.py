@@ -126,10 +126,14 @@ def _cog_asset(
     }
 
 
+def _out_folder(folder: str | os.PathLike) -> Path:
+    path = Path(folder)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
 def _item_folder(folder: Path, product: str, item_id: str) -> Path:
-    sub = folder / product / item_id
-    sub.mkdir(parents=True, exist_ok=True)
-    return sub
+    return _out_folder(folder / product / item_id)
 
 
 def _footprint_lonlat(transform, shape, crs: str) -> tuple[dict, list[float]]:
@@ -381,8 +385,7 @@ def write_s2_catalog(
     pathlib.Path
         ``items.json`` or ``catalog/catalog.json``.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _out_folder(folder)
     rng = np.random.default_rng(seed)
     conditions = list(conditions or ["clear"] * len(dates))
     items = []
@@ -542,8 +545,7 @@ def write_s1_catalog(
     annulus mean must exclude; the western 300 m are nodata (swath edge); the valid
     annulus pixels average exactly to :func:`s1_truth` (speckled, float32).
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _out_folder(folder)
     affine = lazy_import("affine")
     rng = np.random.default_rng(seed)
     items = []
@@ -632,8 +634,7 @@ def write_modis_catalog(
     "other quality" with LST error > 3 K holding a wrong value; outside the window values
     are 20 K off, so a wrong window shows.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = _out_folder(folder)
     affine = lazy_import("affine")
     rng = np.random.default_rng(seed)
     items = []
