@@ -1,4 +1,4 @@
-"""The GPP study (fluxgrid.gpp_study, recipes/gpp_rnn): extremes, seasons, split, QC, recipe."""
+"""The GPP study (fluxgrid.studies.gpp, recipes/gpp_rnn): extremes, seasons, split, QC, recipe."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from scipy.stats import wilcoxon
 from fluxgrid.config import from_dict
 from fluxgrid.errors import ConfigError, DataNotFoundError, ModelError
 from fluxgrid.evaluate import anomalies, climate_extremes
-from fluxgrid.gpp_study import (
+from fluxgrid.prep.splits import TEST, TRAIN, UNUSED, VAL, random_year_split
+from fluxgrid.studies.gpp import (
     compare_models,
     first_years_split,
     gpp_scores,
@@ -22,8 +23,7 @@ from fluxgrid.gpp_study import (
     load_gpp_data,
     run_gpp_study,
 )
-from fluxgrid.gpp_study_config import GppStudyConfig
-from fluxgrid.prep.splits import TEST, TRAIN, UNUSED, VAL, random_year_split
+from fluxgrid.studies.gpp.config import GppStudyConfig
 from fluxgrid.testing import load_demo_cube
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -294,7 +294,7 @@ def test_importance_ranking_ties_and_missing_sites():
 def test_recipe_end_to_end_on_two_real_sites(tmp_path):
     """recipes/gpp_rnn.yaml on two bundled FLUXNET2015 towers, 1 epoch, on CPU."""
     from fluxgrid.recipe import RecipeContext, load_recipe
-    from fluxgrid.train import load_run
+    from fluxgrid.runs import load_run
 
     module, cfg, _raw = load_recipe(RECIPE)
     assert cfg.search.method == "hyperband" and cfg.train.loss == "mae"

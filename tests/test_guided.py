@@ -8,7 +8,8 @@ import xarray as xr
 
 from fluxgrid.config import from_dict
 from fluxgrid.errors import ColumnError, ConfigError, ModelError
-from fluxgrid.guided import (
+from fluxgrid.prep.splits import TEST
+from fluxgrid.studies.guided import (
     KINDS,
     GuidedConfig,
     igbp_groups,
@@ -16,7 +17,6 @@ from fluxgrid.guided import (
     run_guided,
     taylor_statistics,
 )
-from fluxgrid.prep.splits import TEST
 from fluxgrid.testing import load_demo_cube
 
 pytest.importorskip("torch")
@@ -91,7 +91,7 @@ def test_guided_end_to_end_on_two_real_sites(result):
 
 
 def test_saved_scale_models_load_and_predict_the_same(result):
-    from fluxgrid.train import load_run
+    from fluxgrid.runs import load_run
 
     res, out = result
     run = load_run(out / "models" / "DBF" / "lstm_interannual", device="cpu")
@@ -105,7 +105,7 @@ def test_saved_scale_models_load_and_predict_the_same(result):
 
 def test_saved_result_loads_back(result):
     from fluxgrid.errors import DataNotFoundError
-    from fluxgrid.guided import load_guided
+    from fluxgrid.studies.guided import load_guided
 
     res, out = result
     back = load_guided(out, device="cpu")
