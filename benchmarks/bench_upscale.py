@@ -18,7 +18,7 @@ of that tower; the grid is generated lazily, chunk by chunk, with Dask.
    (days - L + 1)), against the obvious approach measured in the same run on
    ``--naive-pixels`` cells spread over the grid: a Python loop over pixels, each selected
    with ``.isel(lat=i, lon=j)``, its windows built one by one and each sent through the
-   same model (same scaling, :meth:`fluxgrid.train.TrainedRun.batch_predictor`) as a batch
+   same model (same scaling, :meth:`fluxgrid.runs.TrainedRun.batch_predictor`) as a batch
    of one; its pixel-days/s is extrapolated from the subset. A second reference, "per-pixel
    batch" (loop over pixels, all windows of one pixel stacked with a strided view and
    predicted in one call), shows how much of the gain is batching windows at all and how
@@ -67,12 +67,12 @@ import torch
 import xarray as xr
 from _bench_common import PeakRSS
 
-from fluxgrid.config import from_dict
-from fluxgrid.experiment_config import ExperimentConfig
-from fluxgrid.io.grids import IGBP_CLASSES, grid_chunk_plan, make_grid, open_grid, write_grid
+from fluxgrid.config import ExperimentConfig, from_dict
+from fluxgrid.grids import IGBP_CLASSES, grid_chunk_plan, make_grid, open_grid, write_grid
+from fluxgrid.runs import TrainedRun, load_run
 from fluxgrid.tensors import resolve_device
 from fluxgrid.testing import load_demo_cube
-from fluxgrid.train import TrainedRun, load_run, train_experiment
+from fluxgrid.training import train_experiment
 from fluxgrid.upscale import upscale, upscale_to_map
 
 DRIVERS = ["ta", "sw_in", "vpd"]
@@ -166,94 +166,91 @@ def driver_grid(
 
 
 # --------------------------------------------------------------------------- the references
-def _pixel_features(run: TrainedRun, pix: xr.Dataset, code: int) -> np.ndarray:
-    """``(time, feature)`` inputs of one pixel in the model's order (raw units)."""
-    times = pd.DatetimeIndex(pix.time.values)
+def _features(
+    run: TrainedRun, series: dict, times: pd.DatetimeIndex, lat: float, lon: float, cls: str
+) -> np.ndarray:
+    """``(time, feature)`` inputs at ``times`` in the model's order (raw units)."""
     angle = (
         2 * np.pi * (times.day_of_year.values - 0.5) / np.where(times.is_leap_year, 366.0, 365.0)
     )
-    cls = IGBP_CLASSES.get(int(code), ("", ""))[0]
     n = times.size
     cols = []
     for name in run.features:
         if name in DRIVERS:
-            cols.append(pix[name].values)
+            cols.append(series[name])
         elif name == "doy_sin":
             cols.append(np.sin(angle))
         elif name == "doy_cos":
             cols.append(np.cos(angle))
         elif name == "site_lat":
-            cols.append(np.full(n, float(pix.lat)))
+            cols.append(np.full(n, lat))
         elif name == "site_lon":
-            cols.append(np.full(n, float(pix.lon)))
+            cols.append(np.full(n, lon))
         else:
             cols.append(np.full(n, float(name == f"igbp_{cls}")))
     return np.stack(cols, axis=-1).astype(np.float32)
 
 
-def naive_per_window(run, drivers, igbp, pixels, device) -> tuple[np.ndarray, float]:
-    """The obvious way: loop over pixels (``.isel``), then over windows, one model call each."""
-    f = run.batch_predictor(str(device))
-    n = drivers.sizes["time"]
-    out = np.full((len(pixels), n), np.nan, dtype=np.float32)
+def _pixel_features(run: TrainedRun, pix: xr.Dataset, code: int) -> np.ndarray:
+    """``(time, feature)`` inputs of one pixel's whole record."""
+    cls = IGBP_CLASSES.get(int(code), ("", ""))[0]
+    series = {v: pix[v].values for v in DRIVERS}
+    times = pd.DatetimeIndex(pix.time.values)
+    return _features(run, series, times, float(pix.lat), float(pix.lon), cls)
+
+
+def _per_pixel(drivers, igbp, pixels, predict_pixel) -> tuple[np.ndarray, float]:
+    """Loop over pixels (each selected with ``.isel``); their predictions and the seconds.
+
+    ``predict_pixel(pix, code, out)`` fills ``out`` ``(time,)`` for one pixel.
+    """
+    out = np.full((len(pixels), drivers.sizes["time"]), np.nan, dtype=np.float32)
     start = time.perf_counter()
     with torch.no_grad():
         for p, (i, j) in enumerate(pixels):
-            pix = drivers.isel(lat=i, lon=j)
-            code = int(igbp.values[i, j])
-            cls = IGBP_CLASSES.get(code, ("", ""))[0]
-            series = {v: pix[v].values for v in DRIVERS}
-            times = pd.DatetimeIndex(pix.time.values)
-            for end in range(LOOKBACK - 1, n):
-                win = slice(end - LOOKBACK + 1, end + 1)
-                t = times[win]
-                angle = (
-                    2
-                    * np.pi
-                    * (t.day_of_year.values - 0.5)
-                    / np.where(t.is_leap_year, 366.0, 365.0)
-                )
-                cols = []
-                for name in run.features:
-                    if name in DRIVERS:
-                        cols.append(series[name][win])
-                    elif name == "doy_sin":
-                        cols.append(np.sin(angle))
-                    elif name == "doy_cos":
-                        cols.append(np.cos(angle))
-                    elif name == "site_lat":
-                        cols.append(np.full(LOOKBACK, float(pix.lat)))
-                    elif name == "site_lon":
-                        cols.append(np.full(LOOKBACK, float(pix.lon)))
-                    else:
-                        cols.append(np.full(LOOKBACK, float(name == f"igbp_{cls}")))
-                x = np.stack(cols, axis=-1).astype(np.float32)
-                if np.isnan(x).any():
-                    continue
-                xt = torch.from_numpy(x[None]).to(device)
-                out[p, end] = float(f(xt)[0])
+            predict_pixel(drivers.isel(lat=i, lon=j), int(igbp.values[i, j]), out[p])
     return out, time.perf_counter() - start
+
+
+def naive_per_window(run, drivers, igbp, pixels, device) -> tuple[np.ndarray, float]:
+    """The obvious way: loop over pixels (``.isel``), then over windows, one model call each.
+
+    Each window's inputs are built from its own slice (day of year included), as a
+    per-window loop would.
+    """
+    f = run.batch_predictor(str(device))
+
+    def predict(pix: xr.Dataset, code: int, out: np.ndarray) -> None:
+        cls = IGBP_CLASSES.get(code, ("", ""))[0]
+        series = {v: pix[v].values for v in DRIVERS}
+        times = pd.DatetimeIndex(pix.time.values)
+        lat, lon = float(pix.lat), float(pix.lon)
+        for end in range(LOOKBACK - 1, times.size):
+            win = slice(end - LOOKBACK + 1, end + 1)
+            window = {v: x[win] for v, x in series.items()}
+            x = _features(run, window, times[win], lat, lon, cls)
+            if np.isnan(x).any():
+                continue
+            out[end] = float(f(torch.from_numpy(x[None]).to(device))[0])
+
+    return _per_pixel(drivers, igbp, pixels, predict)
 
 
 def naive_per_pixel_batch(run, drivers, igbp, pixels, device, batch) -> tuple[np.ndarray, float]:
     """Loop over pixels; all windows of one pixel as a strided view, one model call each."""
     f = run.batch_predictor(str(device))
-    n = drivers.sizes["time"]
-    out = np.full((len(pixels), n), np.nan, dtype=np.float32)
-    start = time.perf_counter()
-    with torch.no_grad():
-        for p, (i, j) in enumerate(pixels):
-            pix = drivers.isel(lat=i, lon=j)
-            feats = _pixel_features(run, pix, int(igbp.values[i, j]))
-            windows = np.lib.stride_tricks.sliding_window_view(feats, LOOKBACK, axis=0)
-            windows = np.ascontiguousarray(windows.transpose(0, 2, 1))  # (window, L, feature)
-            ok = ~np.isnan(windows).any(axis=(1, 2))
-            ends = np.flatnonzero(ok) + LOOKBACK - 1
-            xs = torch.from_numpy(windows[ok])
-            for b in range(0, len(xs), batch):
-                y = f(xs[b : b + batch].to(device)).float().cpu().numpy()
-                out[p, ends[b : b + batch]] = y
-    return out, time.perf_counter() - start
+
+    def predict(pix: xr.Dataset, code: int, out: np.ndarray) -> None:
+        feats = _pixel_features(run, pix, code)
+        windows = np.lib.stride_tricks.sliding_window_view(feats, LOOKBACK, axis=0)
+        windows = np.ascontiguousarray(windows.transpose(0, 2, 1))  # (window, L, feature)
+        ok = ~np.isnan(windows).any(axis=(1, 2))
+        ends = np.flatnonzero(ok) + LOOKBACK - 1
+        xs = torch.from_numpy(windows[ok])
+        for b in range(0, len(xs), batch):
+            out[ends[b : b + batch]] = f(xs[b : b + batch].to(device)).float().cpu().numpy()
+
+    return _per_pixel(drivers, igbp, pixels, predict)
 
 
 # --------------------------------------------------------------------------- memory cases
@@ -355,19 +352,28 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
     n = args.cells
     lazy, igbp = driver_grid(cube, n, args.days, 16 * 2**20)
     drivers = lazy.compute()
-    cells, mapped = n * n, args.days - LOOKBACK + 1
-    pixel_days = cells * mapped
+    mapped = args.days - LOOKBACK + 1
     print(
         f"grid: {n} x {n} cells at {RES} deg x {args.days} days "
         f"({pd.Timestamp(drivers.time.values[0]).date()}..."
         f"{pd.Timestamp(drivers.time.values[-1]).date()}); {mapped} mapped days per cell "
-        f"-> {pixel_days:,} pixel-days; drivers {drivers.nbytes / 2**20:.1f} MiB; "
+        f"-> {n * n * mapped:,} pixel-days; drivers {drivers.nbytes / 2**20:.1f} MiB; "
         "values: replicated demo-tower drivers (see docstring), not gridded meteorology"
     )
+    rows, maps = speed(args, run, drivers, igbp, devices, n * n * mapped)
+    naive(args, run, drivers, igbp, rows, maps, mapped)
+    for dev in devices[1:]:
+        diff = float(np.nanmax(np.abs(maps[str(dev)] - maps["cpu"])))
+        print(f"  {dev} map vs cpu map: max |difference| {diff:.2e} gC m-2 d-1 (cuDNN, TF32)")
+    if gpu.type != "cuda":
+        print(f"GPU: none here (--device {args.device} resolved to {gpu}); no GPU figure")
+    if not args.skip_memory:
+        memory(args, cube, run_dir, gpu, tmp)
 
-    # ---------------------------------------------------------------- 1. speed
-    rows = {}
-    maps = {}
+
+def speed(args, run, drivers, igbp, devices, pixel_days) -> tuple[dict, dict]:
+    """1. fluxgrid's upscale on each device: pixel-days/s and the maps."""
+    rows, maps = {}, {}
     for dev in devices:
         with PeakRSS() as mem, dask.config.set(scheduler="threads", num_workers=args.workers):
             if dev.type == "cuda":
@@ -399,9 +405,16 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
             f"{seconds:.1f} s = {pixel_days / seconds:,.0f} pixel-days/s; "
             f"peak RSS {mem.peak / 2**30:.2f} GiB"
         )
+    return rows, maps
 
+
+def naive(args, run, drivers, igbp, rows, maps, mapped) -> None:
+    """The two per-pixel references on a subset: same numbers first, then the ratios."""
+    n = drivers.sizes["lat"]
+    cells = n * drivers.sizes["lon"]
     k = np.linspace(0, cells - 1, max(1, args.naive_pixels)).round().astype(int)
-    pixels = [(int(a), int(b)) for a, b in zip(*np.unravel_index(k, (n, n)), strict=True)]
+    shape = (n, drivers.sizes["lon"])
+    pixels = [(int(a), int(b)) for a, b in zip(*np.unravel_index(k, shape), strict=True)]
     cpu = torch.device("cpu")
     fast_sub = np.stack([maps["cpu"][:, i, j] for i, j in pixels])
     slow, t_slow = naive_per_window(run, drivers, igbp, pixels, cpu)
@@ -417,7 +430,7 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
         f"naive on cpu, {len(pixels)} pixels x {mapped} days = {sub_days:,} pixel-days "
         "(same numbers as fluxgrid on these pixels: checked, rtol 1e-4):\n"
         f"  per-pixel .isel + per-window loop, batch of 1 : {t_slow:8.1f} s = "
-        f"{per_window:10,.0f} pixel-days/s (extrapolated: {pixel_days / per_window:,.0f} s "
+        f"{per_window:10,.0f} pixel-days/s (extrapolated: {cells * mapped / per_window:,.0f} s "
         "for the grid)\n"
         f"  per-pixel .isel + one batch per pixel          : {t_mid:8.1f} s = "
         f"{per_pixel:10,.0f} pixel-days/s"
@@ -427,15 +440,11 @@ def bench(args: argparse.Namespace, tmp: Path) -> None:
             f"  ratio fluxgrid ({dev}) / per-window loop (cpu)  : {rate / per_window:10,.0f} x\n"
             f"  ratio fluxgrid ({dev}) / per-pixel batch (cpu)  : {rate / per_pixel:10,.1f} x"
         )
-    for dev in devices[1:]:
-        diff = float(np.nanmax(np.abs(maps[str(dev)] - maps["cpu"])))
-        print(f"  {dev} map vs cpu map: max |difference| {diff:.2e} gC m-2 d-1 (cuDNN, TF32)")
-    if gpu.type != "cuda":
-        print(f"GPU: none here (--device {args.device} resolved to {gpu}); no GPU figure")
 
-    if args.skip_memory:
-        return
-    # ---------------------------------------------------------------- 2. memory
+
+def memory(args, cube, run_dir, gpu, tmp) -> None:
+    """2. peak memory of the 1x and 4x grids streamed Zarr -> NetCDF, fresh processes."""
+    n = args.cells
     chunk = args.chunk_kb * 1024
     results = {}
     for label, side in (("1x", n), ("4x", 2 * n)):

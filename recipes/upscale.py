@@ -1,10 +1,11 @@
 """Recipe ``upscale``: run directories + daily drivers -> NetCDF map, regional totals, PNGs.
 
 Steps (each skipped when its output exists): ``drivers.zarr`` (only with ``era5``: ERA5
-files -> daily drivers), ``nee_map.nc`` (:func:`fluxgrid.upscale.upscale_to_map`, computed
-tile by tile on the cluster), ``regional_totals.csv`` (:func:`fluxgrid.upscale.map_totals`
-of the written map: all cells and, with ``igbp``, per vegetation type),
-``nee_mean_annual.png``, ``regional_sinks.png`` and, for ensembles, ``nee_std.png``.
+files -> daily drivers), ``nee_map.nc`` (:func:`fluxgrid.upscale.upscale_config_to_map`, as
+``fluxgrid upscale``; computed tile by tile on the cluster), ``regional_totals.csv``
+(:func:`fluxgrid.upscale.map_totals` of the written map: all cells and, with ``igbp``, per
+vegetation type), ``nee_mean_annual.png``, ``regional_sinks.png`` and, for ensembles,
+``nee_std.png``.
 """
 
 from __future__ import annotations
@@ -12,11 +13,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from fluxgrid.config import UpscaleConfig
-from fluxgrid.io.grids import drivers_from_config, open_grid, write_grid
+from fluxgrid.grids import drivers_from_config, open_grid, write_grid
 from fluxgrid.plots import plot_map, plot_mean_annual_nee, plot_regional_totals
 from fluxgrid.recipe import RecipeContext
 from fluxgrid.regions import totals_to_csv
-from fluxgrid.upscale import main_variable, map_totals, open_maps, read_layer, upscale_to_map
+from fluxgrid.upscale import (
+    config_layers,
+    main_variable,
+    map_totals,
+    open_maps,
+    upscale_config_to_map,
+)
 
 #: the recipe's config (strict: unknown keys are refused)
 Config = UpscaleConfig
@@ -33,8 +40,7 @@ def run(cfg: UpscaleConfig, ctx: RecipeContext) -> dict[str, str]:
     else:
         drivers_path = Path(cfg.drivers)
     drivers = open_grid(drivers_path)
-    igbp = read_layer(cfg.igbp, ("igbp",)) if cfg.igbp else None
-    mask = read_layer(cfg.mask, ("mask", "land")) if cfg.mask else None
+    igbp, mask = config_layers(cfg)
 
     map_path = ctx.path("nee_map.nc")
     if not ctx.done(map_path):
@@ -42,19 +48,13 @@ def run(cfg: UpscaleConfig, ctx: RecipeContext) -> dict[str, str]:
             f"upscaling {len(cfg.runs)} run(s) over {drivers.sizes['lat']} x "
             f"{drivers.sizes['lon']} cells x {drivers.sizes['time']} days"
         )
-        upscale_to_map(
-            list(cfg.runs),
+        upscale_config_to_map(
+            cfg,
             drivers,
             map_path,
-            overwrite=True,
             igbp=igbp,
             mask=mask,
-            period=tuple(cfg.period) if cfg.period else None,
-            quantiles=cfg.quantiles,
-            device=cfg.device,
-            batch_size=cfg.batch_size,
-            chunk_bytes=int(cfg.chunk_mb * 2**20),
-            torch_threads=cfg.torch_threads,
+            overwrite=True,
             progress=ctx.client is None,
         )
         ctx.note(f"wrote {map_path}")

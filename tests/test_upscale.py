@@ -21,13 +21,14 @@ import torch
 import xarray as xr
 
 from fluxgrid.cli import main
-from fluxgrid.config import from_dict
+from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.errors import GridError, ModelError, OutputExistsError
-from fluxgrid.experiment_config import ExperimentConfig
-from fluxgrid.io.grids import IGBP_CLASSES, make_grid, read_era5, sites_to_grid, write_grid
+from fluxgrid.grids import IGBP_CLASSES, make_grid, read_era5, sites_to_grid, write_grid
 from fluxgrid.io.maps import check_cf, open_map
+from fluxgrid.recipe import run_recipe
+from fluxgrid.runs import load_run
 from fluxgrid.testing import load_demo_cube
-from fluxgrid.train import load_run, train_experiment
+from fluxgrid.training import train_experiment
 from fluxgrid.upscale import (
     map_totals,
     predict_pixels,
@@ -408,8 +409,6 @@ def local_cluster():
 
 
 def test_upscale_recipe_on_a_local_cluster(run_dirs, demo_cube, tmp_path, local_cluster):
-    from fluxgrid.recipe import run_recipe
-
     ds, igbp = _tower_grid(demo_cube, shape=(4, 4), days=60)
     store = write_grid(ds.assign(igbp=igbp), tmp_path / "drivers.zarr")
     recipe = tmp_path / "upscale.yaml"
@@ -441,8 +440,6 @@ def test_upscale_recipe_on_a_local_cluster(run_dirs, demo_cube, tmp_path, local_
 
 
 def test_quickstart_recipe_on_a_local_cluster(tmp_path, local_cluster, capsys):
-    from fluxgrid.recipe import run_recipe
-
     recipe = tmp_path / "quickstart.yaml"
     recipe.write_text(
         textwrap.dedent(

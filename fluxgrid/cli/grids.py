@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 
 from .._progress import progress_bar
+from ..config.stages import UpscaleConfig
 from ..errors import ConfigError
+from ..grids import DRIVER_VARIABLES, make_grid, open_grid, read_era5, regrid, write_grid
 from ..io.atomic import check_writable
-from ..io.grids import DRIVER_VARIABLES, make_grid, open_grid, read_era5, regrid, write_grid
 from ..regions import totals_to_csv
-from ..upscale import main_variable, map_totals, open_maps, read_layer, upscale_to_map
+from ..upscale import config_layers, main_variable, map_totals, open_maps, upscale_config_to_map
 
 __all__ = ["run_drivers", "run_upscale"]
 
@@ -41,21 +42,22 @@ def run_upscale(args: argparse.Namespace) -> int:
     *runs, drivers_path = args.inputs
     if args.totals:
         check_writable(args.totals, args.overwrite)
-    drivers = open_grid(drivers_path)
-    igbp = read_layer(args.igbp, ("igbp",)) if args.igbp else None
-    mask = read_layer(args.mask, ("mask", "land")) if args.mask else None
-    path = upscale_to_map(
-        runs,
-        drivers,
-        args.output,
-        overwrite=args.overwrite,
-        igbp=igbp,
-        mask=mask,
+    cfg = UpscaleConfig(  # the recipe's settings; torch keeps its own thread count here
+        runs=tuple(runs),
+        drivers=drivers_path,
+        igbp=args.igbp,
+        mask=args.mask,
         period=tuple(args.period) if args.period else None,
-        quantiles=args.quantiles,
+        quantiles=tuple(args.quantiles),
         device=args.device,
         batch_size=args.batch_size,
-        chunk_bytes=int(args.chunk_mb * 2**20),
+        chunk_mb=args.chunk_mb,
+        torch_threads=None,
+    )
+    drivers = open_grid(drivers_path)
+    igbp, mask = config_layers(cfg)
+    path = upscale_config_to_map(
+        cfg, drivers, args.output, igbp=igbp, mask=mask, overwrite=args.overwrite
     )
     maps = open_maps(path)
     variable = main_variable(maps)

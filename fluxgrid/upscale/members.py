@@ -1,0 +1,310 @@
+"""The lazy graph of an upscaling: one Dask task per ``(lat, lon)`` tile, every member in it.
+
+:func:`member_maps` checks the drivers and the runs before any work, chunks the drivers as
+the full time axis x ``(lat, lon)`` tiles of about ``chunk_bytes`` per variable
+(:func:`fluxgrid.grids.grid_chunk_plan`) and builds one :func:`dask.array.blockwise` task
+per tile running :func:`fluxgrid.upscale.inference.predict_tile`. The trained runs enter
+the graph once (one ``dask.delayed`` node shared by all tiles, so a large model is not
+copied into every task), which is why the blocks are built with ``blockwise`` rather than
+``xr.map_blocks`` (whose keyword arguments are copied into each task).
+
+Examples
+--------
+>>> member_labels([type("Run", (), {"path": None})()] * 2)
+['member0', 'member1']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+import dask
+import dask.array as dsa
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from ..errors import GridError, ModelError
+from ..grids.core import standardise_grid
+from ..grids.prepare import prepare_drivers
+from ..grids.store import grid_chunk_plan
+from ..runs import TrainedRun
+from .checks import check_run, run_label
+from .inference import TileSpec, igbp_names, predict_tile
+from .layers import mapped_cells
+
+__all__ = ["DEFAULT_CHUNK_BYTES", "MemberOptions", "member_labels", "member_maps"]
+
+#: default bytes per driver variable in one inference tile (full time axis x lat/lon tile)
+DEFAULT_CHUNK_BYTES = 16 * 2**20
+
+
+@dataclasses.dataclass(frozen=True)
+class MemberOptions:
+    """Settings of one upscaling besides drivers and runs (see :func:`fluxgrid.upscale.upscale`).
+
+    Attributes
+    ----------
+    mask
+        Boolean ``(lat, lon)``: cells to map.
+    igbp
+        ``(lat, lon)`` IGBP codes (default: an ``igbp`` variable of the drivers).
+    period
+        ``(start, end)`` of the maps.
+    device, batch_size
+        Inference device and windows per model call.
+    chunk_bytes
+        Bytes per driver variable in one tile.
+    torch_threads
+        torch CPU threads in each task.
+    """
+
+    mask: xr.DataArray | None = None
+    igbp: xr.DataArray | None = None
+    period: tuple[Any, Any] | None = None
+    device: str = "auto"
+    batch_size: int | None = None
+    chunk_bytes: int = DEFAULT_CHUNK_BYTES
+    torch_threads: int | None = None
+
+
+def member_maps(
+    drivers: xr.Dataset, runs: list[TrainedRun], options: MemberOptions
+) -> tuple[xr.DataArray, dict[str, Any]]:
+    """Lazy member predictions ``(member, time, lat, lon)`` and a report of the mapped cells.
+
+    Parameters
+    ----------
+    drivers
+        Daily driver grid (any layout :func:`fluxgrid.grids.standardise_grid` accepts).
+    runs
+        Loaded runs (:func:`~fluxgrid.upscale.checks.load_runs`) of one target and unit.
+    options
+        Mask, IGBP grid, period and inference settings.
+
+    Returns
+    -------
+    members : xarray.DataArray
+        float32, Dask-backed, target units; coordinate ``member`` labels the runs.
+    report : dict
+        ``mask_rules`` and, where known without computing, ``cells_mapped``,
+        ``cells_masked``, ``igbp_outside_training``.
+
+    Raises
+    ------
+    GridError
+        Drivers missing or too short, layers on another grid, a period before the first
+        mappable day.
+    ModelError
+        Runs of different targets or units, or a run that does not fit the drivers.
+    """
+    if not isinstance(drivers, xr.Dataset):
+        raise GridError(f"drivers must be an xarray.Dataset, got {type(drivers).__name__}")
+    _check_same_target(runs)
+    names = _driver_names(runs)
+    raw = standardise_grid(drivers)
+    igbp = options.igbp
+    if igbp is None and "igbp" in raw.variables:
+        igbp = raw["igbp"]
+    ready = _prepared(raw, runs, names)
+    conversions = [
+        check_run(r, ready, has_igbp=igbp is not None, label=run_label(r, i))
+        for i, r in enumerate(runs)
+    ]
+    ready, chunks2d = _tiled(ready, names, options.chunk_bytes)
+    keep, codes, rules = mapped_cells(ready, options.mask, igbp)
+    report = {"mask_rules": "; ".join(rules) if rules else "none (every cell)"}
+    report.update(_cells_report(keep, codes, runs))
+    spec = TileSpec(
+        runs=list(runs),
+        columns=[[names.index(d) for d in r.inputs["drivers"]] for r in runs],
+        conversions=conversions,
+        time=ready["time"].values,
+        device=options.device,
+        batch_size=options.batch_size,
+        torch_threads=options.torch_threads,
+    )
+    data = _blockwise(ready, names, keep, codes, spec, chunks2d)
+    out = xr.DataArray(
+        data,
+        dims=("member", "time", "lat", "lon"),
+        coords={
+            "member": member_labels(runs),
+            "time": ready["time"],
+            "lat": ready["lat"],
+            "lon": ready["lon"],
+        },
+    )
+    return _in_period(out, ready, options.period, max(r.lookback for r in runs)), report
+
+
+def _check_same_target(runs: Sequence[TrainedRun]) -> None:
+    targets = {r.inputs["target"] for r in runs}
+    if len(targets) > 1:
+        raise ModelError(f"the runs predict different targets {sorted(targets)}; give runs of one")
+    units = {r.inputs.get("target_units", "") for r in runs}
+    if len(units) > 1:
+        raise ModelError(f"the runs predict in different units {sorted(units)}")
+
+
+def _driver_names(runs: Sequence[TrainedRun]) -> list[str]:
+    """Every run's drivers, each once, in order of first use (the stacked driver order)."""
+    names: list[str] = []
+    for run in runs:
+        names += [d for d in run.inputs["drivers"] if d not in names]
+    return names
+
+
+def _prepared(raw: xr.Dataset, runs: Sequence[TrainedRun], names: list[str]) -> xr.Dataset:
+    """Canonical daily drivers ``names``, at least one look-back long."""
+    try:
+        ready = prepare_drivers(raw, variables=names)
+    except GridError as err:
+        labels = ", ".join(run_label(r, i) for i, r in enumerate(runs))
+        raise GridError(f"{labels} needs drivers {names}: {err}") from None
+    n_time = ready.sizes["time"]
+    longest = max(r.lookback for r in runs)
+    if n_time < longest:
+        raise GridError(
+            f"the drivers cover {n_time} days ({_day(ready.time.values[0])} to "
+            f"{_day(ready.time.values[-1])}) but the model needs a look-back of {longest} days; "
+            f"give drivers from at least {longest - 1} days before the first day to map"
+        )
+    return ready
+
+
+def _tiled(
+    ready: xr.Dataset, names: list[str], chunk_bytes: int
+) -> tuple[xr.Dataset, tuple[tuple[int, ...], tuple[int, ...]]]:
+    """Drivers chunked as the full time axis x lat/lon tiles, and those tiles' chunks."""
+    plan = grid_chunk_plan(ready, target_bytes=chunk_bytes, layout="inference")
+    first = ready[names[0]].data
+    if isinstance(first, dsa.Array) and len(first.chunks[0]) == 1:
+        # already one chunk along time: keep the tiles the drivers were written with
+        lat_chunks, lon_chunks = first.chunks[1], first.chunks[2]
+        ready = ready.chunk({"time": -1, "lat": lat_chunks, "lon": lon_chunks})
+    else:
+        ready = ready.chunk(plan)
+        lat_chunks, lon_chunks = ready[names[0]].chunks[1], ready[names[0]].chunks[2]
+    return ready, (lat_chunks, lon_chunks)
+
+
+def _blockwise(
+    ready: xr.Dataset,
+    names: list[str],
+    keep: xr.DataArray,
+    codes: xr.DataArray | None,
+    spec: TileSpec,
+    chunks2d: tuple[tuple[int, ...], tuple[int, ...]],
+) -> dsa.Array:
+    """One :func:`~fluxgrid.upscale.inference.predict_tile` task per tile; runs shared once."""
+    lat_chunks, lon_chunks = chunks2d
+    keep_d = _to_dask_2d(keep, chunks2d)
+    codes_d = (
+        _to_dask_2d(codes, chunks2d)
+        if codes is not None
+        else dsa.zeros(keep_d.shape, chunks=chunks2d, dtype="int16")
+    )
+    lat_d = dsa.from_array(ready["lat"].values, chunks=(lat_chunks,))
+    lon_d = dsa.from_array(ready["lon"].values, chunks=(lon_chunks,))
+    spec_node = dask.delayed(spec, pure=False)
+    args: list[Any] = []
+    for name in names:
+        args += [ready[name].data, "tyx"]
+    args += [keep_d, "yx", codes_d, "yx", lat_d, "y", lon_d, "x", spec_node, None]
+    return dsa.blockwise(
+        predict_tile,
+        "ktyx",
+        *args,
+        new_axes={"k": len(spec.runs)},
+        dtype=np.float32,
+        meta=np.empty((0, 0, 0, 0), dtype=np.float32),
+        name=f"upscale-{dask.base.tokenize(spec_node.key, *names, chunks2d)}",
+    )
+
+
+def _to_dask_2d(da: xr.DataArray, chunks: tuple) -> dsa.Array:
+    data = da.data
+    if isinstance(data, dsa.Array):
+        return data.rechunk(chunks)
+    return dsa.from_array(np.asarray(data), chunks=chunks)
+
+
+def _in_period(
+    out: xr.DataArray, ready: xr.Dataset, period: tuple[Any, Any] | None, longest: int
+) -> xr.DataArray:
+    """``out`` cut to ``period``, refused when it starts before the first mappable day."""
+    if period is None:
+        return out
+    start, end = (pd.Timestamp(p) for p in period)
+    first_ok = pd.Timestamp(ready.time.values[0]) + pd.Timedelta(days=longest - 1)
+    if start < first_ok:
+        raise GridError(
+            f"period starts {start.date()} but the drivers start "
+            f"{_day(ready.time.values[0])}: with a look-back of {longest} days the first "
+            f"mappable day is {first_ok.date()}; extend the drivers back to "
+            f"{(start - pd.Timedelta(days=longest - 1)).date()} or start the period later"
+        )
+    out = out.sel(time=slice(start, end))
+    if out.sizes["time"] == 0:
+        raise GridError(f"period {start.date()}..{end.date()} selects no day of the drivers")
+    return out
+
+
+def _day(t: Any) -> str:
+    return str(pd.Timestamp(t).date())
+
+
+def member_labels(runs: Sequence[TrainedRun]) -> list[str]:
+    """Member names: the run directories' names (numbered when two are alike).
+
+    Parameters
+    ----------
+    runs
+        The members.
+
+    Returns
+    -------
+    list of str
+        ``member<i>`` for runs held only in memory.
+    """
+    labels = [r.path.name if r.path is not None else f"member{i}" for i, r in enumerate(runs)]
+    if len(set(labels)) < len(labels):
+        labels = [f"{i}:{lab}" for i, lab in enumerate(labels)]
+    return labels
+
+
+def _cells_report(
+    keep: xr.DataArray, codes: xr.DataArray | None, runs: Sequence[TrainedRun]
+) -> dict[str, Any]:
+    """Counts of mapped cells and IGBP classes outside training, where known in memory."""
+    report: dict[str, Any] = {}
+    if not isinstance(keep.data, dsa.Array):
+        report["cells_mapped"] = int(keep.values.sum())
+        report["cells_masked"] = int(keep.size - keep.values.sum())
+    if codes is not None and not isinstance(codes.data, dsa.Array):
+        report.update(_igbp_report(codes.values, keep, runs))
+    return report
+
+
+def _igbp_report(codes: np.ndarray, keep: xr.DataArray, runs: Sequence[TrainedRun]) -> dict:
+    """Cells whose IGBP class is not in a run's one-hot vocabulary (predicted with zeros)."""
+    vocab = set()
+    for r in runs:
+        vocab |= set(r.inputs.get("igbp_classes", []))
+    if not any("igbp" in r.inputs.get("static", ()) for r in runs):
+        return {}
+    mapped = np.asarray(keep.values, bool) if not hasattr(keep.data, "dask") else None
+    names = igbp_names(codes.ravel())
+    sel = names if mapped is None else names[mapped.ravel()]
+    outside = pd.Series(sel[~np.isin(sel, sorted(vocab))]).value_counts()
+    if outside.empty:
+        return {"igbp_outside_training": "none"}
+    text = ", ".join(f"{k or 'unknown'}: {v} cells" for k, v in outside.items())
+    return {
+        "igbp_outside_training": (
+            f"{text} (classes not in the training one-hot {sorted(vocab)}: all IGBP inputs 0)"
+        )
+    }
