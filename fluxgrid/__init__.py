@@ -63,7 +63,7 @@ _PUBLIC = {
     "run_demo": ".demo",
     # remote sensing at towers (STAC, Sentinel-2/-1, MODIS LST, clear-sky, gridded products)
     "search_items": ".rs.stac",
-    "load_site_cube": ".rs.stac",
+    "load_site_cube": ".rs.stac_load",
     "s2_footprint": ".rs.sentinel2",
     "add_s2": ".rs.sentinel2",
     "s1_annulus": ".rs.sentinel1",
