@@ -13,7 +13,7 @@ import pytest
 
 from fluxgrid.cli import main
 from fluxgrid.demo import tower_grid
-from fluxgrid.io.grids import open_grid
+from fluxgrid.grids import open_grid
 from fluxgrid.io.maps import check_cf, open_map
 from fluxgrid.io.store import open_cube
 from fluxgrid.regions import cell_area
