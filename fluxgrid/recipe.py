@@ -25,19 +25,46 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
+import xarray as xr
 
-from .config import from_dict
+from .config.serialise import dump_config, from_dict, load_config
 from .errors import ConfigError
 
-__all__ = ["RecipeContext", "cluster", "load_recipe", "run_recipe"]
+__all__ = ["RecipeContext", "RecipeFile", "cluster", "load_recipe", "run_recipe"]
 
-_TOP_KEYS = {"recipe", "description", "config"}
+
+@dataclass(frozen=True)
+class RecipeFile:
+    """The top level of a recipe YAML (strict: unknown keys are refused).
+
+    Attributes
+    ----------
+    recipe
+        Name of the module beside the YAML (``recipe: site_cube`` -> ``site_cube.py``).
+    description
+        One line saying what the recipe makes.
+    config
+        The mapping the module's ``Config`` dataclass is built from.
+
+    Examples
+    --------
+    >>> from_dict(RecipeFile, {"recipe": "quickstart"}).config is None
+    True
+    """
+
+    recipe: str | None = None
+    description: str = ""
+    config: dict[str, Any] | None = None
+
+    def validate(self) -> None:
+        """Raise :class:`ConfigError` when no module is named."""
+        if not self.recipe:
+            raise ConfigError("'recipe' must name the module beside it, e.g. 'recipe: quickstart'")
 
 
 @dataclass
@@ -81,34 +108,42 @@ class RecipeContext:
         self.log.append(line)
         print(line, flush=True)
 
+    def persist(self, ds: xr.Dataset) -> xr.Dataset:
+        """``ds`` in memory: persisted on the cluster's workers, or computed here without one.
+
+        Examples
+        --------
+        >>> ctx = RecipeContext(output=Path("out"))
+        >>> ctx.persist(xr.Dataset({"x": ("t", [1.0])}).chunk()).x.chunks is None
+        True
+        """
+        return ds.persist() if self.client is not None else ds.compute()
+
 
 def load_recipe(path: str | os.PathLike) -> tuple[ModuleType, Any, dict[str, Any]]:
-    """Read a recipe YAML and import its module; return (module, config, raw YAML).
+    """Read a recipe YAML and import its module; return (module, config, the YAML's keys).
 
     Raises
     ------
     ConfigError
-        If the YAML has unknown top-level keys, names no module, or its ``config`` does not
-        match the module's ``Config`` dataclass.
+        If the YAML is missing or has unknown top-level keys (see :class:`RecipeFile`), names
+        no module, or its ``config`` does not match the module's ``Config`` dataclass.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: recipe file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from err
-    unknown = sorted(set(raw) - _TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key {unknown[0]!r}; a recipe has {sorted(_TOP_KEYS)}")
-    name = raw.get("recipe")
-    if not isinstance(name, str):
-        raise ConfigError(
-            f"{path}: 'recipe' must name the module beside it, e.g. 'recipe: quickstart'"
-        )
-    module_path = path.with_name(f"{name}.py")
+    top = load_config(path, RecipeFile)
+    module_path = path.with_name(f"{top.recipe}.py")
     if not module_path.is_file():
         raise ConfigError(f"{path}: recipe module {module_path} not found")
+    module = _import_recipe(top.recipe, module_path)
+    try:
+        cfg = from_dict(module.Config, top.config or {})
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+    return module, cfg, asdict(top)
+
+
+def _import_recipe(name: str, module_path: Path) -> ModuleType:
+    """The recipe module at ``module_path`` (not on ``sys.path``: found beside its YAML)."""
     spec = importlib.util.spec_from_file_location(f"fluxgrid_recipe_{name}", module_path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -117,11 +152,7 @@ def load_recipe(path: str | os.PathLike) -> tuple[ModuleType, Any, dict[str, Any
     for attr in ("Config", "run"):
         if not hasattr(module, attr):
             raise ConfigError(f"{module_path}: a recipe module defines {attr!r}")
-    try:
-        cfg = from_dict(module.Config, raw.get("config") or {})
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-    return module, cfg, raw
+    return module
 
 
 @contextmanager
@@ -188,8 +219,6 @@ def run_recipe(
     overwrite
         Recompute outputs that exist (otherwise they are skipped: the run resumes).
     """
-    from .config import dump_config
-
     module, cfg, raw = load_recipe(path)
     out = Path(output) if output is not None else Path("runs") / raw["recipe"]
     out.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,10 @@
-"""Recipe ``site_cube``: any FLUXNET source -> daily (or monthly) site cube in Zarr + QC report."""
+"""Recipe ``site_cube``: any FLUXNET source -> daily (or monthly) site cube in Zarr + QC report.
+
+The steps of the one site-cube chain (:mod:`fluxgrid.prep.pipeline`, as ``fluxgrid ingest``):
+:func:`~fluxgrid.prep.pipeline.site_cube` reads, selects and resamples lazily, the cluster
+computes the values (:meth:`~fluxgrid.recipe.RecipeContext.persist`), then
+:func:`~fluxgrid.prep.pipeline.quality_control` masks the targets.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from fluxgrid._progress import progress_bar
-from fluxgrid.io.sources import read_source
 from fluxgrid.io.store import to_netcdf, write_cube
-from fluxgrid.prep.qc import qc_mask
-from fluxgrid.prep.resample import to_daily, to_monthly
+from fluxgrid.prep.pipeline import quality_control, site_cube
 from fluxgrid.recipe import RecipeContext
 
 
@@ -30,19 +34,15 @@ def run(cfg: Config, ctx: RecipeContext) -> dict[str, str]:
     report_path = ctx.path("qc_report.nc")
     if ctx.done(cube_path) and report_path.exists():
         return {"site_cube": str(cube_path), "qc_report": str(report_path)}
-    cube = read_source(cfg.source, sites=cfg.sites)
-    if cube.attrs.get("resolution") in ("HH", "HR"):
-        cube = to_daily(cube, min_coverage=cfg.min_coverage)
-    if cfg.to == "monthly":
-        cube = to_monthly(cube, min_coverage=cfg.min_coverage)
+    cube, _ = site_cube(cfg.source, sites=cfg.sites, to=cfg.to, min_coverage=cfg.min_coverage)
     ctx.note(f"aggregating {cube.sizes['site']} sites to {cfg.to} values")
     with progress_bar(show=True):
-        cube = cube.persist() if ctx.client is not None else cube.compute()
+        cube = ctx.persist(cube)
+    cube, report = quality_control(
+        cube, qc_threshold=cfg.qc_threshold, min_valid_fraction=cfg.min_valid_fraction
+    )
     out = {"site_cube": str(cube_path)}
-    if cfg.qc_threshold is not None:
-        cube, report = qc_mask(
-            cube, threshold=cfg.qc_threshold, min_valid_fraction=cfg.min_valid_fraction
-        )
+    if report is not None:
         to_netcdf(report, report_path, overwrite=True)
         out["qc_report"] = str(report_path)
         ctx.note(f"QC: dropped {int(report.dropped.sum())} sites")

@@ -1,4 +1,4 @@
-"""Recipe ``train``: an :class:`~fluxgrid.experiment_config.ExperimentConfig` -> run directory.
+"""Recipe ``train``: an :class:`~fluxgrid.config.ExperimentConfig` -> run directory.
 
 The same YAML works with ``fluxgrid train recipes/train.yaml``. Training runs in the
 recipe's process (torch uses the local cores or the GPU); the Dask cluster of ``fluxgrid
@@ -7,9 +7,9 @@ run`` only matters for reading and aggregating the source cube.
 
 from __future__ import annotations
 
-from fluxgrid.experiment_config import ExperimentConfig
+from fluxgrid.config import ExperimentConfig
 from fluxgrid.recipe import RecipeContext
-from fluxgrid.train import train_experiment
+from fluxgrid.training import train_experiment
 
 #: the recipe's config is the experiment config of ``fluxgrid train``
 Config = ExperimentConfig
