@@ -4,7 +4,11 @@ The studies declare workflows over the core's computations (as xclim's indicator
 its indices); the few steps both declare the same way live here once:
 
 * :func:`igbp_groups` -- the sites of each model group (one per IGBP class, or pooled);
+* :class:`StudyModelConfig` and :func:`study_experiment` -- a model a study compares, and the
+  :class:`~fluxgrid.config.ExperimentConfig` it trains as on the study's prepared data;
 * :func:`load_study_config` -- a study config from its YAML or a recipe's ``config`` section;
+* :func:`start_study` and :func:`finish_study` -- what every study run does first and last
+  (config read, output checked; result saved);
 * :func:`concat_sites` -- per-group results put back on the study's sites;
 * :func:`save_study_run` -- a run directory :func:`fluxgrid.runs.load_run` reads, for a
   model a study trained (without the predictions and metrics of a full run directory).
@@ -18,25 +22,44 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import pandas as pd
 import xarray as xr
 import yaml
 
-from ..config.serialise import dump_config, load_config
+from ..config.experiment import ExperimentConfig, TrainConfig
+from ..config.serialise import dump_config, from_dict, load_config, to_dict
 from ..errors import ConfigError, DataNotFoundError
 from ..evaluate import write_csv
+from ..io.atomic import check_writable
 from ..io.store import to_netcdf
 from ..runs import TrainedRun
 
-__all__ = ["concat_sites", "igbp_groups", "load_study_config", "save_study_run"]
+__all__ = [
+    "StudyModelConfig",
+    "concat_sites",
+    "finish_study",
+    "igbp_groups",
+    "load_study_config",
+    "save_study_run",
+    "start_study",
+    "study_experiment",
+]
 
 C = TypeVar("C")
+
+
+class SavesItself(Protocol):
+    """A study result: :meth:`save` writes it into a folder."""
+
+    def save(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
+        """Write the result into ``path``."""
 
 
 def igbp_groups(ds: xr.Dataset, *, min_sites: int = 1, mode: str = "igbp") -> dict[str, list[str]]:
@@ -84,6 +107,86 @@ def igbp_groups(ds: xr.Dataset, *, min_sites: int = 1, mode: str = "igbp") -> di
     return out
 
 
+@dataclasses.dataclass(frozen=True)
+class StudyModelConfig:
+    """One model type a study compares.
+
+    Attributes
+    ----------
+    name
+        Registered model name (``lstm``, ``gru``, ``rnn``, ``ilstm``, ``fnn``, ``lasso``,
+        ``svr``, ``rf``); default: the key of the study's ``models`` mapping.
+    params
+        Model hyper-parameters (checked against the model before training).
+    train
+        Overrides of the study's :class:`~fluxgrid.config.TrainConfig` for this model
+        (e.g. ``{epochs: 20}``).
+    """
+
+    name: str | None = None
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def study_experiment(
+    label: str,
+    spec: StudyModelConfig,
+    *,
+    source: str,
+    drivers: Sequence[str],
+    target: str,
+    train: TrainConfig,
+    split: Mapping[str, Any],
+    windows: Mapping[str, Any],
+    description: str,
+    search: Mapping[str, Any] | None = None,
+) -> ExperimentConfig:
+    """The experiment model ``label`` of a study trains as, on the study's prepared data.
+
+    The study prepares the data itself (QC, gap filling, its split), so the experiment's
+    QC is off; its model is ``spec`` and its training ``train`` with ``spec.train`` over it.
+
+    Parameters
+    ----------
+    label, spec
+        Key and value of the study's ``models`` mapping.
+    source, drivers, target
+        The ``data`` section (recorded with the run; ``drivers`` are the model inputs).
+    train
+        The study's shared training settings.
+    split, windows, search
+        The ``split``, ``windows`` and (optional) ``search`` sections, as plain data.
+    description
+        Free text kept with the run.
+
+    Examples
+    --------
+    >>> from fluxgrid.config import TrainConfig
+    >>> exp = study_experiment(
+    ...     "fast", StudyModelConfig(name="gru", train={"epochs": 2}), source="demo",
+    ...     drivers=["ta"], target="nee", train=TrainConfig(), split={}, windows={},
+    ...     description="example")
+    >>> exp.model.name, exp.train.epochs, exp.data.qc_threshold
+    ('gru', 2, None)
+    """
+    body: dict[str, Any] = {
+        "data": {
+            "source": source,
+            "drivers": list(drivers),
+            "target": target,
+            "qc_threshold": None,
+        },
+        "split": dict(split),
+        "windows": dict(windows),
+        "model": {"name": spec.name or label, "params": dict(spec.params)},
+        "train": {**to_dict(train), **spec.train},
+        "description": description,
+    }
+    if search is not None:
+        body["search"] = dict(search)
+    return from_dict(ExperimentConfig, body)
+
+
 def load_study_config(path: str | os.PathLike, cls: type[C]) -> C:
     """Read a study config ``cls`` from a YAML file, or from a recipe file's ``config``.
 
@@ -106,6 +209,46 @@ def load_study_config(path: str | os.PathLike, cls: type[C]) -> C:
     raw = yaml.safe_load(path.read_text()) or {}
     section = "config" if isinstance(raw, dict) and "recipe" in raw else None
     return load_config(path, cls, section=section)
+
+
+def start_study(
+    cfg: Any,
+    cls: type[C],
+    output: str | os.PathLike | None,
+    overwrite: bool,
+    note: Callable[[str], None] | None,
+) -> tuple[C, Callable[[str], None]]:
+    """The config of a study run (read when a path is given), its output checked, its notes.
+
+    Returns
+    -------
+    cfg : C
+        ``cfg`` itself, or the ``cls`` read from that path (:func:`load_study_config`).
+    say : callable
+        ``note``, or a function that drops the lines.
+
+    Raises
+    ------
+    OutputExistsError
+        ``output`` exists and ``overwrite`` is false (before any work is done).
+    """
+    if not isinstance(cfg, cls):
+        cfg = load_study_config(cfg, cls)
+    if output is not None:
+        check_writable(output, overwrite)
+    return cfg, note or (lambda _msg: None)
+
+
+def finish_study(
+    result: SavesItself,
+    output: str | os.PathLike | None,
+    overwrite: bool,
+    say: Callable[[str], None],
+) -> None:
+    """Save a study's result to ``output`` (if given) and say where."""
+    if output is not None:
+        result.save(output, overwrite=overwrite)
+        say(f"wrote {output}")
 
 
 def concat_sites(parts: Sequence[xr.Dataset], sites: Sequence[Any] | None = None) -> xr.Dataset:

@@ -1,4 +1,4 @@
-"""Configuration of the forest GPP study: RNN vs GRU vs LSTM (see :mod:`fluxgrid.gpp_study`).
+"""Configuration of the forest GPP study: RNN vs GRU vs LSTM (see :mod:`fluxgrid.studies.gpp`).
 
 One frozen dataclass, :class:`GppStudyConfig`, holds the site selection and quality control,
 the predictors, the temporal split by years, the models with their Hyperband search, the
@@ -23,11 +23,12 @@ fluxgrid.errors.ConfigError: GppSplitConfig.test_fraction: expected a share betw
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Literal
 
 from ...config.experiment import SearchConfig, SearchParam, TrainConfig
 from ...errors import ConfigError
 from ...training.build import check_model_specs
+from ..common import StudyModelConfig
 
 __all__ = [
     "FOREST_IGBP",
@@ -170,7 +171,7 @@ class GppPredictorConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GppSplitConfig:
-    """Temporal split by whole years, per site (see :func:`fluxgrid.gpp_study.first_years_split`).
+    """Temporal split by whole years per site (:func:`fluxgrid.studies.gpp.first_years_split`).
 
     Attributes
     ----------
@@ -207,7 +208,7 @@ class GppSplitConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class GppModelConfig:
+class GppModelConfig(StudyModelConfig):
     """One model compared (its search space is :attr:`GppStudyConfig.search`).
 
     Attributes
@@ -219,10 +220,6 @@ class GppModelConfig:
     train
         Overrides of :attr:`GppStudyConfig.train` for this model.
     """
-
-    name: str | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    train: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

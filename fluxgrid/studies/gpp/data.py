@@ -8,10 +8,11 @@ years per site (:func:`first_years_split`) and validation carved from the traini
 
 Examples
 --------
->>> from fluxgrid.data import load_demo_cube
->>> split = first_years_split(load_demo_cube(), target="gpp_nt", test_fraction=0.4)
->>> split.part.sel(site="US-MMS").groupby("time.year").max().values.tolist()
-[1, 1, 1, 1, 3, 3]
+>>> from fluxgrid.config import from_dict
+>>> cfg = from_dict(GppStudyConfig, {"data": {"source": "demo", "sites": ["DE-Hai", "DE-Tha"]}})
+>>> data = load_gpp_data(cfg)
+>>> data.predictors, data.split_summary()["test years"].tolist()
+(['ta', 'sw_in', 'vpd', 'sw_clearsky'], ['2011,2012', '2011,2012'])
 """
 
 from __future__ import annotations

@@ -24,12 +24,12 @@ from typing import Any
 import xarray as xr
 
 from ...config.experiment import ExperimentConfig
-from ...config.serialise import from_dict, to_dict
+from ...config.serialise import to_dict
 from ...runs import TrainedRun
 from ...training.build import apply_params, check_experiment, fit_model
 from ...training.prepared import Prepared, prepare_from_cube
 from ...training.tuning import search
-from ..common import concat_sites
+from ..common import concat_sites, study_experiment
 from .config import GppStudyConfig
 from .data import GppData
 
@@ -43,35 +43,26 @@ def gpp_experiment(cfg: GppStudyConfig, label: str, predictors: Sequence[str]) -
     as ``split.nc`` with every run), so the experiment's ``split`` section only records the
     validation carving.
     """
-    spec = cfg.models[label]
-    return from_dict(
-        ExperimentConfig,
-        {
-            "data": {
-                "source": cfg.data.source,
-                "drivers": list(predictors),
-                "target": cfg.data.target,
-                "qc_threshold": None,
-            },
-            "split": {
-                "method": "temporal",
-                "test_fraction": cfg.split.test_fraction,
-                "validation": cfg.split.validation,
-                "val_fraction": cfg.split.val_fraction,
-                "seed": 0,
-            },
-            "windows": {
-                "lookback": cfg.lookback,
-                "static": ["doy"] if cfg.predictors.day_of_year else [],
-            },
-            "model": {"name": cfg.model_name(label), "params": dict(spec.params)},
-            "train": {**to_dict(cfg.train), **spec.train},
-            "search": to_dict(cfg.search),
-            "description": (
-                f"GPP study: {label}; split by years per site (first "
-                f"{1 - cfg.split.test_fraction:.0%} train, see split.nc)"
-            ),
+    return study_experiment(
+        label,
+        cfg.models[label],
+        source=cfg.data.source,
+        drivers=predictors,
+        target=cfg.data.target,
+        train=cfg.train,
+        split={
+            "method": "temporal",
+            "test_fraction": cfg.split.test_fraction,
+            "validation": cfg.split.validation,
+            "val_fraction": cfg.split.val_fraction,
+            "seed": 0,
         },
+        windows={"lookback": cfg.lookback, "static": ["doy"] if cfg.predictors.day_of_year else []},
+        search=to_dict(cfg.search),
+        description=(
+            f"GPP study: {label}; split by years per site (first "
+            f"{1 - cfg.split.test_fraction:.0%} train, see split.nc)"
+        ),
     )
 
 

@@ -61,7 +61,7 @@ from ...errors import DataNotFoundError
 from ...evaluate import write_csv
 from ...io.atomic import atomic_path, check_writable
 from ...io.store import to_netcdf, write_cube
-from ..common import load_study_config, save_study_run
+from ..common import finish_study, load_study_config, save_study_run, start_study
 from .config import GppStudyConfig
 from .data import GppData, load_gpp_data
 from .fitting import GppFit, check_models, fit_gpp_models, gpp_predictions
@@ -233,12 +233,8 @@ def run_gpp_study(
     -------
     GppStudyResult
     """
-    if not isinstance(cfg, GppStudyConfig):
-        cfg = load_gpp_config(cfg)
-    if output is not None:
-        check_writable(output, overwrite)
+    cfg, say = start_study(cfg, GppStudyConfig, output, overwrite, note)
     check_models(cfg)  # model and search-space checks before any data is read
-    say = note or (lambda _msg: None)
     seconds: dict[str, float] = {}
     t = time.perf_counter()
     data = load_gpp_data(cfg, cube=cube, progress=progress)
@@ -265,9 +261,7 @@ def run_gpp_study(
         seconds["permutation importance"] = time.perf_counter() - t
         say(f"permutation importance done in {seconds['permutation importance']:.0f} s")
     result = GppStudyResult(cfg, data, fits, predictions, extremes, table, importance, seconds)
-    if output is not None:
-        result.save(output, overwrite=overwrite)
-        say(f"wrote {output}")
+    finish_study(result, output, overwrite, say)
     return result
 
 

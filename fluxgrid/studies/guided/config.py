@@ -1,4 +1,4 @@
-"""Configuration of scale-knowledge-guided training (see :mod:`fluxgrid.guided`).
+"""Configuration of scale-knowledge-guided training (see :mod:`fluxgrid.studies.guided`).
 
 One frozen dataclass, :class:`GuidedConfig`, holds the data selection, the gap filling and
 SSA settings, the split, the IGBP grouping, the windows of each scale and the models
@@ -26,6 +26,7 @@ from typing import Any, Literal
 from ...config.experiment import DataConfig, SplitConfig, TrainConfig
 from ...errors import ConfigError
 from ...training.build import check_model_specs
+from ..common import StudyModelConfig
 
 __all__ = ["GuidedConfig", "GuidedModelConfig", "ScaleWindowConfig", "ScalesConfig"]
 
@@ -124,7 +125,7 @@ class ScaleWindowConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class GuidedModelConfig:
+class GuidedModelConfig(StudyModelConfig):
     """One model type trained at every scale (and end to end).
 
     Attributes
@@ -135,13 +136,9 @@ class GuidedModelConfig:
     params
         Model hyper-parameters (checked against the model before training).
     train
-        Overrides of :class:`~fluxgrid.experiment_config.TrainConfig` for this model
+        Overrides of :class:`~fluxgrid.config.TrainConfig` for this model
         (e.g. ``{epochs: 20}``).
     """
-
-    name: str | None = None
-    params: dict[str, Any] = dataclasses.field(default_factory=dict)
-    train: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)

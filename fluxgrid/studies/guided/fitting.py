@@ -25,10 +25,11 @@ import numpy as np
 import xarray as xr
 
 from ...config.experiment import ExperimentConfig
-from ...config.serialise import from_dict, to_dict
+from ...config.serialise import to_dict
 from ...runs import TrainedRun, predictions_dataset
 from ...training.build import check_experiment, fit_model
 from ...training.prepared import prepare_from_cube
+from ..common import study_experiment
 from .config import GuidedConfig, ScaleWindowConfig
 from .scales import SCALES, ScaleData, decompose_predictions
 
@@ -60,22 +61,16 @@ def scale_experiment(
     The data come prepared (QC'd, gap-filled, decomposed) from :class:`ScaleData`, so the
     experiment's QC is off; its split section is the workflow's.
     """
-    spec = cfg.models[label]
-    return from_dict(
-        ExperimentConfig,
-        {
-            "data": {
-                "source": cfg.data.source,
-                "drivers": list(drivers),
-                "target": cfg.data.target,
-                "qc_threshold": None,
-            },
-            "split": to_dict(cfg.split),
-            "windows": {"lookback": window.lookback, "static": list(window.static)},
-            "model": {"name": cfg.model_name(label), "params": dict(spec.params)},
-            "train": {**to_dict(cfg.train), **spec.train},
-            "description": f"scale-guided workflow: {label}",
-        },
+    return study_experiment(
+        label,
+        cfg.models[label],
+        source=cfg.data.source,
+        drivers=drivers,
+        target=cfg.data.target,
+        train=cfg.train,
+        split=to_dict(cfg.split),
+        windows={"lookback": window.lookback, "static": list(window.static)},
+        description=f"scale-guided workflow: {label}",
     )
 
 

@@ -58,9 +58,8 @@ from pathlib import Path
 import xarray as xr
 
 from ...errors import DataNotFoundError
-from ...io.atomic import check_writable
 from ...runs import TrainedRun
-from ..common import concat_sites, load_study_config
+from ..common import concat_sites, finish_study, load_study_config, start_study
 from .config import GuidedConfig
 from .fitting import check_models, end_to_end_kinds, fit_group
 from .result import GuidedResult, check_saved_splits, read_predictions, read_runs
@@ -148,12 +147,8 @@ def run_guided(
     -------
     GuidedResult
     """
-    if not isinstance(cfg, GuidedConfig):
-        cfg = load_guided_config(cfg)
-    if output is not None:
-        check_writable(output, overwrite)
+    cfg, say = start_study(cfg, GuidedConfig, output, overwrite, note)
     check_models(cfg)  # every model check before any data is read
-    say = note or (lambda _msg: None)
     seconds: dict[str, float] = {}
     t0 = time.perf_counter()
     data = prepare_scales(cfg, cube=cube, progress=progress)
@@ -170,9 +165,7 @@ def run_guided(
             predictions[(label, kind)] = pred
     seconds["decompose end-to-end predictions"] = time.perf_counter() - t2
     result = GuidedResult(cfg, data, predictions, runs, histories, seconds)
-    if output is not None:
-        result.save(output, overwrite=overwrite)
-        say(f"wrote {output}")
+    finish_study(result, output, overwrite, say)
     return result
 
 
