@@ -4,7 +4,8 @@ The studies declare workflows over the core's computations (as xclim's indicator
 its indices); the few steps both declare the same way live here once:
 
 * :func:`igbp_groups` -- the sites of each model group (one per IGBP class, or pooled);
-* :class:`StudyModelConfig` and :func:`study_experiment` -- a model a study compares, and the
+* :class:`StudyModelConfig`, :class:`StudyModels` and :func:`study_experiment` -- a model a
+  study compares, the ``models`` mapping of its config, and the
   :class:`~fluxgrid.config.ExperimentConfig` it trains as on the study's prepared data;
 * :func:`load_study_config` -- a study config from its YAML or a recipe's ``config`` section;
 * :func:`start_study` and :func:`finish_study` -- what every study run does first and last
@@ -43,6 +44,7 @@ from ..runs import TrainedRun
 
 __all__ = [
     "StudyModelConfig",
+    "StudyModels",
     "concat_sites",
     "finish_study",
     "igbp_groups",
@@ -126,6 +128,16 @@ class StudyModelConfig:
     name: str | None = None
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     train: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class StudyModels:
+    """What a study config with a ``models`` mapping (label -> StudyModelConfig) can answer."""
+
+    models: dict[str, StudyModelConfig]
+
+    def model_name(self, label: str) -> str:
+        """Registered model name of ``models[label]`` (the label unless it names one)."""
+        return self.models[label].name or label
 
 
 def study_experiment(

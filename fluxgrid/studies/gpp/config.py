@@ -28,7 +28,7 @@ from typing import Literal
 from ...config.experiment import SearchConfig, SearchParam, TrainConfig
 from ...errors import ConfigError
 from ...training.build import check_model_specs
-from ..common import StudyModelConfig
+from ..common import StudyModelConfig, StudyModels
 
 __all__ = [
     "FOREST_IGBP",
@@ -318,7 +318,7 @@ def _default_search() -> SearchConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class GppStudyConfig:
+class GppStudyConfig(StudyModels):
     """Daily GPP at forest towers with RNN, GRU and LSTM; scores, extremes, importance.
 
     Attributes
@@ -369,10 +369,6 @@ class GppStudyConfig:
         if self.lookback < 1:
             raise ConfigError("GppStudyConfig.lookback: expected a positive number of days")
         check_model_specs(self.models, self.train, "GppStudyConfig")
-
-    def model_name(self, label: str) -> str:
-        """Registered model name of ``models[label]``."""
-        return self.models[label].name or label
 
     def predictor_names(self) -> list[str]:
         """Dynamic inputs in model order: drivers, ``sw_clearsky``, extra predictors."""

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from ...config.experiment import DataConfig, SplitConfig, TrainConfig
 from ...errors import ConfigError
 from ...training.build import check_model_specs
-from ..common import StudyModelConfig
+from ..common import StudyModelConfig, StudyModels
 
 __all__ = ["GuidedConfig", "GuidedModelConfig", "ScaleWindowConfig", "ScalesConfig"]
 
@@ -142,7 +142,7 @@ class GuidedModelConfig(StudyModelConfig):
 
 
 @dataclasses.dataclass(frozen=True)
-class GuidedConfig:
+class GuidedConfig(StudyModels):
     """Scale-knowledge-guided training and its comparison with end-to-end models.
 
     Attributes
@@ -196,7 +196,3 @@ class GuidedConfig:
         if self.min_group_sites < 1:
             raise ConfigError("GuidedConfig.min_group_sites: expected at least 1")
         check_model_specs(self.models, self.train, "GuidedConfig")
-
-    def model_name(self, label: str) -> str:
-        """Registered model name of ``models[label]``."""
-        return self.models[label].name or label
