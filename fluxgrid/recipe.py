@@ -130,6 +130,8 @@ def load_recipe(path: str | os.PathLike) -> tuple[ModuleType, Any, dict[str, Any
         no module, or its ``config`` does not match the module's ``Config`` dataclass.
     """
     path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: recipe file not found")
     top = load_config(path, RecipeFile)
     module_path = path.with_name(f"{top.recipe}.py")
     if not module_path.is_file():
