@@ -14,10 +14,8 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from . import accessor as _accessor  # noqa: F401  (registers ds.fluxgrid)
+from ._lazy import lazy_names
 from ._version import __version__
 from .errors import FluxgridError
 
@@ -142,12 +140,4 @@ _PUBLIC = {
 __all__ = ["FluxgridError", "__version__", *sorted(_PUBLIC)]
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fluxgrid' has no attribute {name!r}")
-    return getattr(importlib.import_module(module, __name__), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

@@ -17,9 +17,9 @@ The modules, each with one job:
     one model per site scored at every site (:func:`cross_site_transfer`).
 
 The modules are not named after the functions they export (``prepare``, ``search``), so
-that the package's names stay the functions. Saved runs are read back with :func:`fluxgrid.runs.load_run`. Names are loaded on first
-use, so importing one module (``fluxgrid.training.fit``, which the models use) does not
-import the others.
+that the package's names stay the functions. Saved runs are read back with
+:func:`fluxgrid.runs.load_run`. Names are loaded on first use, so importing one module
+(``fluxgrid.training.fit``, which the models use) does not import the others.
 
 Examples
 --------
@@ -29,37 +29,28 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 _PUBLIC = {
-    "Prepared": "prepared",
-    "Trainer": "fit",
-    "apply_params": "build",
-    "build_model": "build",
-    "check_experiment": "build",
-    "check_model_specs": "build",
-    "cross_site_transfer": "transfer",
-    "fit_model": "build",
-    "fit_torch": "fit",
-    "load_experiment": "build",
-    "predict_prepared": "prepared",
-    "prepare": "prepared",
-    "prepare_from_cube": "prepared",
-    "search": "tuning",
-    "seed_everything": "fit",
-    "train_experiment": "experiment",
+    "Prepared": ".prepared",
+    "Trainer": ".fit",
+    "apply_params": ".build",
+    "build_model": ".build",
+    "check_experiment": ".build",
+    "check_model_specs": ".build",
+    "cross_site_transfer": ".transfer",
+    "fit_model": ".build",
+    "fit_torch": ".fit",
+    "load_experiment": ".build",
+    "predict_prepared": ".prepared",
+    "prepare": ".prepared",
+    "prepare_from_cube": ".prepared",
+    "search": ".tuning",
+    "seed_everything": ".fit",
+    "train_experiment": ".experiment",
 }
 
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fluxgrid.training' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)

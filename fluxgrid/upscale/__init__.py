@@ -68,36 +68,27 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_names
 
 #: public name -> module of this package that defines it
 _PUBLIC = {
-    "DEFAULT_CHUNK_BYTES": "members",
-    "check_run": "checks",
-    "config_layers": "layers",
-    "load_runs": "checks",
-    "main_variable": "totals",
-    "map_totals": "totals",
-    "open_maps": "totals",
-    "predict_pixels": "inference",
-    "provenance": "checks",
-    "read_layer": "layers",
-    "upscale": "maps",
-    "upscale_config_to_map": "maps",
-    "upscale_ensemble": "maps",
-    "upscale_to_map": "maps",
+    "DEFAULT_CHUNK_BYTES": ".members",
+    "check_run": ".checks",
+    "config_layers": ".layers",
+    "load_runs": ".checks",
+    "main_variable": ".totals",
+    "map_totals": ".totals",
+    "open_maps": ".totals",
+    "predict_pixels": ".inference",
+    "provenance": ".checks",
+    "read_layer": ".layers",
+    "upscale": ".maps",
+    "upscale_config_to_map": ".maps",
+    "upscale_ensemble": ".maps",
+    "upscale_to_map": ".maps",
 }
 
 __all__ = sorted(_PUBLIC)
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'fluxgrid.upscale' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_names(__name__, _PUBLIC)
