@@ -92,6 +92,11 @@ class FluxModel(abc.ABC):
     name: ClassVar[str] = ""
     #: ``"torch"`` or ``"sklearn"``
     kind: ClassVar[Literal["torch", "sklearn"]]
+    #: what :func:`fluxgrid.explain.shap_values` can attribute this model with:
+    #: ``"gradient"`` (expected gradients through a differentiable network), ``"tree"``
+    #: (exact TreeSHAP of a fitted tree ensemble), ``"linear"`` (exact SHAP of a linear
+    #: model) or ``None`` (no SHAP method; use permutation importance)
+    shap_method: ClassVar[Literal["gradient", "tree", "linear"] | None] = None
 
     def __init__(self, n_inputs: int, lookback: int, **params: Any):
         if n_inputs < 1 or lookback < 1:
@@ -252,6 +257,8 @@ class TorchModel(FluxModel):
     """
 
     kind: ClassVar[Literal["torch", "sklearn"]] = "torch"
+    #: every network is differentiable: SHAP by expected gradients
+    shap_method: ClassVar[Literal["gradient", "tree", "linear"] | None] = "gradient"
 
     def __init__(self, n_inputs: int, lookback: int, **params: Any):
         super().__init__(n_inputs, lookback, **params)
@@ -379,7 +386,8 @@ class SklearnModel(FluxModel):
 
     Subclasses implement :meth:`make_estimator`. Features are :func:`window_summary` of
     the gathered windows (computed in chunks), so these models are callable on batch
-    tensors like the torch ones.
+    tensors like the torch ones. A subclass declares ``shap_method`` where an exact SHAP
+    algorithm fits its estimator (``None`` by default: no SHAP).
 
     Parameters
     ----------

@@ -38,6 +38,8 @@ class Lasso(SklearnModel):
     """
 
     name = "lasso"
+    #: a linear model: exact linear SHAP (:func:`fluxgrid.explain.shap_values`)
+    shap_method = "linear"
 
     def __init__(
         self,
@@ -139,6 +141,8 @@ class RF(SklearnModel):
     """
 
     name = "rf"
+    #: a tree ensemble: exact TreeSHAP (:func:`fluxgrid.explain.shap_values`)
+    shap_method = "tree"
 
     def __init__(
         self,
