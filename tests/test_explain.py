@@ -12,20 +12,25 @@ import pytest
 import xarray as xr
 
 from fluxgrid.config import from_dict
+from fluxgrid.config.experiment import ExperimentConfig
 from fluxgrid.errors import DataNotFoundError, ModelError
 from fluxgrid.evaluate import metrics
-from fluxgrid.experiment_config import ExperimentConfig
 from fluxgrid.explain import (
-    _within_site_permutation,
+    EXPLAINERS,
     attention_summary,
     default_groups,
     permutation_importance,
     relative_contribution,
     resolve_target,
     response_surface,
+    shap_algorithm,
     shap_values,
 )
-from fluxgrid.train import TrainedRun, fit_model, load_data, prepare_from_cube
+from fluxgrid.explain.permutation import within_site_permutation
+from fluxgrid.models import MODELS
+from fluxgrid.prep.pipeline import load_data
+from fluxgrid.runs import TrainedRun
+from fluxgrid.training import fit_model, prepare_from_cube
 
 torch = pytest.importorskip("torch")
 SITES = ["US-MMS", "DE-Hai"]
@@ -95,7 +100,7 @@ def test_permutation_equals_brute_force_per_window(lasso_run):
     target = resolve_target(run, ds, "test")
     index, cube = target.index, target.cube
     rng = np.random.default_rng(3)
-    perm = _within_site_permutation(index.site_idx, rng, "site")
+    perm = within_site_permutation(index.site_idx, rng, "site")
     assert (index.site_idx[perm] == index.site_idx).all()  # partners come from the same site
     col = target.features.index("vpd")
     preds = np.empty(len(index))
@@ -320,6 +325,30 @@ def test_shap_bad_input(lasso_run, lstm_run):
         shap_values(lstm, ds3, "test", background=0)
 
 
+def test_shap_method_comes_from_the_model_class():
+    """Each model class declares what SHAP can do with it; no list of names decides."""
+    declared = {name: MODELS.get(name).shap_method for name in MODELS.names()}
+    assert declared["lstm"] == declared["ilstm"] == declared["fnn"] == "gradient"
+    assert (declared["rf"], declared["lasso"], declared["svr"]) == ("tree", "linear", None)
+    assert shap_algorithm(MODELS.get("gru")) == "expected_gradients"
+    assert shap_algorithm(MODELS.get("gru"), "shap_gradient") == "shap_gradient"
+    assert shap_algorithm(MODELS.get("lasso")) == "linear"
+
+    class Ridge(MODELS.get("lasso")):  # a new linear model needs only the declaration
+        name = "ridge"
+
+    assert shap_algorithm(Ridge) == "linear"
+    with pytest.raises(ModelError, match=r"model 'ridge' with method 'tree'.*\(rf\)"):
+        shap_algorithm(Ridge, "tree")
+
+
+def test_explainers_are_registered_by_name():
+    assert EXPLAINERS.names() == ["attention", "permutation", "response", "shap"]
+    assert all(EXPLAINERS.get(n).name == n for n in EXPLAINERS.names())
+    with pytest.raises(ModelError, match=r"unknown explanation method 'kernel'.*shap"):
+        EXPLAINERS.get("kernel")
+
+
 @pytest.mark.gpu
 def test_shap_lstm_on_gpu_keeps_predictions(lstm_run):
     if not torch.cuda.is_available():
@@ -375,12 +404,8 @@ def test_response_surface_bad_input(lasso_run):
 def test_explanation_plots(lstm_run, tmp_path):
     pytest.importorskip("matplotlib")
     from fluxgrid.errors import GridError
-    from fluxgrid.plots import (
-        plot_importance,
-        plot_response_surface,
-        plot_shap_summary,
-        plot_taylor,
-    )
+    from fluxgrid.plots import plot_importance, plot_response_surface, plot_shap_summary
+    from fluxgrid.studies.guided.figures import plot_taylor
 
     run, ds = lstm_run
     imp = permutation_importance(run, ds, "test", n_repeats=2)
@@ -414,21 +439,27 @@ def test_explanation_plots(lstm_run, tmp_path):
 
 
 # --------------------------------------------------------------------------- command line
-def test_cli_explain(tmp_path, capsys):
-    from fluxgrid.cli import main
-    from fluxgrid.train import train_experiment
+def _run_dir(tmp_path, model: dict, lookback: int, train: dict | None = None):
+    """A run directory written by ``train_experiment`` on the demo sites."""
+    from fluxgrid.training import train_experiment
 
     cfg = from_dict(
         ExperimentConfig,
         {
             "data": {"source": "demo", "sites": SITES},
             "split": {"method": "temporal", "test_fraction": 0.2, "validation": "tail"},
-            "windows": {"lookback": 30, "static": ["doy"]},
-            "model": {"name": "lasso", "params": {"alpha": 0.01}},
-            "train": {"device": "cpu"},
+            "windows": {"lookback": lookback, "static": ["doy"]},
+            "model": model,
+            "train": {"device": "cpu", **(train or {})},
         },
     )
-    run_dir = train_experiment(cfg, output=tmp_path / "run")
+    return train_experiment(cfg, output=tmp_path / "run")
+
+
+def test_cli_explain(tmp_path, capsys):
+    from fluxgrid.cli import main
+
+    run_dir = _run_dir(tmp_path, {"name": "lasso", "params": {"alpha": 0.01}}, 30)
     assert main(["explain", str(run_dir), "--method", "permutation", "--n-repeats", "2"]) == 0
     out = capsys.readouterr().out
     assert "permutation importance (nrmse" in out and "sw_in" in out
@@ -451,19 +482,9 @@ def test_cli_explain(tmp_path, capsys):
 
 def test_cli_explain_attention(tmp_path, capsys):
     from fluxgrid.cli import main
-    from fluxgrid.train import train_experiment
 
-    cfg = from_dict(
-        ExperimentConfig,
-        {
-            "data": {"source": "demo", "sites": SITES},
-            "split": {"method": "temporal", "test_fraction": 0.2, "validation": "tail"},
-            "windows": {"lookback": 15, "static": ["doy"]},
-            "model": {"name": "ilstm", "params": {"hidden": 4}},
-            "train": {"device": "cpu", "epochs": 1, "max_batches_per_epoch": 3},
-        },
-    )
-    run_dir = train_experiment(cfg, output=tmp_path / "run")
+    model = {"name": "ilstm", "params": {"hidden": 4}}
+    run_dir = _run_dir(tmp_path, model, 15, {"epochs": 1, "max_batches_per_epoch": 3})
     assert main(["explain", str(run_dir), "--method", "attention", "-o", str(tmp_path / "x")]) == 0
     assert "mean variable attention beta" in capsys.readouterr().out
     summary = xr.open_dataset(tmp_path / "x" / "attention.nc")

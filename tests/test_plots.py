@@ -78,3 +78,31 @@ def test_attention_and_history(tmp_path):
     )
     plot_history(hist, path=tmp_path / "h.png")
     assert (tmp_path / "h.png").exists()
+
+
+def test_single_panel_plots_draw_into_given_axes(pairs):
+    from fluxgrid.evaluate import transfer_matrix
+    from fluxgrid.plots import new_figure
+
+    fig = new_figure((8.0, 3.0))
+    left, right = fig.subplots(1, 2)
+    assert plot_scatter(pairs, part=None, ax=left) is fig
+    tm = transfer_matrix({"US-MMS": pairs, "DE-Hai": pairs})
+    assert plot_transfer_matrix(tm, ax=right) is fig
+    assert len(fig.axes) == 4  # two panels and their colour bars, no new figure
+
+
+def test_study_figures_moved_beside_their_studies():
+    import fluxgrid.plots
+    from fluxgrid.studies.gpp import figures as gpp
+    from fluxgrid.studies.guided import figures as guided
+
+    moved = {
+        "plot_taylor": guided.plot_taylor,
+        "plot_score_boxes": gpp.plot_score_boxes,
+        "plot_extreme_series": gpp.plot_extreme_series,
+        "plot_importance_ranking": gpp.plot_importance_ranking,
+    }
+    for name, function in moved.items():
+        with pytest.warns(DeprecationWarning, match=f"plots.{name} moved to fluxgrid.studies"):
+            assert getattr(fluxgrid.plots, name) is function
