@@ -36,16 +36,14 @@ import numpy as np
 import torch
 
 from fluxgrid.config import from_dict
-from fluxgrid.experiment_config import ExperimentConfig
-from fluxgrid.explain import (
-    _expected_gradients,
-    _subsample,
-    permutation_importance,
-    resolve_target,
-    shap_values,
-)
-from fluxgrid.testing import load_demo_cube
-from fluxgrid.train import TrainedRun, fit_model, load_data, prepare_from_cube
+from fluxgrid.config.experiment import ExperimentConfig
+from fluxgrid.data import load_demo_cube
+from fluxgrid.explain import permutation_importance, resolve_target, shap_values
+from fluxgrid.explain.gradients import expected_gradients
+from fluxgrid.explain.target import subsample
+from fluxgrid.prep.pipeline import load_data
+from fluxgrid.runs import TrainedRun
+from fluxgrid.training import fit_model, prepare_from_cube
 
 
 def peak_mib() -> float:
@@ -105,11 +103,11 @@ def main() -> None:
     )
 
     rng = np.random.default_rng(0)
-    sub = _subsample(target.index, args.naive_windows, rng)
+    sub = subsample(target.index, args.naive_windows, rng)
     ref, _ = target.cube.gather(sub.site_idx[:8], sub.end_idx[:8], target.lookback)
     t = time.perf_counter()
     for i in range(len(sub)):  # the same algorithm, one window per pass
-        _expected_gradients(target, sub.take(np.array([i])), ref.float(), steps=25, batch_size=200)
+        expected_gradients(target, sub.take(np.array([i])), ref.float(), steps=25, batch_size=200)
     loop = time.perf_counter() - t
     ratio = (n / fast) / (len(sub) / loop)
     print(
