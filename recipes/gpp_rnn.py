@@ -1,24 +1,23 @@
 """Recipe ``gpp_rnn``: RNN vs GRU vs LSTM on daily GPP at forest towers (the GPP study).
 
-Each step is a public function of :mod:`fluxgrid.gpp_study` (a notebook calls the same):
-:func:`~fluxgrid.gpp_study.run_gpp_study` loads, QCs, enriches and splits the data, tunes
-every model with Hyperband, predicts, scores and computes permutation importance; the figures
-come from :mod:`fluxgrid.plots`. Training runs in the recipe's process (torch on the local
-cores or the GPU); the Dask cluster of ``fluxgrid run`` only matters for reading and
-aggregating the half-hourly source.
+Each step is a public function of :mod:`fluxgrid.studies.gpp` (a notebook calls the same):
+:func:`~fluxgrid.studies.gpp.run_gpp_study` loads, QCs, enriches and splits the data, tunes
+every model with Hyperband, predicts, scores and computes permutation importance; the
+figures come from :mod:`fluxgrid.studies.gpp.figures`. Training runs in the recipe's process
+(torch on the local cores or the GPU); the Dask cluster of ``fluxgrid run`` only matters for
+reading and aggregating the half-hourly source.
 """
 
 from __future__ import annotations
 
-from fluxgrid.gpp_study import run_gpp_study
-from fluxgrid.gpp_study_config import GppStudyConfig
-from fluxgrid.plots import (
+from fluxgrid.plots import save_figure
+from fluxgrid.recipe import RecipeContext
+from fluxgrid.studies.gpp import GppStudyConfig, run_gpp_study
+from fluxgrid.studies.gpp.figures import (
     plot_extreme_series,
     plot_importance_ranking,
     plot_score_boxes,
-    save_figure,
 )
-from fluxgrid.recipe import RecipeContext
 
 #: the recipe's config is the study config
 Config = GppStudyConfig

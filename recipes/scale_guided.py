@@ -1,6 +1,6 @@
 """Recipe ``scale_guided``: seasonal and interannual models on SSA components vs end to end.
 
-Runs :func:`fluxgrid.guided.run_guided` (gap filling, QC, temporal split, SSA, one model per
+Runs :func:`fluxgrid.studies.guided.run_guided` (gap filling, QC, temporal split, SSA, one model per
 IGBP group and scale, end-to-end comparison, cross-scale experiment) and draws a Taylor
 diagram of the cross-scale experiment per model type. Training runs in the recipe's process
 (torch on the local cores or the GPU); the Dask cluster of ``fluxgrid run`` only matters for
@@ -9,10 +9,10 @@ reading the source cube.
 
 from __future__ import annotations
 
-from fluxgrid.guided import KINDS, run_guided
-from fluxgrid.guided_config import GuidedConfig
-from fluxgrid.plots import plot_taylor, save_figure
+from fluxgrid.plots import save_figure
 from fluxgrid.recipe import RecipeContext
+from fluxgrid.studies.guided import KINDS, GuidedConfig, run_guided
+from fluxgrid.studies.guided.figures import plot_taylor
 
 #: the recipe's config is the workflow config
 Config = GuidedConfig
