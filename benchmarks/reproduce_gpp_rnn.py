@@ -1,6 +1,6 @@
 """Reproduce the GPP study: RNN vs GRU vs LSTM on daily GPP at forest towers, on a CPU budget.
 
-Protocol (``recipes/gpp_rnn.yaml``, :mod:`fluxgrid.gpp_study`): FLUXNET2015 forest sites
+Protocol (``recipes/gpp_rnn.yaml``, :mod:`fluxgrid.studies.gpp`): FLUXNET2015 forest sites
 (IGBP ENF, DBF, MF, EBF) of hh.zarr in Europe (the recipe's bbox) or everywhere
 (``--region all``), daily GPP_NT with days of QC fraction < 0.7 and negative GPP discarded,
 sites with < 60% valid days dropped; predictors ta, sw_in, vpd, simulated clear-sky shortwave
@@ -37,37 +37,29 @@ import dataclasses
 import sys
 import time
 
+import _repro_common as repro
 import numpy as np
 import pandas as pd
 import torch
-from _repro_common import (
-    DATA,
-    FIGURES,
-    HH,
-    INT_COLUMNS,
-    RESULTS,
-    ROOT,
-    Timer,
-    ensure_dirs,
-    machine,
-    md_table,
-    rel,
-    write_text,
-)
 
 from fluxgrid.config import from_dict, to_dict
+from fluxgrid.config.experiment import SearchConfig, TrainConfig
 from fluxgrid.evaluate import write_csv
-from fluxgrid.experiment_config import SearchConfig, TrainConfig
-from fluxgrid.gpp_study import GppStudyResult, load_gpp_config, run_gpp_study
-from fluxgrid.gpp_study_config import GppStudyConfig, ImportanceConfig
-from fluxgrid.plots import (
+from fluxgrid.plots import save_figure
+from fluxgrid.studies.gpp import (
+    GppStudyConfig,
+    GppStudyResult,
+    ImportanceConfig,
+    load_gpp_config,
+    run_gpp_study,
+)
+from fluxgrid.studies.gpp.figures import (
     plot_extreme_series,
     plot_importance_ranking,
     plot_score_boxes,
-    save_figure,
 )
 
-RECIPE = ROOT / "recipes" / "gpp_rnn.yaml"
+RECIPE = repro.ROOT / "recipes" / "gpp_rnn.yaml"
 #: the published finding the importance ranking is checked against
 PUBLISHED_FIRST = "sw_clearsky"
 #: smoke-run sites: six European forests and IT-Col (dropped: < 60% valid days)
@@ -86,15 +78,15 @@ SETTING_NAMES = {
 ALPHA = 0.05
 #: columns printed as integers (last word of the column name)
 INTS = (
-    *INT_COLUMNS,
+    *repro.INT_COLUMNS,
     *("days", "trial", "layers", "hidden", "epoch", "events", "trials", "pruned", "seconds"),
     *("observed", "interpolated", "missing", "position"),
 )
 
 
 def table(frame: pd.DataFrame, floats: str = "{:.3f}") -> str:
-    """:func:`md_table` with this page's count columns as integers."""
-    return md_table(frame, floats=floats, ints=INTS)
+    """:func:`repro.md_table` with this page's count columns as integers."""
+    return repro.md_table(frame, floats=floats, ints=INTS)
 
 
 def predictor_origins(result: GppStudyResult) -> pd.DataFrame:
@@ -129,7 +121,7 @@ def budget(args: argparse.Namespace) -> GppStudyConfig:
     full = load_gpp_config(RECIPE)
     data = dataclasses.replace(
         full.data,
-        source=str(HH),
+        source=str(repro.HH),
         bbox=full.data.bbox if args.region == "europe" else None,
         sites=QUICK_SITES if args.quick else None,
     )
@@ -387,16 +379,16 @@ def main() -> None:
         if getattr(args, key) is None:
             setattr(args, key, value)
     torch.set_num_threads(args.threads)
-    timer = Timer()
-    work = ROOT / "runs" / "gpp_rnn"
+    timer = repro.Timer()
+    work = repro.ROOT / "runs" / "gpp_rnn"
     if args.quick:
         figdir, datadir, page = work / "quick_figures", work / "quick_data", work / "quick.md"
         link = str
         out = work / "quick_result"
     else:
-        ensure_dirs()
-        figdir, datadir, page = FIGURES, DATA, RESULTS / "gpp_rnn.md"
-        link = rel
+        repro.ensure_dirs()
+        figdir, datadir, page = repro.FIGURES, repro.DATA, repro.RESULTS / "gpp_rnn.md"
+        link = repro.rel
         out = work / "result"
     figdir.mkdir(parents=True, exist_ok=True)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -582,8 +574,8 @@ def main() -> None:
     text = f"""# Daily GPP at forest towers: RNN vs GRU vs LSTM (year, growing season, extremes)
 
 Written by `benchmarks/reproduce_gpp_rnn.py` on {time.strftime("%Y-%m-%d")}
-({machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
-Command: `{command}` (study code: `fluxgrid.gpp_study`; config: `recipes/gpp_rnn.yaml` with
+({repro.machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
+Command: `{command}` (study code: `fluxgrid.studies.gpp`; config: `recipes/gpp_rnn.yaml` with
 the CPU budget below).
 
 ## Protocol
@@ -618,7 +610,7 @@ the CPU budget below).
   below the 10% quantile of the negative anomalies for at least 5 consecutive days; sites with
   fewer than {cfg.extremes.min_days} extreme test days get no extreme score). Differences
   between models: paired two-sided Wilcoxon signed-rank tests across sites per setting
-  (`fluxgrid.gpp_study.compare_models`), Holm-adjusted over the three pairs.
+  (`fluxgrid.studies.gpp.compare_models`), Holm-adjusted over the three pairs.
 * Permutation importance per site and model (`fluxgrid.explain.permutation_importance`):
   each predictor's 90-day input sequences are shuffled between test windows of a site,
   {cfg.importance.n_repeats} repeats, importance = NRMSE increase; predictors ranked per site
@@ -744,7 +736,7 @@ pruned trials: {", ".join(f"{m} {n}" for m, n in n_pruned.items())}.
 Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
 {sites_line}.
 """
-    write_text(page, text)
+    repro.write_text(page, text)
     print(f"wrote {page}")
     print(summary.round(3).to_string())
     print(verdict.to_string())

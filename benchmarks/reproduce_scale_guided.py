@@ -5,13 +5,13 @@ Protocol: every FLUXNET2015 site of hh.zarr with at least 5 years of valid daily
 20% before it as validation (early stopping). SSA (window half of each record, rank 64,
 seasonal < 16 months <= interannual < 128 months) splits drivers and NEE; the training data
 come from a decomposition of each site's training period alone, test inputs and the scoring
-truth from the whole record (see ``fluxgrid.guided``). For each model type (LSTM, LASSO, SVR,
-RF, FNN) and IGBP group (classes with fewer than 4 sites pooled as "other"): a seasonal model
-(90-day windows), an interannual model (365-day windows) and an end-to-end model on raw data
-(365-day windows), whose predictions are decomposed by the same SSA. Inputs also include day
-of year, latitude and longitude. Hyper-parameters are fixed in ``MODELS`` (no tuning, never
-on test data). Driver contributions per scale: SHAP (expected gradients) of the LSTMs on
-test windows.
+truth from the whole record (see ``fluxgrid.studies.guided``). For each model type (LSTM,
+LASSO, SVR, RF, FNN) and IGBP group (classes with fewer than 4 sites pooled as "other"): a
+seasonal model (90-day windows), an interannual model (365-day windows) and an end-to-end
+model on raw data (365-day windows), whose predictions are decomposed by the same SSA.
+Inputs also include day of year, latitude and longitude. Hyper-parameters are fixed in
+``MODELS`` (no tuning, never on test data). Driver contributions per scale: SHAP (expected
+gradients) of the LSTMs on test windows.
 
 Writes docs/results/scale_guided.md and its figures; the run (predictions, scores, models)
 goes to runs/scale_guided/result.
@@ -28,26 +28,17 @@ import argparse
 import dataclasses
 import time
 
+import _repro_common as repro
 import numpy as np
 import pandas as pd
 import torch
-from _repro_common import (
-    FIGURES,
-    HH,
-    RESULTS,
-    ROOT,
-    Timer,
-    ensure_dirs,
-    machine,
-    md_table,
-    rel,
-    write_text,
-)
 
 from fluxgrid.config import from_dict, to_dict
 from fluxgrid.explain import relative_contribution
-from fluxgrid.guided import GuidedConfig, load_guided, load_guided_config, run_guided
-from fluxgrid.plots import _figure, plot_ssa_components, plot_taylor, save_figure
+from fluxgrid.plots import new_figure, plot_ssa_components, save_figure
+from fluxgrid.prep.pipeline import load_data
+from fluxgrid.studies.guided import GuidedConfig, load_guided, load_guided_config, run_guided
+from fluxgrid.studies.guided.figures import plot_taylor
 
 #: published LSTM interannual R2 of the scale-guided study (from the issue)
 PUBLISHED_IA_R2 = 0.181
@@ -96,7 +87,7 @@ def config(models: list[str], threads: int, quick: bool) -> GuidedConfig:
         GuidedConfig,
         {
             "data": {
-                "source": str(HH),
+                "source": str(repro.HH),
                 "drivers": DRIVERS,
                 "target": "nee",
                 "qc_threshold": 0.7,
@@ -199,38 +190,43 @@ def cross_table(result) -> pd.DataFrame:
     return frame
 
 
-def bars(table: pd.DataFrame, path) -> None:
-    fig = _figure((9.0, 3.4))
-    axes = fig.subplots(1, 2)
-    x = np.arange(len(table.index))
-    for ax, metric in zip(axes, ["R2", "RMSE"], strict=True):
-        g = table[f"interannual {metric} guided"]
-        e = table[f"interannual {metric} end-to-end"]
-        ax.bar(x - 0.2, g, 0.4, label="guided (interannual model)", color="tab:blue")
-        ax.bar(x + 0.2, e, 0.4, label="end to end, decomposed", color="tab:gray")
-        ax.set_xticks(x, table.index)
-        ax.axhline(0, color="0.5", linewidth=0.8)
-        ax.set_title(f"interannual NEE, test {metric}")
-    axes[0].legend(fontsize="small")
-    save_figure(fig, path, overwrite=True)
+def paired_bars(
+    frame: pd.DataFrame, columns: tuple[str, str], labels, title: str, path, rotation=0
+) -> None:
+    """Guided vs end-to-end bars side by side, one panel per metric (R2, RMSE).
 
-
-def igbp_bars(frame: pd.DataFrame, path) -> None:
-    fig = _figure((9.0, 3.4))
+    ``columns`` and ``title`` are formats with ``{metric}`` (the guided and the end-to-end
+    column of ``frame``).
+    """
+    fig = new_figure((9.0, 3.4))
     axes = fig.subplots(1, 2)
     x = np.arange(len(frame.index))
     for ax, metric in zip(axes, ["R2", "RMSE"], strict=True):
-        ax.bar(x - 0.2, frame[f"{metric} guided"], 0.4, label="guided", color="tab:blue")
-        ax.bar(x + 0.2, frame[f"{metric} end-to-end"], 0.4, label="end to end", color="tab:gray")
-        ax.set_xticks(x, frame.index, rotation=45)
+        for shift, column, label, color in zip(
+            (-0.2, 0.2), columns, labels, ("tab:blue", "tab:gray"), strict=True
+        ):
+            ax.bar(x + shift, frame[column.format(metric=metric)], 0.4, label=label, color=color)
+        ax.set_xticks(x, frame.index, rotation=rotation)
         ax.axhline(0, color="0.5", linewidth=0.8)
-        ax.set_title(f"LSTM, interannual NEE test {metric} per IGBP class")
+        ax.set_title(title.format(metric=metric))
     axes[0].legend(fontsize="small")
     save_figure(fig, path, overwrite=True)
 
 
+def bars(table: pd.DataFrame, path) -> None:
+    columns = ("interannual {metric} guided", "interannual {metric} end-to-end")
+    labels = ("guided (interannual model)", "end to end, decomposed")
+    paired_bars(table, columns, labels, "interannual NEE, test {metric}", path)
+
+
+def igbp_bars(frame: pd.DataFrame, path) -> None:
+    columns, labels = ("{metric} guided", "{metric} end-to-end"), ("guided", "end to end")
+    title = "LSTM, interannual NEE test {metric} per IGBP class"
+    paired_bars(frame, columns, labels, title, path, rotation=45)
+
+
 def contribution_plot(shares: pd.DataFrame, path) -> None:
-    fig = _figure((6.5, 3.4))
+    fig = new_figure((6.5, 3.4))
     ax = fig.add_subplot()
     x = np.arange(len(shares.index))
     width = 0.8 / len(shares.columns)
@@ -248,7 +244,7 @@ def example_plot(result, site: str, path) -> None:
     p_e = result.predictions[("lstm", "interannual_end_to_end")].sel(site=site)
     test = (p_g.part == 3).values
     t = p_g.time.values[test]
-    fig = _figure((9.0, 3.2))
+    fig = new_figure((9.0, 3.2))
     ax = fig.add_subplot()
     truth = result.data.whole.nee.sel(component="interannual", site=site).values[test]
     ax.plot(t, truth, color="0.2", linewidth=1.2, label="observed (SSA of the record)")
@@ -277,14 +273,12 @@ def main() -> None:
     if "lstm" not in args.models:
         parser.error("the study is about the LSTM: keep lstm in --models")
     torch.set_num_threads(args.threads)
-    ensure_dirs()
-    timer = Timer()
-    work = ROOT / "runs" / "scale_guided"
+    repro.ensure_dirs()
+    timer = repro.Timer()
+    work = repro.ROOT / "runs" / "scale_guided"
     cfg = config(args.models, args.threads, args.quick)
     cube = None
     if args.quick:
-        from fluxgrid.train import load_data
-
         raw, _ = load_data(dataclasses.replace(cfg.data, qc_threshold=None, min_years=None))
         keep = ["US-MMS", "US-UMB", "DE-Hai", "DE-Tha", "FR-Pue", "CH-Dav", "US-Ha1", "FI-Hyy"]
         cube = raw.sel(site=keep)
@@ -294,7 +288,9 @@ def main() -> None:
         args.reuse and saved.is_file() and to_dict(load_guided_config(saved)) == to_dict(cfg)
     )
     if reused:
-        with timer(f"load the saved result {(work / 'result').relative_to(ROOT)} (SSA rebuilt)"):
+        with timer(
+            f"load the saved result {(work / 'result').relative_to(repro.ROOT)} (SSA rebuilt)"
+        ):
             result = load_guided(work / "result", cube=cube)
     else:
         with timer("scale-guided workflow: load, SSA, train and predict every group and model"):
@@ -348,9 +344,9 @@ def main() -> None:
     most = n_better > len(scored) / 2
     target_met = ia_pooled_better and most
 
-    figdir = work / "figures" if args.quick else FIGURES
+    figdir = work / "figures" if args.quick else repro.FIGURES
     figdir.mkdir(parents=True, exist_ok=True)
-    link = str if args.quick else rel
+    link = str if args.quick else repro.rel
     figs = {
         "bars": figdir / "scale_guided_interannual.png",
         "igbp": figdir / "scale_guided_igbp.png",
@@ -417,7 +413,7 @@ def main() -> None:
     text = f"""# Scale-knowledge-guided NEE: seasonal and interannual models on SSA components
 
 Written by `benchmarks/reproduce_scale_guided.py` on {time.strftime("%Y-%m-%d")}
-({machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
+({repro.machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
 
 ## Protocol
 
@@ -458,11 +454,11 @@ Written by `benchmarks/reproduce_scale_guided.py` on {time.strftime("%Y-%m-%d")}
 
 ## Scores of the study's table (test, gC m-2 d-1)
 
-{md_table(flat(table))}
+{repro.md_table(flat(table))}
 
 ## Guided vs end-to-end (unguided) models on each scale
 
-{md_table(gvu)}
+{repro.md_table(gvu)}
 
 LSTM interannual R2 here: guided {ia_lstm["interannual R2 guided"]:.3f}, end to end
 {ia_lstm["interannual R2 end-to-end"]:.3f} (published: guided {PUBLISHED_IA_R2}, unguided far
@@ -472,7 +468,7 @@ lower).
 
 ## LSTM interannual NEE per IGBP class (test)
 
-{md_table(igbp)}
+{repro.md_table(igbp)}
 
 ![per IGBP]({link(figs["igbp"])})
 
@@ -487,11 +483,11 @@ and in most IGBP classes): **{"met" if target_met else "not met"}** (pooled:
 
 Each scale's model is fed the other scale's inputs and scored on the other scale's target.
 
-{md_table(cross)}
+{repro.md_table(cross)}
 
 Taylor statistics of the LSTMs (standard deviations in gC m-2 d-1):
 
-{md_table(stats_frame)}
+{repro.md_table(stats_frame)}
 
 ![Taylor diagram]({link(figs["taylor"])})
 
@@ -501,11 +497,11 @@ Expected gradients (`fluxgrid.shap_values`, 4 training-window references, 64-poi
 Gauss-Legendre paths) on at most {args.shap_windows} test windows per group; shares of the mean
 |SHAP| among the three drivers, all groups together:
 
-{md_table(shares, floats="{:.1f}")}
+{repro.md_table(shares, floats="{:.1f}")}
 
 Shares among all inputs (calendar and location included):
 
-{md_table(shares_all, floats="{:.1f}")}
+{repro.md_table(shares_all, floats="{:.1f}")}
 
 Largest additivity error (|prediction - base - sum of SHAP|) relative to the standard
 deviation of the predictions: {", ".join(f"{k} {v:.3f}" for k, v in add_err.items())}.
@@ -522,13 +518,13 @@ shares above include those windows, so they are indicative.
         frame.index = [i or "(unknown)" for i in frame.index]
         frame.index.name = "IGBP"
         text += f"\nShares per IGBP class, {scale.replace('_', ' ')} LSTM (%):\n\n"
-        text += md_table(frame, floats="{:.1f}") + "\n"
+        text += repro.md_table(frame, floats="{:.1f}") + "\n"
     text += f"""
 ## The decomposition
 
 Mean share of the trajectory-matrix energy of daily NEE per component:
 
-{md_table(ssa_table, floats="{:.1f}")}
+{repro.md_table(ssa_table, floats="{:.1f}")}
 
 {left_out} of {valid} QC-valid NEE days lie outside the longest gap-free span of their site's
 record and have no components; {test_in_span} of {test_valid} valid test days are scored.
@@ -544,8 +540,8 @@ record and have no components; {test_in_span} of {test_valid} valid test days ar
 Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
 {", ".join(sites)}.
 """
-    page = work / "quick.md" if args.quick else RESULTS / "scale_guided.md"
-    write_text(page, text)
+    page = work / "quick.md" if args.quick else repro.RESULTS / "scale_guided.md"
+    repro.write_text(page, text)
     print(f"wrote {page}")
     print(flat(table).round(3).to_string())
     print(gvu.round(3).to_string())
