@@ -403,16 +403,38 @@ def load_run(run_dir: str | os.PathLike, *, device: str = "auto") -> TrainedRun:
     return TrainedRun(model, scaler, inputs, cfg, path, search_table=table)
 
 
-def predict_with(run: TrainedRun | str | os.PathLike, ds: xr.Dataset, **kwargs: Any) -> xr.Dataset:
+def predict_with(
+    run: TrainedRun | str | os.PathLike,
+    ds: xr.Dataset,
+    *,
+    split: xr.Dataset | None = None,
+    device: str | None = None,
+    batch_size: int = 4096,
+) -> xr.Dataset:
     """Predict ``ds`` with a :class:`TrainedRun` or a run directory (loaded first).
+
+    Parameters
+    ----------
+    run
+        A trained run or its directory.
+    ds
+        Site cube with the run's drivers.
+    split, device, batch_size
+        See :meth:`TrainedRun.predict` (``device=None``: the run's, or CUDA when present
+        for a directory).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``pred`` (and ``obs``, ``part``) on ``(site, time)`` in target units.
 
     Examples
     --------
     >>> pred = predict_with("runs/demo", fluxgrid.load_demo_cube())  # doctest: +SKIP
     """
     if not isinstance(run, TrainedRun):
-        run = load_run(run, device=kwargs.pop("device", None) or "auto")
-    return run.predict(ds, **kwargs)
+        run = load_run(run, device=device or "auto")
+    return run.predict(ds, split=split, device=device, batch_size=batch_size)
 
 
 def save_run(
