@@ -46,6 +46,7 @@ _PUBLIC = {
     "prepare": ".prepared",
     "prepare_from_cube": ".prepared",
     "search": ".tuning",
+    "search_or_fit": ".tuning",
     "seed_everything": ".fit",
     "train_experiment": ".experiment",
 }

@@ -23,9 +23,9 @@ from ..config.experiment import ExperimentConfig
 from ..evaluate import run_scores
 from ..io.atomic import atomic_path, check_writable
 from ..runs import save_run
-from .build import apply_params, check_experiment, fit_model, load_experiment
+from .build import check_experiment, load_experiment
 from .prepared import predict_prepared, prepare
-from .tuning import search
+from .tuning import search_or_fit
 
 __all__ = ["train_experiment"]
 
@@ -64,13 +64,8 @@ def train_experiment(
     run_dir = check_writable(output or cfg.output, overwrite)
     check_experiment(cfg)
     prepared = prepare(cfg, cube=cube, progress=progress)
-    table = None
-    if cfg.search.method != "none":
-        table, best_params, model, history = search(prepared, progress=progress)
-        cfg = apply_params(cfg, best_params)
-        prepared.config = cfg
-    else:
-        model, history = fit_model(prepared, progress=progress)
+    model, history, table = search_or_fit(prepared, progress=progress)
+    cfg = prepared.config
     predictions = predict_prepared(prepared, model)
     with atomic_path(run_dir) as tmp:
         save_run(

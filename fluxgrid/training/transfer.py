@@ -22,9 +22,9 @@ from ..evaluate import transfer_matrix
 from ..prep.pipeline import load_data
 from ..prep.splits import make_split
 from ..runs import TrainedRun
-from .build import apply_params, check_experiment, fit_model
+from .build import check_experiment
 from .prepared import prepare_from_cube
-from .tuning import search
+from .tuning import search_or_fit
 
 __all__ = ["cross_site_transfer"]
 
@@ -67,12 +67,7 @@ def cross_site_transfer(
         one = ds.sel(site=[site])
         sub_cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, sites=(site,)))
         prepared = prepare_from_cube(sub_cfg, one, split=split)
-        table = None
-        if cfg.search.method != "none":
-            table, best_params, model, _history = search(prepared, progress=False)
-            prepared.config = apply_params(sub_cfg, best_params)
-        else:
-            model, _history = fit_model(prepared, progress=False)
+        model, _history, table = search_or_fit(prepared, progress=False)
         run = TrainedRun.from_prepared(prepared, model, split=split)
         run.search_table = table
         predictions[site] = run.predict(ds, split=split)

@@ -31,7 +31,7 @@ from ..models import FluxModel
 from .build import apply_params, fit_model
 from .prepared import Prepared
 
-__all__ = ["search"]
+__all__ = ["search", "search_or_fit"]
 
 
 def _is_scalar(v: Any) -> bool:
@@ -185,3 +185,29 @@ def search(
         "best_trial": int(frame["value"].idxmin()),
     }
     return table, best["params"], best["model"], best["history"]
+
+
+def search_or_fit(
+    prepared: Prepared, *, progress: bool | None = None
+) -> tuple[FluxModel, xr.Dataset, xr.Dataset | None]:
+    """Search the experiment's space, or fit its fixed parameters when it has no search.
+
+    After a search the winning settings are merged into ``prepared.config`` (so a run saved
+    from it records what was trained).
+
+    Returns
+    -------
+    model : FluxModel
+        The fitted model (the best trial's, after a search).
+    history : xarray.Dataset
+        Its training history.
+    table : xarray.Dataset or None
+        One row per trial, ``None`` without a search.
+    """
+    cfg = prepared.config
+    if cfg.search.method == "none":
+        model, history = fit_model(prepared, progress=progress)
+        return model, history, None
+    table, best, model, history = search(prepared, progress=progress)
+    prepared.config = apply_params(cfg, best)
+    return model, history, table

@@ -26,9 +26,9 @@ import xarray as xr
 from ...config.experiment import ExperimentConfig
 from ...config.serialise import to_dict
 from ...runs import TrainedRun
-from ...training.build import apply_params, check_experiment, fit_model
-from ...training.prepared import Prepared, prepare_from_cube
-from ...training.tuning import search
+from ...training.build import check_experiment
+from ...training.prepared import prepare_from_cube
+from ...training.tuning import search_or_fit
 from ..common import concat_sites, study_experiment
 from .config import GppStudyConfig
 from .data import GppData
@@ -105,19 +105,6 @@ class GppFit:
         return {**self.run.config.model.params, "lr": self.run.config.train.lr}
 
 
-def _search_or_fit(
-    prepared: Prepared, exp: ExperimentConfig
-) -> tuple[TrainedRun, xr.Dataset, xr.Dataset | None]:
-    """Search (keeping the best trial's model) or train the fixed parameters."""
-    table = None
-    if exp.search.method != "none":
-        table, best, model, history = search(prepared, progress=False)
-        prepared.config = apply_params(exp, best)
-    else:
-        model, history = fit_model(prepared, progress=False)
-    return TrainedRun.from_prepared(prepared, model), history, table
-
-
 def fit_gpp_models(
     data: GppData,
     cfg: GppStudyConfig,
@@ -149,7 +136,8 @@ def fit_gpp_models(
             start = time.perf_counter()
             sub = data.cube.sel(site=sites)
             prepared = prepare_from_cube(exp, sub, split=data.split.sel(site=sites))
-            run, history, table = _search_or_fit(prepared, exp)
+            model, history, table = search_or_fit(prepared)
+            run = TrainedRun.from_prepared(prepared, model)
             counts = {p: len(prepared.part(p)) for p in ("train", "val", "test")}
             seconds = time.perf_counter() - start
             fit = fits[(label, group)] = GppFit(run, history, table, list(sites), counts, seconds)
