@@ -27,11 +27,11 @@ import numpy as np
 import torch
 from _bench_common import PeakRSS
 
-from fluxgrid.config import from_dict
-from fluxgrid.experiment_config import ExperimentConfig
+from fluxgrid.config import ExperimentConfig, from_dict
+from fluxgrid.models import get_model
+from fluxgrid.prep.pipeline import load_data
 from fluxgrid.prep.splits import TRAIN
-from fluxgrid.registry import get_model
-from fluxgrid.train import fit_torch, load_data, prepare_from_cube
+from fluxgrid.training import fit_torch, prepare_from_cube
 
 LOOKBACK = 75
 BATCH = 256

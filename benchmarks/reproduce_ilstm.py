@@ -42,9 +42,8 @@ from _repro_common import (
     write_text,
 )
 
-from fluxgrid.config import from_dict
+from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.evaluate import scores
-from fluxgrid.experiment_config import ExperimentConfig
 from fluxgrid.io.store import to_netcdf
 from fluxgrid.plots import (
     plot_attention,
@@ -53,7 +52,8 @@ from fluxgrid.plots import (
     plot_transfer_matrix,
     save_figure,
 )
-from fluxgrid.train import cross_site_transfer, load_data
+from fluxgrid.prep.pipeline import load_data
+from fluxgrid.training import cross_site_transfer
 
 SITES = ["US-MMS", "US-Oho", "US-UMB"]
 PUBLISHED_R2 = {"US-MMS": 0.81, "US-Oho": 0.83, "US-UMB": 0.76}

@@ -38,11 +38,11 @@ from _repro_common import (
     write_text,
 )
 
-from fluxgrid.config import from_dict, load_config, to_dict
+from fluxgrid.config import ExperimentConfig, from_dict, load_config, to_dict
 from fluxgrid.evaluate import METRICS, scores
-from fluxgrid.experiment_config import ExperimentConfig
-from fluxgrid.plots import _figure, plot_scatter, save_figure
-from fluxgrid.train import load_data, train_experiment
+from fluxgrid.plots import new_figure, plot_scatter, save_figure
+from fluxgrid.prep.pipeline import load_data
+from fluxgrid.training import train_experiment
 
 PUBLISHED = {"rmse": 1.563, "r2": 0.634, "sites": 94}
 
@@ -113,7 +113,7 @@ def same_config(run_dir, cfg: ExperimentConfig) -> bool:
 
 
 def bars(table: pd.DataFrame, path) -> None:
-    fig = _figure((9.0, 3.2))
+    fig = new_figure((9.0, 3.2))
     axes = fig.subplots(1, 4)
     for ax, metric in zip(axes, ["rmse", "r2", "mae", "lcs"], strict=True):
         colours = ["tab:red" if m == "lstm" else "tab:gray" for m in table.index]

@@ -45,12 +45,12 @@ from _repro_common import (
     write_text,
 )
 
-from fluxgrid.config import from_dict
+from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.evaluate import scores
-from fluxgrid.experiment_config import ExperimentConfig
 from fluxgrid.io.fluxnet import parse_fluxnet_filename
-from fluxgrid.plots import _figure, plot_scatter, save_figure
-from fluxgrid.train import load_data, load_experiment, train_experiment
+from fluxgrid.plots import new_figure, plot_scatter, save_figure
+from fluxgrid.prep.pipeline import load_data
+from fluxgrid.training import load_experiment, train_experiment
 
 PUBLISHED_MEAN_TEST_R2 = 0.73
 CORE = ["ta", "p", "vpd", "ws", "pa", "sw_in"]
@@ -273,7 +273,7 @@ def main() -> None:
         ),
     )
 
-    fig = _figure((8.0, 3.5))
+    fig = new_figure((8.0, 3.5))
     ax = fig.add_subplot()
     x = np.arange(len(table))
     ax.bar(x - 0.27, table["train R2"], 0.27, label="train (tuned)", color="tab:gray")

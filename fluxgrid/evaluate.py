@@ -130,9 +130,6 @@ def metrics_from_sums(stats: dict[str, np.ndarray], units: str | None) -> dict[s
     return out
 
 
-# explain.py still imports the old private name; remove once it imports metrics_from_sums
-_finish = metrics_from_sums
-
 
 def _dataset(values: dict[str, np.ndarray], dims, coords, units: str | None) -> xr.Dataset:
     ds = xr.Dataset({k: (dims, values[k]) for k in METRICS}, coords=coords)
@@ -232,7 +229,7 @@ def scores(
     ----------
     predictions
         Dataset on ``(site, time)`` with ``obs``, ``pred`` and (for ``part``) ``part``
-        codes, as written to ``predictions.nc`` by :func:`fluxgrid.train.train_experiment`.
+        codes, as written to ``predictions.nc`` by :func:`fluxgrid.training.train_experiment`.
     by
         Grouping(s): ``site``, ``year``, ``month``, ``igbp`` (``()``: pooled over all).
         Several give one dim per grouping (``("site", "year")``).
@@ -569,7 +566,7 @@ def evaluate_run(
     Parameters
     ----------
     run_dir
-        Written by :func:`fluxgrid.train.train_experiment`.
+        Written by :func:`fluxgrid.training.train_experiment`.
     by
         Groupings scored besides the pooled score (``site``, ``year``, ``igbp``, ``month``).
     parts

@@ -375,9 +375,6 @@ def complete_windows(missing: np.ndarray, lookback: int) -> np.ndarray:
     return complete
 
 
-# upscale.py still imports the old private name; remove once it imports complete_windows
-_complete_windows = complete_windows
-
 
 def _check_lookback(ds: xr.Dataset, lookback: int) -> int:
     """The record length; a look-back that is not positive or longer than it raises."""

@@ -398,7 +398,7 @@ _SEARCH_READS: dict[str, set[str]] = {
 
 @dataclasses.dataclass(frozen=True)
 class SearchConfig:
-    """Hyper-parameter search (see :func:`fluxgrid.train.search`).
+    """Hyper-parameter search (see :func:`fluxgrid.training.search`).
 
     Attributes
     ----------

@@ -253,7 +253,7 @@ def resolve_target(
     cube, index, fmodel = target.cube, target.index, target.model
     if len(index) == 0:
         raise DataNotFoundError(f"no window to explain ({windows!r} selects none)")
-    fmodel._check_cube(cube, index)
+    fmodel.check_cube(cube, index)
     if cube.target_name is None:
         raise DataNotFoundError("the WindowCube was built without a target; rebuild it with one")
     if fmodel.kind == "torch" and cube.device != fmodel.device:

@@ -71,9 +71,6 @@ __all__ = [
     "week_ends",
 ]
 
-# testing.py still imports the old private name; remove once it imports week_ends
-_week_ends = week_ends
-
 #: one site's files joined: period starts, values per variable, the files
 _Joined = tuple[pd.DatetimeIndex, dict[str, np.ndarray], list[FilePart]]
 

@@ -156,14 +156,21 @@ class FluxModel(abc.ABC):
     ) -> np.ndarray:
         """Scaled predictions for every window of ``index`` (order kept), float32."""
         torch = lazy_import("torch")
-        self._check_cube(cube, index)
+        self.check_cube(cube, index)
         out = np.empty(len(index), dtype=np.float32)
         for x, _y, pos in cube.batches(index, batch_size, shuffle=False):
             with torch.no_grad():
                 out[pos.cpu().numpy()] = self.predict_batch(x).float().cpu().numpy()
         return out
 
-    def _check_cube(self, cube: WindowCube, index: WindowIndex) -> None:
+    def check_cube(self, cube: WindowCube, index: WindowIndex) -> None:
+        """Refuse a cube or windows that do not match the model's inputs and look-back.
+
+        Raises
+        ------
+        ModelError
+            Naming the inputs the model expects and those the data give.
+        """
         n = cube.n_dynamic + cube.n_static
         if n != self.n_inputs:
             raise ModelError(
@@ -442,7 +449,7 @@ class SklearnModel(FluxModel):
 
     def fit(self, cube, train, val, config, **kwargs):
         """Fit the estimator on (a seeded subset of) the training windows."""
-        self._check_cube(cube, train)
+        self.check_cube(cube, train)
         start = time.perf_counter()
         index = train
         cap = self.params.get("max_train_samples")

@@ -323,7 +323,7 @@ class ILSTM(TorchModel):
             paper's variable importance. Coords ``site``/``time`` (sample) and ``variable``
             (the cube's input names).
         """
-        self._check_cube(cube, index)
+        self.check_cube(cube, index)
         n = len(index)
         alpha = np.empty((n, self.n_inputs, self.lookback), dtype=np.float32)
         beta = np.empty((n, self.n_inputs), dtype=np.float32)

@@ -49,9 +49,6 @@ __all__ = [
     "save_figure",
 ]
 
-#: the old private name, still imported by scripts in benchmarks/ (use new_figure)
-_figure = new_figure
-
 __getattr__, __dir__ = moved(
     __name__,
     {

@@ -122,9 +122,6 @@ def as_split(ds: xr.Dataset, part: np.ndarray, method: str, **attrs: Any) -> xr.
     return xr.Dataset({"part": da}, attrs={"method": method, **clean})
 
 
-# gpp_study.py still imports the old private name; remove once it imports as_split
-_as_split = as_split
-
 
 def _site_rng(seed: int, site: str) -> np.random.Generator:
     """Random stream of one site, keyed by its label.
