@@ -1,23 +1,57 @@
 """The ``ds.fluxgrid`` accessor: one-line delegations to fluxgrid's public functions.
 
 The accessor holds no state and no logic; every method calls a public function with the
-wrapped dataset as first argument, so notebooks, the command line and recipes run the same
-code. Modules are imported inside the methods to keep ``import fluxgrid`` light.
+wrapped dataset in the function's dataset argument and the method's own parameters, which are
+the function's (same names, defaults and order; ``tests/test_accessor.py`` checks them), so
+``help(ds.fluxgrid.to_daily)`` and tab completion show the real options and notebooks, the
+command line and recipes run the same code. Functions of the torch-based stages (predictions,
+upscaling, explanations) are imported on first use, so ``import fluxgrid`` stays light.
 
 Examples
 --------
 >>> import fluxgrid  # registers the accessor
->>> from fluxgrid.testing import load_demo_cube
->>> daily = load_demo_cube()                       # doctest: +SKIP
->>> monthly = daily.fluxgrid.to_monthly()          # doctest: +SKIP
->>> clean, report = daily.fluxgrid.qc_mask(threshold=0.7)  # doctest: +SKIP
+>>> daily = fluxgrid.load_demo_cube()
+>>> daily.fluxgrid.to_monthly().sizes["time"]
+72
+>>> clean, report = daily.fluxgrid.qc_mask(threshold=0.7)
+>>> int(report.dropped.sum())
+0
 """
 
 from __future__ import annotations
 
-from typing import Any
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
+import pandas as pd
 import xarray as xr
+
+from .evaluate import climate_extremes, growing_season, scores
+from .grids import era5_to_daily, prepare_drivers, regrid
+from .io.maps import write_map
+from .io.store import to_netcdf, write_cube
+from .prep.gapfill import gapfill
+from .prep.qc import qc_mask
+from .prep.resample import to_daily, to_monthly
+from .prep.select import select_sites
+from .prep.splits import make_split
+from .prep.ssa import ssa
+from .regions import regional_totals
+from .rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
+from .rs.modis import add_lst
+from .rs.radiation import add_clearsky
+from .rs.sample import Method, add_gridded
+from .rs.scl import MaskFunction
+from .rs.sentinel1 import add_s1
+from .rs.sentinel2 import add_s2
+from .windows import WindowIndex, build_windows
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .models import FluxModel
+    from .runs import TrainedRun
+    from .upscale.checks import RunLike
 
 __all__ = ["FluxgridAccessor"]
 
@@ -29,182 +63,667 @@ class FluxgridAccessor:
     def __init__(self, ds: xr.Dataset):
         self._ds = ds
 
-    # ---------------------------------------------------------------- foundation: cubes
-    def to_daily(self, **kwargs: Any) -> xr.Dataset:
-        """Sub-daily -> local-standard-time days; see :func:`fluxgrid.prep.resample.to_daily`."""
-        from .prep.resample import to_daily
+    # ---------------------------------------------------------------- foundation: site cubes
+    def to_daily(
+        self,
+        *,
+        min_coverage: float = 0.5,
+        sums: Sequence[str] = ("p",),
+        variables: Sequence[str] | None = None,
+    ) -> xr.Dataset:
+        """Aggregate a sub-daily site cube to local-standard-time days, all sites at once.
 
-        return to_daily(self._ds, **kwargs)
+        See :func:`fluxgrid.prep.resample.to_daily`.
+        """
+        return to_daily(self._ds, min_coverage=min_coverage, sums=sums, variables=variables)
 
-    def to_monthly(self, **kwargs: Any) -> xr.Dataset:
-        """Daily -> calendar months; see :func:`fluxgrid.prep.resample.to_monthly`."""
-        from .prep.resample import to_monthly
+    def to_monthly(self, *, totals: bool = False, min_coverage: float = 0.5) -> xr.Dataset:
+        """Aggregate a daily site cube to calendar months, all sites at once.
 
-        return to_monthly(self._ds, **kwargs)
+        See :func:`fluxgrid.prep.resample.to_monthly`.
+        """
+        return to_monthly(self._ds, totals=totals, min_coverage=min_coverage)
 
-    def qc_mask(self, **kwargs: Any) -> tuple[xr.Dataset, xr.Dataset]:
-        """Mask targets by QC and drop poor sites; see :func:`fluxgrid.prep.qc.qc_mask`."""
-        from .prep.qc import qc_mask
+    def qc_mask(
+        self,
+        *,
+        threshold: float = 0.7,
+        targets: Sequence[str] | None = None,
+        drop_negative_gpp: bool = True,
+        min_valid_fraction: float = 0.6,
+        period: slice | None = None,
+    ) -> tuple[xr.Dataset, xr.Dataset]:
+        """Mask targets by QC fraction and sign; drop sites with too little valid data.
 
-        return qc_mask(self._ds, **kwargs)
+        See :func:`fluxgrid.prep.qc.qc_mask`.
+        """
+        return qc_mask(
+            self._ds,
+            threshold=threshold,
+            targets=targets,
+            drop_negative_gpp=drop_negative_gpp,
+            min_valid_fraction=min_valid_fraction,
+            period=period,
+        )
 
-    def select(self, **kwargs: Any) -> xr.Dataset:
-        """Select sites (igbp, bbox, ...); see :func:`fluxgrid.prep.select.select_sites`."""
-        from .prep.select import select_sites
+    def select(
+        self,
+        *,
+        igbp: str | Sequence[str] | None = None,
+        sites: str | Sequence[str] | None = None,
+        bbox: tuple[float, float, float, float] | None = None,
+        min_years: float | None = None,
+        variable: str = "nee",
+    ) -> xr.Dataset:
+        """Keep the sites that match every given criterion.
 
-        return select_sites(self._ds, **kwargs)
+        See :func:`fluxgrid.prep.select.select_sites`.
+        """
+        return select_sites(
+            self._ds, igbp=igbp, sites=sites, bbox=bbox, min_years=min_years, variable=variable
+        )
 
-    def to_zarr(self, path: str, **kwargs: Any) -> Any:
-        """Write chunked, consolidated Zarr atomically; see :func:`fluxgrid.io.store.write_cube`."""
-        from .io.store import write_cube
+    def gapfill(
+        self,
+        variables: str | Sequence[str] | None = None,
+        *,
+        max_gap: int = 5,
+        long_gaps: Literal["climatology", "none"] = "climatology",
+        min_count: int = 1,
+    ) -> xr.Dataset:
+        """Fill gaps of daily predictors; flux targets are never filled.
 
-        return write_cube(self._ds, path, **kwargs)
+        See :func:`fluxgrid.prep.gapfill.gapfill`.
+        """
+        return gapfill(
+            self._ds, variables, max_gap=max_gap, long_gaps=long_gaps, min_count=min_count
+        )
 
-    def to_netcdf(self, path: str, **kwargs: Any) -> Any:
-        """Write compressed NetCDF, atomically; see :func:`fluxgrid.io.store.to_netcdf`."""
-        from .io.store import to_netcdf
+    def ssa(
+        self,
+        variables: str | Sequence[str] | None = None,
+        *,
+        window: int | float = 0.5,
+        rank: int | None = 64,
+        seasonal_max: float = 16.0,
+        trend_min: float = 128.0,
+        period_unit: Literal["months", "days"] = "months",
+        on_gaps: Literal["raise", "longest"] = "raise",
+        solver: Literal["auto", "randomized", "full"] = "auto",
+        oversample: int = 24,
+        power_iterations: int = 8,
+        seed: int = 0,
+        batch_size: int = 16,
+        step_days: float | None = None,
+    ) -> xr.Dataset:
+        """Decompose (site, time) variables into seasonal, interannual, trend and residual parts.
 
-        return to_netcdf(self._ds, path, **kwargs)
+        See :func:`fluxgrid.prep.ssa.ssa`.
+        """
+        return ssa(
+            self._ds,
+            variables,
+            window=window,
+            rank=rank,
+            seasonal_max=seasonal_max,
+            trend_min=trend_min,
+            period_unit=period_unit,
+            on_gaps=on_gaps,
+            solver=solver,
+            oversample=oversample,
+            power_iterations=power_iterations,
+            seed=seed,
+            batch_size=batch_size,
+            step_days=step_days,
+        )
 
-    # ---------------------------------------------------------------- upscaling: grids, sinks, maps
-    def era5_to_daily(self, **kwargs: Any) -> xr.Dataset:
-        """ERA5/ERA5-Land hourly -> daily drivers; see :func:`fluxgrid.io.grids.era5_to_daily`."""
-        from .io.grids import era5_to_daily
+    def to_zarr(
+        self, path: str | os.PathLike, *, mode: Literal["w", "a"] = "w", overwrite: bool = False
+    ) -> Path:
+        """Write a site cube to a chunked, consolidated Zarr store, atomically.
 
-        return era5_to_daily(self._ds, **kwargs)
+        See :func:`fluxgrid.io.store.write_cube`.
+        """
+        return write_cube(self._ds, path, mode=mode, overwrite=overwrite)
 
-    def regrid(self, target: Any, **kwargs: Any) -> xr.Dataset:
-        """Regrid onto ``target``'s lat/lon; see :func:`fluxgrid.io.grids.regrid`."""
-        from .io.grids import regrid
+    def to_netcdf(
+        self, path: str | os.PathLike, *, overwrite: bool = False, complevel: int = 4
+    ) -> Path:
+        """Export a cube to compressed NetCDF-4, atomically.
 
-        return regrid(self._ds, target, **kwargs)
+        See :func:`fluxgrid.io.store.to_netcdf`.
+        """
+        return to_netcdf(self._ds, path, overwrite=overwrite, complevel=complevel)
 
-    def prepare_drivers(self, **kwargs: Any) -> xr.Dataset:
-        """Daily drivers ready for inference; see :func:`fluxgrid.io.grids.prepare_drivers`."""
-        from .io.grids import prepare_drivers
+    # ------------------------------------------------------ gridded drivers, maps, regional sinks
+    def era5_to_daily(
+        self,
+        *,
+        variables: Sequence[str] = ("ta", "sw_in", "vpd", "p", "ws"),
+        accumulation: Literal["auto", "per_step", "since_midnight"] = "auto",
+        day: Literal["utc", "solar"] = "utc",
+        min_coverage: float = 1.0,
+    ) -> xr.Dataset:
+        """Hourly ERA5 / ERA5-Land fields -> daily canonical drivers on the standard grid.
 
-        return prepare_drivers(self._ds, **kwargs)
+        See :func:`fluxgrid.grids.era5_to_daily`.
+        """
+        return era5_to_daily(
+            self._ds,
+            variables=variables,
+            accumulation=accumulation,
+            day=day,
+            min_coverage=min_coverage,
+        )
 
-    def upscale(self, model_or_run_dir: Any, **kwargs: Any) -> xr.Dataset:
-        """Apply trained run(s) to these daily drivers; see :func:`fluxgrid.upscale.upscale`."""
-        from .upscale import upscale
+    def regrid(
+        self,
+        target: xr.Dataset | xr.DataArray,
+        *,
+        method: Literal["auto", "conservative", "bilinear", "nearest"] = "auto",
+        min_coverage: float = 0.5,
+    ) -> xr.Dataset | xr.DataArray:
+        """Regrid ``obj`` (dims ``(..., lat, lon)``) onto the lat/lon cells of ``target``.
 
-        return upscale(self._ds, model_or_run_dir, **kwargs)
+        See :func:`fluxgrid.grids.regrid`.
+        """
+        return regrid(self._ds, target, method=method, min_coverage=min_coverage)
 
-    def regional_sink(self, regions: Any = None, **kwargs: Any) -> xr.Dataset:
-        """Annual totals per region, TgC yr-1; see :func:`fluxgrid.regions.regional_totals`."""
-        from .regions import regional_totals
+    def prepare_drivers(
+        self,
+        *,
+        variables: Sequence[str] = ("ta", "sw_in", "vpd", "p", "ws"),
+        mask: xr.DataArray | None = None,
+    ) -> xr.Dataset:
+        """Check and complete a daily driver grid for model inference.
 
-        return regional_totals(self._ds, regions, **kwargs)
+        See :func:`fluxgrid.grids.prepare_drivers`.
+        """
+        return prepare_drivers(self._ds, variables=variables, mask=mask)
 
-    def to_map(self, path: str, **kwargs: Any) -> Any:
-        """Write CF-1.8 NetCDF maps atomically; see :func:`fluxgrid.io.maps.write_map`."""
-        from .io.maps import write_map
+    def regional_sink(
+        self,
+        regions: xr.DataArray | xr.Dataset | Mapping[str, xr.DataArray] | None = None,
+        *,
+        names: Mapping[int, str] | None = None,
+        variable: str | None = None,
+        min_coverage: float = 0.0,
+        full_years: bool = True,
+        radius: float = 6371007.2,
+        area: xr.DataArray | None = None,
+    ) -> xr.Dataset:
+        """Area-weighted annual totals per region (or vegetation type), TgC yr-1.
 
-        return write_map(self._ds, path, **kwargs)
+        See :func:`fluxgrid.regions.regional_totals`.
+        """
+        return regional_totals(
+            self._ds,
+            regions,
+            names=names,
+            variable=variable,
+            min_coverage=min_coverage,
+            full_years=full_years,
+            radius=radius,
+            area=area,
+        )
+
+    def to_map(
+        self,
+        path: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        model: Mapping[str, Any] | None = None,
+        data: Mapping[str, Any] | None = None,
+        title: str | None = None,
+        history: str | None = None,
+        comment: str | None = None,
+        complevel: int = 4,
+        time_chunk: int = 1,
+        tile_bytes: int = 4194304,
+    ) -> Path:
+        """Write CF-1.8 NetCDF-4 map(s), compressed and chunked for map access, atomically.
+
+        See :func:`fluxgrid.io.maps.write_map`.
+        """
+        return write_map(
+            self._ds,
+            path,
+            overwrite=overwrite,
+            model=model,
+            data=data,
+            title=title,
+            history=history,
+            comment=comment,
+            complevel=complevel,
+            time_chunk=time_chunk,
+            tile_bytes=tile_bytes,
+        )
 
     # ---------------------------------------------------------------- remote sensing at towers
-    def add_clearsky(self, **kwargs: Any) -> xr.Dataset:
-        """Daily clear-sky shortwave; see :func:`fluxgrid.rs.radiation.add_clearsky`."""
-        from .rs.radiation import add_clearsky
+    def add_clearsky(
+        self, *, config: ClearSkyConfig | None = None, lazy: bool = False
+    ) -> xr.Dataset:
+        """Add ``sw_clearsky`` (and ``sw_in_pot``) to a daily site cube.
 
-        return add_clearsky(self._ds, **kwargs)
+        See :func:`fluxgrid.rs.radiation.add_clearsky`.
+        """
+        return add_clearsky(self._ds, config=config, lazy=lazy)
 
-    def add_s2(self, source: Any = None, **kwargs: Any) -> xr.Dataset:
-        """Sentinel-2 NBAR indices + PCA; see :func:`fluxgrid.rs.sentinel2.add_s2`."""
-        from .rs.sentinel2 import add_s2
+    def add_s2(
+        self,
+        source: str | os.PathLike | None = None,
+        *,
+        footprints: Mapping[str, xr.Dataset] | None = None,
+        failed: Mapping[str, str] | None = None,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        config: S2Config | None = None,
+        stac: StacConfig | None = None,
+        mask: MaskFunction | None = None,
+        interpolate: bool = False,
+        max_gap_days: int = 16,
+        on_error: str = "record",
+    ) -> xr.Dataset:
+        """Sentinel-2 predictors joined onto the site cube's daily axis.
 
-        return add_s2(self._ds, source, **kwargs)
+        See :func:`fluxgrid.rs.sentinel2.add_s2`.
+        """
+        return add_s2(
+            self._ds,
+            source,
+            footprints=footprints,
+            failed=failed,
+            start=start,
+            end=end,
+            config=config,
+            stac=stac,
+            mask=mask,
+            interpolate=interpolate,
+            max_gap_days=max_gap_days,
+            on_error=on_error,
+        )
 
-    def add_s1(self, source: Any = None, **kwargs: Any) -> xr.Dataset:
-        """Sentinel-1 gamma0 and DpRVI; see :func:`fluxgrid.rs.sentinel1.add_s1`."""
-        from .rs.sentinel1 import add_s1
+    def add_s1(
+        self,
+        source: str | os.PathLike | None = None,
+        *,
+        annuli: dict[str, xr.Dataset] | None = None,
+        failed: dict[str, str] | None = None,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        config: S1Config | None = None,
+        stac: StacConfig | None = None,
+        interpolate: bool = False,
+        max_gap_days: int = 16,
+        on_error: str = "record",
+    ) -> xr.Dataset:
+        """Sentinel-1 predictors joined onto the site cube's daily axis.
 
-        return add_s1(self._ds, source, **kwargs)
+        See :func:`fluxgrid.rs.sentinel1.add_s1`.
+        """
+        return add_s1(
+            self._ds,
+            source,
+            annuli=annuli,
+            failed=failed,
+            start=start,
+            end=end,
+            config=config,
+            stac=stac,
+            interpolate=interpolate,
+            max_gap_days=max_gap_days,
+            on_error=on_error,
+        )
 
-    def add_lst(self, source: Any = None, **kwargs: Any) -> xr.Dataset:
-        """MODIS land-surface temperature; see :func:`fluxgrid.rs.modis.add_lst`."""
-        from .rs.modis import add_lst
+    def add_lst(
+        self,
+        source: str | os.PathLike | None = None,
+        *,
+        windows: dict[str, dict[str, xr.Dataset]] | None = None,
+        failed: dict[str, str] | None = None,
+        start: str | pd.Timestamp | None = None,
+        end: str | pd.Timestamp | None = None,
+        config: LSTConfig | None = None,
+        stac: StacConfig | None = None,
+        interpolate: bool = False,
+        max_gap_days: int = 16,
+        on_error: str = "record",
+    ) -> xr.Dataset:
+        """MODIS LST joined onto the site cube's daily axis.
 
-        return add_lst(self._ds, source, **kwargs)
+        See :func:`fluxgrid.rs.modis.add_lst`.
+        """
+        return add_lst(
+            self._ds,
+            source,
+            windows=windows,
+            failed=failed,
+            start=start,
+            end=end,
+            config=config,
+            stac=stac,
+            interpolate=interpolate,
+            max_gap_days=max_gap_days,
+            on_error=on_error,
+        )
 
-    def add_gridded(self, grid: Any, **kwargs: Any) -> xr.Dataset:
-        """Gridded product sampled at towers; see :func:`fluxgrid.rs.sample.add_gridded`."""
-        from .rs.sample import add_gridded
+    def add_gridded(
+        self,
+        grid: xr.Dataset | xr.DataArray | str | os.PathLike,
+        *,
+        variables: Sequence[str] | None = None,
+        names: Mapping[str, str] | None = None,
+        method: Method = "nearest",
+        buffer_m: float = 1000.0,
+        interpolate: bool = False,
+        max_gap_days: int = 16,
+    ) -> xr.Dataset:
+        """Sample a gridded product at the cube's towers and join it onto the daily axis.
 
-        return add_gridded(self._ds, grid, **kwargs)
+        See :func:`fluxgrid.rs.sample.add_gridded`.
+        """
+        return add_gridded(
+            self._ds,
+            grid,
+            variables=variables,
+            names=names,
+            method=method,
+            buffer_m=buffer_m,
+            interpolate=interpolate,
+            max_gap_days=max_gap_days,
+        )
 
-    # ---------------------------------------------------------------- scales: gap filling, SSA
-    def gapfill(self, variables: Any = None, **kwargs: Any) -> xr.Dataset:
-        """Fill predictor gaps (never targets); see :func:`fluxgrid.prep.gapfill.gapfill`."""
-        from .prep.gapfill import gapfill
+    # ------------------------------------------------------ models: windows, predictions, scores
+    def windows(
+        self,
+        drivers: Sequence[str],
+        target: str | None,
+        lookback: int,
+        *,
+        split: xr.Dataset | None = None,
+        fill_gaps: int = 0,
+        require_target: bool = True,
+        features: xr.Dataset | None = None,
+    ) -> WindowIndex:
+        """Index every valid sequence-to-one sample of a site cube, vectorised.
 
-        return gapfill(self._ds, variables, **kwargs)
+        See :func:`fluxgrid.windows.build_windows`.
+        """
+        return build_windows(
+            self._ds,
+            drivers,
+            target,
+            lookback,
+            split=split,
+            fill_gaps=fill_gaps,
+            require_target=require_target,
+            features=features,
+        )
 
-    def ssa(self, variables: Any = None, **kwargs: Any) -> xr.Dataset:
-        """SSA into seasonal/interannual/trend/residual; see :func:`fluxgrid.prep.ssa.ssa`."""
-        from .prep.ssa import ssa
+    def predict(
+        self,
+        run: TrainedRun | str | os.PathLike,
+        *,
+        split: xr.Dataset | None = None,
+        device: str | None = None,
+        batch_size: int = 4096,
+    ) -> xr.Dataset:
+        """Predict ``ds`` with a :class:`TrainedRun` or a run directory (loaded first).
 
-        return ssa(self._ds, variables, **kwargs)
+        See :func:`fluxgrid.runs.predict_with`.
+        """
+        from .runs import predict_with  # torch: loaded on first use
 
-    # ---------------------------------------------------------------- models: windows, training
-    def windows(self, drivers: Any, target: Any, lookback: int, **kwargs: Any) -> Any:
-        """Index of valid sequence-to-one windows; see :func:`fluxgrid.windows.build_windows`."""
-        from .windows import build_windows
+        return predict_with(run, self._ds, split=split, device=device, batch_size=batch_size)
 
-        return build_windows(self._ds, drivers, target, lookback, **kwargs)
+    def scores(
+        self,
+        *,
+        by: str | Sequence[str] = (),
+        part: str | Sequence[str] | None = "test",
+        subset: xr.DataArray | None = None,
+        obs: str = "obs",
+        pred: str = "pred",
+    ) -> xr.Dataset:
+        """Metrics of a predictions dataset, pooled or per group.
 
-    def split(self, target: str = "nee", **config: Any) -> xr.Dataset:
-        """Train/val/test split as data; see :func:`fluxgrid.prep.splits.make_split`."""
-        from .prep.splits import make_split
-
-        return make_split(self._ds, config, target=target)
-
-    def predict(self, run: Any, **kwargs: Any) -> xr.Dataset:
-        """Predictions of a trained run (object or directory); see :meth:`TrainedRun.predict`."""
-        from .train import predict_with
-
-        return predict_with(run, self._ds, **kwargs)
-
-    def scores(self, **kwargs: Any) -> xr.Dataset:
-        """Metrics of a predictions dataset; see :func:`fluxgrid.evaluate.scores`."""
-        from .evaluate import scores
-
-        return scores(self._ds, **kwargs)
+        See :func:`fluxgrid.evaluate.scores`.
+        """
+        return scores(self._ds, by=by, part=part, subset=subset, obs=obs, pred=pred)
 
     def growing_season(self) -> xr.DataArray:
-        """Growing-season mask; see :func:`fluxgrid.evaluate.growing_season`."""
-        from .evaluate import growing_season
+        """Growing-season mask: May-September north of the equator, November-March south.
 
+        See :func:`fluxgrid.evaluate.growing_season`.
+        """
         return growing_season(self._ds)
 
-    def climate_extremes(self, variable: str, **kwargs: Any) -> xr.DataArray:
-        """Extreme-event mask of one variable; see :func:`fluxgrid.evaluate.climate_extremes`."""
-        from .evaluate import climate_extremes
+    def split(
+        self,
+        method: Literal[
+            "random_years",
+            "temporal",
+            "year_ranges",
+            "leave_sites_out",
+            "leave_igbp_out",
+            "site_kfold",
+        ] = "random_years",
+        *,
+        target: str = "nee",
+        test_fraction: float | None = None,
+        train_years: tuple[int, int] | None = None,
+        test_years: tuple[int, int] | None = None,
+        test_sites: tuple[str, ...] = (),
+        test_igbp: tuple[str, ...] = (),
+        n_folds: int = 5,
+        fold: int = 0,
+        validation: Literal["years", "tail", "sites", "none"] = "years",
+        val_fraction: float = 0.2,
+        seed: int = 0,
+    ) -> xr.Dataset:
+        """Train/val/test split as data, from the keys of :class:`~fluxgrid.config.SplitConfig`.
 
-        return climate_extremes(self._ds[variable], **kwargs)
+        See :func:`fluxgrid.prep.splits.make_split`.
+        """
+        config = {
+            "method": method,
+            "test_fraction": test_fraction,
+            "train_years": train_years,
+            "test_years": test_years,
+            "test_sites": test_sites,
+            "test_igbp": test_igbp,
+            "n_folds": n_folds,
+            "fold": fold,
+            "validation": validation,
+            "val_fraction": val_fraction,
+            "seed": seed,
+        }
+        return make_split(self._ds, config, target=target)
+
+    def climate_extremes(
+        self,
+        variable: str,
+        *,
+        quantile: float = 0.1,
+        min_duration: int = 5,
+        tail: str = "all",
+        smooth_days: int = 0,
+    ) -> xr.DataArray:
+        """Extreme-event mask of one variable; see :func:`fluxgrid.evaluate.climate_extremes`."""
+        return climate_extremes(
+            self._ds[variable],
+            quantile=quantile,
+            min_duration=min_duration,
+            tail=tail,
+            smooth_days=smooth_days,
+        )
+
+    # ---------------------------------------------------------------- upscaling
+    def upscale(
+        self,
+        run: RunLike | Sequence[RunLike],
+        *,
+        mask: xr.DataArray | None = None,
+        igbp: xr.DataArray | None = None,
+        period: tuple[Any, Any] | None = None,
+        device: str = "auto",
+        batch_size: int | None = None,
+        chunk_bytes: int = 16777216,
+        torch_threads: int | None = None,
+        quantiles: Sequence[float] = (),
+    ) -> xr.Dataset:
+        """Apply a trained run to a daily driver grid: flux maps ``(time, lat, lon)``.
+
+        See :func:`fluxgrid.upscale.upscale`.
+        """
+        from .upscale import upscale  # torch: loaded on first use
+
+        return upscale(
+            self._ds,
+            run,
+            mask=mask,
+            igbp=igbp,
+            period=period,
+            device=device,
+            batch_size=batch_size,
+            chunk_bytes=chunk_bytes,
+            torch_threads=torch_threads,
+            quantiles=quantiles,
+        )
 
     # ---------------------------------------------------------------- explanations
-    def permutation_importance(self, run: Any, windows: Any = "test", **kwargs: Any) -> xr.Dataset:
-        """Shuffled-driver skill loss; see :func:`fluxgrid.explain.permutation_importance`."""
-        from .explain import permutation_importance
+    def permutation_importance(
+        self,
+        model: TrainedRun | FluxModel | str | os.PathLike,
+        windows: WindowIndex | str | Sequence[str] | None = "test",
+        *,
+        drivers: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+        metric: str = "nrmse",
+        n_repeats: int = 10,
+        seed: int = 0,
+        within: Literal["site", "all"] = "site",
+        split: xr.Dataset | None = None,
+        batch_size: int = 4096,
+        device: str | None = None,
+    ) -> xr.Dataset:
+        """Permutation importance: how much ``metric`` worsens when a driver's inputs are shuffled.
 
-        return permutation_importance(run, self._ds, windows, **kwargs)
+        See :func:`fluxgrid.explain.permutation_importance`.
+        """
+        from .explain import permutation_importance  # torch: loaded on first use
 
-    def attention_summary(self, run: Any, **kwargs: Any) -> xr.Dataset:
-        """Attention alpha/beta per site; see :func:`fluxgrid.explain.attention_summary`."""
-        from .explain import attention_summary
+        return permutation_importance(
+            model,
+            self._ds,
+            windows,
+            drivers=drivers,
+            metric=metric,
+            n_repeats=n_repeats,
+            seed=seed,
+            within=within,
+            split=split,
+            batch_size=batch_size,
+            device=device,
+        )
 
-        return attention_summary(run, self._ds, **kwargs)
+    def shap_values(
+        self,
+        model: TrainedRun | FluxModel | str | os.PathLike,
+        windows: WindowIndex | str | Sequence[str] | None = "test",
+        *,
+        method: str = "auto",
+        max_windows: int | None = 1000,
+        background: int | WindowIndex = 8,
+        steps: int = 64,
+        tolerance: float | None = 0.01,
+        max_steps: int = 512,
+        nsamples: int = 200,
+        groups: Mapping[str, Sequence[str]] | None = None,
+        seed: int = 0,
+        split: xr.Dataset | None = None,
+        batch_size: int | None = None,
+        device: str | None = None,
+    ) -> xr.Dataset:
+        """SHAP values of windows: additive contributions per window, lag and driver.
 
-    def shap_values(self, run: Any, windows: Any = "test", **kwargs: Any) -> xr.Dataset:
-        """SHAP values per window, lag and driver; see :func:`fluxgrid.explain.shap_values`."""
-        from .explain import shap_values
+        See :func:`fluxgrid.explain.shap_values`.
+        """
+        from .explain import shap_values  # torch: loaded on first use
 
-        return shap_values(run, self._ds, windows, **kwargs)
+        return shap_values(
+            model,
+            self._ds,
+            windows,
+            method=method,
+            max_windows=max_windows,
+            background=background,
+            steps=steps,
+            tolerance=tolerance,
+            max_steps=max_steps,
+            nsamples=nsamples,
+            groups=groups,
+            seed=seed,
+            split=split,
+            batch_size=batch_size,
+            device=device,
+        )
 
-    def response_surface(self, run: Any, windows: Any = "test", **kwargs: Any) -> xr.Dataset:
-        """Response to two shifted drivers; see :func:`fluxgrid.explain.response_surface`."""
-        from .explain import response_surface
+    def attention_summary(
+        self,
+        attention: xr.Dataset | TrainedRun | str | os.PathLike,
+        *,
+        part: str | None = "test",
+        by: str | None = "site",
+        period: tuple[Any, Any] | None = None,
+    ) -> xr.Dataset:
+        """Attention of an iLSTM averaged per site (or vegetation type, month, year, or overall).
 
-        return response_surface(run, self._ds, windows, **kwargs)
+        See :func:`fluxgrid.explain.attention_summary`.
+        """
+        from .explain import attention_summary  # torch: loaded on first use
+
+        return attention_summary(attention, self._ds, part=part, by=by, period=period)
+
+    def response_surface(
+        self,
+        model: TrainedRun | FluxModel | str | os.PathLike,
+        windows: WindowIndex | str | Sequence[str] | None = "test",
+        *,
+        x: str = "ta",
+        y: str = "sw_in",
+        x_offsets: Sequence[float] | None = None,
+        y_offsets: Sequence[float] | None = None,
+        by: Literal["site", "igbp"] | None = None,
+        bins: int = 10,
+        min_count: int = 5,
+        min_fraction: float = 0.5,
+        max_windows: int | None = None,
+        seed: int = 0,
+        split: xr.Dataset | None = None,
+        batch_size: int = 4096,
+        device: str | None = None,
+    ) -> xr.Dataset:
+        """Mean response to shifts of two drivers (others as observed), with a data mask.
+
+        See :func:`fluxgrid.explain.response_surface`.
+        """
+        from .explain import response_surface  # torch: loaded on first use
+
+        return response_surface(
+            model,
+            self._ds,
+            windows,
+            x=x,
+            y=y,
+            x_offsets=x_offsets,
+            y_offsets=y_offsets,
+            by=by,
+            bins=bins,
+            min_count=min_count,
+            min_fraction=min_fraction,
+            max_windows=max_windows,
+            seed=seed,
+            split=split,
+            batch_size=batch_size,
+            device=device,
+        )
