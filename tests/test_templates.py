@@ -99,3 +99,38 @@ def test_reader_template_reads_real_data_in_its_format(tmp_path):
     assert read.ta.attrs["units"] == "degC" and read.attrs["resolution"] == "DD"
     assert float(read.latitude.sel(site="US-MMS")) == float(cube.latitude.sel(site="US-MMS"))
     assert out.startswith("ColumnError") and "'GPP'" in out and "US-MMS.nc" in out
+
+
+@pytest.mark.slow
+def test_explainer_template_runs_through_the_command_line(tmp_path):
+    pytest.importorskip("torch")
+    out = run_with_template(
+        "explainer_template.py",
+        f"""
+        from fluxgrid.cli import main
+        from fluxgrid.config import ExperimentConfig, from_dict
+        from fluxgrid.training import train_experiment
+
+        cfg = from_dict(ExperimentConfig, {{
+            "data": {{"source": "demo", "sites": ["US-MMS"], "drivers": ["ta", "sw_in", "vpd"]}},
+            "windows": {{"lookback": 14}},
+            "model": {{"name": "lstm", "params": {{"hidden": 8}}}},
+            "train": {{"epochs": 1, "device": "cpu"}}}})
+        run_dir = train_experiment(cfg, output={str(tmp_path / "run")!r})
+        assert main(["explain", str(run_dir), "--method", "saliency"]) == 0
+        """,
+    )
+    assert "gradient x input saliency (test windows)" in out and "sw_in" in out
+    result = xr.open_dataset(tmp_path / "run" / "explain" / "saliency.nc")
+    assert result.saliency.dims == ("feature",) and (result.saliency > 0).all()
+    assert (tmp_path / "run" / "explain" / "saliency.png").stat().st_size > 1000
+
+
+def test_command_line_lists_every_registered_explanation_method(capsys):
+    pytest.importorskip("torch")
+    from fluxgrid.cli import main
+    from fluxgrid.explain import EXPLAINERS
+
+    assert main(["explain", "no_run", "--method", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert all(name in err for name in EXPLAINERS.names())

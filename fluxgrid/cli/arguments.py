@@ -167,8 +167,11 @@ def add_explain(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--method",
         required=True,
-        choices=["permutation", "shap", "attention", "response"],
-        help="permutation importance, SHAP values, iLSTM attention or a response surface",
+        metavar="METHOD",
+        # not argparse choices: methods are registered (fluxgrid.explain.EXPLAINERS) and
+        # importing the registry here would load torch for every command's --help
+        help="a registered explanation method: permutation (importance), shap (SHAP values), "
+        "attention (iLSTM), response (response surface); an unknown name lists them all",
     )
     p.add_argument("--part", default="test", choices=["train", "val", "test"], help="windows")
     p.add_argument(
