@@ -66,6 +66,8 @@ def moved(
         )
         return getattr(importlib.import_module(target), name)
 
+    __getattr__.moved = table  # type: ignore[attr-defined]  (read by the tests)
+
     def __dir__() -> list[str]:
         # the moved names are left out: tools that walk dir() (doctest, completion) would
         # import the new modules and raise the warning for names nobody asked for
