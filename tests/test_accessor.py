@@ -11,7 +11,7 @@ import pytest
 import xarray as xr
 
 import fluxgrid  # noqa: F401  (registers the accessor)
-from fluxgrid.accessor import FluxgridAccessor
+from fluxgrid.accessor import FluxgridAccessor, delegate
 from fluxgrid.config import SplitConfig
 
 # method -> (module, function, position of the dataset among the function's parameters)
@@ -51,7 +51,11 @@ def _function(module: str, name: str):
 
 
 def _public_methods() -> set[str]:
-    return {n for n, v in vars(FluxgridAccessor).items() if callable(v) and not n.startswith("_")}
+    return {
+        n
+        for n, v in vars(FluxgridAccessor).items()
+        if (callable(v) or isinstance(v, property)) and not n.startswith("_")
+    }
 
 
 def test_every_method_is_checked():
@@ -64,12 +68,34 @@ def test_method_has_the_signature_of_its_function(method):
     function = inspect.signature(_function(module, name))
     expected = list(function.parameters.values())
     del expected[ds_position]
-    got = list(inspect.signature(getattr(FluxgridAccessor, method)).parameters.values())[1:]
+    bound = getattr(xr.Dataset().fluxgrid, method)
+    got = list(inspect.signature(bound).parameters.values())
     assert [(p.name, p.kind, p.default, p.annotation) for p in got] == [
         (p.name, p.kind, p.default, p.annotation) for p in expected
     ]
     assert not any(p.kind == p.VAR_KEYWORD for p in got), "explicit parameters, not **kwargs"
-    assert f"{module}.{name}" in getattr(FluxgridAccessor, method).__doc__
+    assert bound.__doc__.startswith(_function(module, name).__doc__)
+    function_path = f"{_function(module, name).__module__}.{name}"
+    assert function_path in getattr(FluxgridAccessor, method).__doc__ or module in (
+        getattr(FluxgridAccessor, method).__doc__
+    )
+
+
+def test_delegate_passes_the_dataset_where_the_function_takes_it():
+    def combine(run, ds, *, scale=1.0):
+        return run, ds, scale
+
+    class Holder:
+        method = delegate(combine, dataset=1)
+
+        def __init__(self, ds):
+            self._ds = ds
+
+    assert Holder("cube").method("run", scale=2.0) == ("run", "cube", 2.0)
+    assert Holder("cube").method(run="run") == ("run", "cube", 1.0)
+    with pytest.raises(TypeError):
+        Holder("cube").method("run", "another")
+    assert list(inspect.signature(Holder("cube").method).parameters) == ["run", "scale"]
 
 
 def test_split_takes_the_split_config_keys():
