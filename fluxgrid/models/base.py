@@ -51,13 +51,14 @@ import inspect
 import os
 import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import xarray as xr
 
+from .._docstring import fill_doc
 from .._lazy import lazy_import
 from ..errors import ConfigError, FileFormatError, ModelError
 from ..io.atomic import atomic_path
@@ -117,6 +118,24 @@ class FluxModel(abc.ABC):
         return {
             n: p.default for n, p in sig.parameters.items() if n not in skip and p.kind in kinds
         }
+
+    @classmethod
+    def params_from(cls, values: Mapping[str, Any]) -> dict[str, Any]:
+        """The hyper-parameters among ``values``, named as in the ``__init__`` signature.
+
+        Lets a subclass hand its constructor's arguments on without writing each name twice
+        (the signature stays the one declaration of the parameters)::
+
+            def __init__(self, n_inputs, lookback, *, alpha=0.001):
+                super().__init__(n_inputs, lookback, **self.params_from(locals()))
+
+        Parameters
+        ----------
+        values
+            Name -> value, typically the constructor's ``locals()`` (after any
+            normalisation of the arguments); names that are not parameters are ignored.
+        """
+        return {name: values[name] for name in cls.param_defaults() if name in values}
 
     @classmethod
     def check_params(cls, params: dict[str, Any]) -> dict[str, Any]:
@@ -388,6 +407,21 @@ def window_summary(x: Any, aggregates: tuple[int, ...]) -> Any:
     return torch.cat(parts, dim=1)
 
 
+#: numpydoc entries shared by the models' docstrings (filled in by ``fill_doc``)
+PARAM_DOCS = {
+    "window": """n_inputs, lookback
+    Inputs per step and steps per window.""",
+    "sklearn": """aggregates
+    Window lengths averaged into features (0: the whole window; see
+    :func:`~fluxgrid.models.base.window_summary`).
+max_train_samples
+    Fit on a seeded random subset of at most this many training windows (``None``: all).
+seed
+    Seed of that subset and of the estimator.""",
+}
+
+
+@fill_doc(PARAM_DOCS)
 class SklearnModel(FluxModel):
     """A scikit-learn regressor on lagged / aggregated window features.
 
@@ -398,12 +432,8 @@ class SklearnModel(FluxModel):
 
     Parameters
     ----------
-    aggregates
-        Window lengths averaged (see :func:`window_summary`).
-    max_train_samples
-        Fit on a seeded random subset of at most this many training windows (``None``: all).
-    seed
-        Seed of that subset and of the estimator.
+    %(window)s
+    %(sklearn)s
     """
 
     kind: ClassVar[Literal["torch", "sklearn"]] = "sklearn"

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import SklearnModel
+from .._docstring import fill_doc
+from .base import PARAM_DOCS, SklearnModel
 from .registry import register_model
 
 __all__ = ["RF", "SVR", "Lasso"]
@@ -24,17 +25,16 @@ _AGG = (1, 7, 30, 0)
 
 
 @register_model("lasso")
+@fill_doc(PARAM_DOCS)
 class Lasso(SklearnModel):
     """L1-regularised linear regression.
 
     Parameters
     ----------
-    n_inputs, lookback
-        Inputs per step and steps per window.
+    %(window)s
     alpha
         L1 penalty on scaled features.
-    aggregates, max_train_samples, seed
-        See :class:`~fluxgrid.models.base.SklearnModel`.
+    %(sklearn)s
     """
 
     name = "lasso"
@@ -51,14 +51,7 @@ class Lasso(SklearnModel):
         max_train_samples: int | None = None,
         seed: int = 0,
     ):
-        super().__init__(
-            n_inputs,
-            lookback,
-            aggregates=aggregates,
-            max_train_samples=max_train_samples,
-            seed=seed,
-            alpha=alpha,
-        )
+        super().__init__(n_inputs, lookback, **self.params_from(locals()))
 
     def make_estimator(self) -> Any:
         """The unfitted estimator from ``self.params``."""
@@ -75,6 +68,7 @@ class Lasso(SklearnModel):
 
 
 @register_model("svr")
+@fill_doc(PARAM_DOCS)
 class SVR(SklearnModel):
     """Support-vector regression with an RBF kernel.
 
@@ -83,12 +77,10 @@ class SVR(SklearnModel):
 
     Parameters
     ----------
-    n_inputs, lookback
-        Inputs per step and steps per window.
+    %(window)s
     C, epsilon, gamma
         SVR parameters (``gamma`` ``"scale"`` or a number).
-    aggregates, max_train_samples, seed
-        See :class:`~fluxgrid.models.base.SklearnModel`.
+    %(sklearn)s
     """
 
     name = "svr"
@@ -105,16 +97,7 @@ class SVR(SklearnModel):
         max_train_samples: int | None = 20000,
         seed: int = 0,
     ):
-        super().__init__(
-            n_inputs,
-            lookback,
-            aggregates=aggregates,
-            max_train_samples=max_train_samples,
-            seed=seed,
-            C=C,
-            epsilon=epsilon,
-            gamma=gamma,
-        )
+        super().__init__(n_inputs, lookback, **self.params_from(locals()))
 
     def make_estimator(self) -> Any:
         """The unfitted estimator from ``self.params``."""
@@ -125,19 +108,18 @@ class SVR(SklearnModel):
 
 
 @register_model("rf")
+@fill_doc(PARAM_DOCS)
 class RF(SklearnModel):
     """Random forest regression.
 
     Parameters
     ----------
-    n_inputs, lookback
-        Inputs per step and steps per window.
+    %(window)s
     n_estimators, max_depth, min_samples_leaf, max_features
         Forest parameters.
     n_jobs
         Parallel jobs (-1: all cores).
-    aggregates, max_train_samples, seed
-        See :class:`~fluxgrid.models.base.SklearnModel`.
+    %(sklearn)s
     """
 
     name = "rf"
@@ -158,18 +140,7 @@ class RF(SklearnModel):
         max_train_samples: int | None = None,
         seed: int = 0,
     ):
-        super().__init__(
-            n_inputs,
-            lookback,
-            aggregates=aggregates,
-            max_train_samples=max_train_samples,
-            seed=seed,
-            n_estimators=n_estimators,
-            max_depth=max_depth,
-            min_samples_leaf=min_samples_leaf,
-            max_features=max_features,
-            n_jobs=n_jobs,
-        )
+        super().__init__(n_inputs, lookback, **self.params_from(locals()))
 
     def make_estimator(self) -> Any:
         """The unfitted estimator from ``self.params``."""

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._docstring import fill_doc
 from .._lazy import lazy_import
 from ..errors import ConfigError
-from .base import TorchModel
+from .base import PARAM_DOCS, TorchModel
 from .registry import register_model
 
 __all__ = ["FNN", "FNNNet"]
@@ -44,13 +45,13 @@ class FNNNet(nn.Module):
 
 
 @register_model("fnn")
+@fill_doc(PARAM_DOCS)
 class FNN(TorchModel):
     """Fully connected network on the flattened window.
 
     Parameters
     ----------
-    n_inputs, lookback
-        Inputs per step and steps per window.
+    %(window)s
     hidden
         Units of the hidden ReLU layers.
     dropout
@@ -75,7 +76,7 @@ class FNN(TorchModel):
                 f"model 'fnn': hidden={hidden}, dropout={dropout}, steps={steps}; expected "
                 "positive widths, 0 <= dropout < 1, steps >= 0"
             )
-        super().__init__(n_inputs, lookback, hidden=hidden, dropout=dropout, steps=steps)
+        super().__init__(n_inputs, lookback, **self.params_from(locals()))
 
     def build(self) -> Any:
         """The network from ``self.params``."""

@@ -281,9 +281,7 @@ class ILSTM(TorchModel):
             raise ConfigError(
                 f"model 'ilstm': objective={objective!r}; expected 'mean' or 'mixture'"
             )
-        super().__init__(
-            n_inputs, lookback, hidden=hidden, dropout=dropout, scores=scores, objective=objective
-        )
+        super().__init__(n_inputs, lookback, **self.params_from(locals()))
 
     def build(self) -> Any:
         """The network from ``self.params``."""

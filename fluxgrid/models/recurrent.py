@@ -90,14 +90,7 @@ class _Recurrent(TorchModel):
             )
         if not 0 <= dropout < 1:
             raise ConfigError(f"model {self.name!r}: dropout={dropout}; expected 0 <= dropout < 1")
-        super().__init__(
-            n_inputs,
-            lookback,
-            hidden=hidden,
-            layers=layers,
-            dropout=dropout,
-            head_hidden=head_hidden,
-        )
+        super().__init__(n_inputs, lookback, **self.params_from(locals()))
 
     def build(self) -> Any:
         """The network from ``self.params``."""
