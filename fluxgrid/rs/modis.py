@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._docstring import fill_doc
 from .._lazy import lazy_import
 from ..errors import FileFormatError, RemoteSensingError
 from .align import Acquisitions, daily_site_values, join_rs
@@ -38,7 +39,7 @@ from .config import LSTConfig, StacConfig
 from .geometry import odc_geo, tower_xy
 from .items import group_items, product_day_key
 from .names import STATUS, rs_attrs
-from .sites import site_results, site_table
+from .sites import ADD_DOCS, site_results, site_table
 from .stac import search_items, search_options
 from .stac_load import reduce_groups
 
@@ -297,6 +298,7 @@ def lst_streams(windows: dict[str, xr.Dataset], longitude: float) -> dict[str, x
     return streams
 
 
+@fill_doc(ADD_DOCS)
 def add_lst(
     cube: xr.Dataset,
     source: str | os.PathLike | None = None,
@@ -315,19 +317,15 @@ def add_lst(
 
     Parameters
     ----------
-    cube
-        Daily site cube.
-    source
-        STAC API URL or offline catalog (not needed with ``windows``).
+    %(cube)s
+    %(source)s
     windows, failed
         Precomputed :func:`lst_site` results (platform -> window table) per site and reasons
         of failed sites.
-    start, end, config, stac
-        Search period and options.
-    interpolate, max_gap_days
-        Linear interpolation between valid days (status ``interpolated``).
-    on_error
-        ``"record"`` (reason in ``lst_<stream>_reason``) or ``"raise"``.
+    %(period)s
+    %(options)s
+    %(join)s
+    %(on_error)s
 
     Returns
     -------

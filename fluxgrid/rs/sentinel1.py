@@ -31,13 +31,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._docstring import fill_doc
 from ..errors import RemoteSensingError
 from .align import Acquisitions, daily_site_values, join_rs
 from .config import S1Config, StacConfig
 from .geometry import footprint_grid
 from .items import SolarDayKey, group_items
 from .names import STATUS, rs_attrs
-from .sites import site_results
+from .sites import ADD_DOCS, site_results
 from .stac import search_items, search_options
 from .stac_load import reduce_groups
 
@@ -216,6 +217,7 @@ def s1_site(
     return out.compute(scheduler=scheduler) if scheduler else out.compute()
 
 
+@fill_doc(ADD_DOCS)
 def add_s1(
     cube: xr.Dataset,
     source: str | os.PathLike | None = None,
@@ -234,20 +236,14 @@ def add_s1(
 
     Parameters
     ----------
-    cube
-        Daily site cube.
-    source
-        STAC API URL or offline catalog (not needed with ``annuli``).
+    %(cube)s
+    %(source)s
     annuli, failed
         Precomputed per-site results of :func:`s1_site` and reasons of failed sites.
-    start, end
-        Search period (default: the cube's).
-    config, stac
-        Options.
-    interpolate, max_gap_days
-        Linear interpolation between acquisitions (status ``interpolated``).
-    on_error
-        ``"record"`` failed sites (reason in ``s1_reason``) or ``"raise"``.
+    %(period)s
+    %(options)s
+    %(join)s
+    %(on_error)s
 
     Returns
     -------

@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._docstring import fill_doc
 from ..errors import RemoteSensingError
 from .align import Acquisitions, daily_site_values, join_rs
 from .brdf import ROY2017
@@ -64,7 +65,7 @@ from .s2_metadata import (
     s2_step_metadata,
 )
 from .scl import SCL_CLASSES, MaskFunction, landcover_mask, scl_mask
-from .sites import for_each_site, site_table
+from .sites import ADD_DOCS, for_each_site, site_table
 from .stac import search_items, search_options
 from .stac_load import reduce_groups
 
@@ -461,6 +462,7 @@ def s2_sites(
     )
 
 
+@fill_doc(ADD_DOCS)
 def add_s2(
     cube: xr.Dataset,
     source: str | os.PathLike | None = None,
@@ -480,27 +482,17 @@ def add_s2(
 
     Parameters
     ----------
-    cube
-        Daily site cube (dims ``(site, time)``, coords ``latitude``, ``longitude``,
-        ``utc_offset``).
-    source
-        STAC API URL or offline catalog; not needed when ``footprints`` are given.
+    %(cube)s
+    %(source)s
     footprints, failed
         Per-site results of :func:`s2_site` computed elsewhere (e.g. on a Dask cluster by
         the ``rs_cube`` recipe) and the reasons of sites without one.
-    start, end
-        Search period (default: the cube's time range).
-    config, stac
-        Processing and source options.
+    %(period)s
+    %(options)s
     mask
         Custom clear-pixel mask function (see :func:`s2_footprint`).
-    interpolate, max_gap_days
-        Fill the daily axis by linear interpolation between acquisitions no further apart
-        than ``max_gap_days`` (status ``interpolated``); otherwise only acquisition days
-        carry values.
-    on_error
-        ``"record"`` (default): a site that fails (no items, outside the tiles, missing
-        bands) gets missing values and its reason in ``s2_reason``; ``"raise"``: stop.
+    %(join)s
+    %(on_error)s
 
     Returns
     -------

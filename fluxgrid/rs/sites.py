@@ -12,7 +12,29 @@ import xarray as xr
 from .._progress import track
 from ..errors import RemoteSensingError
 
-__all__ = ["for_each_site", "site_results", "site_table"]
+__all__ = ["ADD_DOCS", "for_each_site", "site_results", "site_table"]
+
+#: numpydoc entries of the parameters every ``add_<product>`` shares (``add_s2``, ``add_s1``,
+#: ``add_lst``), filled into their docstrings by :func:`fluxgrid._docstring.fill_doc`
+ADD_DOCS = {
+    "cube": """cube
+    Daily site cube (dims ``(site, time)``, coords ``latitude``, ``longitude``,
+    ``utc_offset``).""",
+    "source": """source
+    STAC API URL or offline catalog; not needed when the per-site results are given.""",
+    "period": """start, end
+    Search period (default: the cube's time range, plus one day each side).""",
+    "options": """config, stac
+    Processing options of the product; where its items come from (default: ``source``).""",
+    "join": """interpolate, max_gap_days
+    Fill the daily axis by linear interpolation between acquisitions no further apart
+    than ``max_gap_days`` (status ``interpolated``); otherwise only acquisition days
+    carry values.""",
+    "on_error": """on_error
+    ``"record"`` (default): a site that fails (no items, outside the tiles, missing
+    bands) gets missing values and its reason in the product's ``<product>_reason``
+    coordinate; ``"raise"``: stop.""",
+}
 
 
 def site_table(cube: xr.Dataset) -> pd.DataFrame:
