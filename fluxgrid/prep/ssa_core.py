@@ -50,7 +50,9 @@ __all__ = [
     "check_settings",
     "dominant_period",
     "rank_size",
+    "record_gaps",
     "record_spans",
+    "site_examples",
     "ssa_decompose",
 ]
 
@@ -89,6 +91,43 @@ def record_spans(valid: np.ndarray, on_gaps: str) -> tuple[np.ndarray, np.ndarra
     return start.astype(np.int64), length.astype(np.int64), left_out.astype(np.int64)
 
 
+def record_gaps(valid: np.ndarray) -> np.ndarray:
+    """Missing values between each row's first and last valid value, ``(rows,)`` int.
+
+    Examples
+    --------
+    >>> record_gaps(np.array([[0, 1, 0, 1, 0], [1, 1, 1, 0, 0]], dtype=bool)).tolist()
+    [1, 0]
+    """
+    _start, length, _left_out = record_spans(valid, "raise")
+    return length - valid.sum(axis=1)
+
+
+def site_examples(
+    names: Sequence[Hashable], values: np.ndarray, bad: np.ndarray, unit: str, most: int = 3
+) -> str:
+    """``"<n> site(s): A (2 missing), B (5 missing), ..."``: the first ``most`` of ``bad``.
+
+    Parameters
+    ----------
+    names, values
+        Row labels and the number shown for each row.
+    bad
+        Indices of the rows refused.
+    unit
+        Words after each number (``"missing"``, ``"values"``).
+    most
+        Rows named; ``", ..."`` marks that there are more.
+
+    Examples
+    --------
+    >>> site_examples(["A", "B"], np.array([2, 5]), np.array([0, 1]), "days", most=1)
+    '2 site(s): A (2 days), ...'
+    """
+    shown = ", ".join(f"{names[i]} ({values[i]} {unit})" for i in bad[:most])
+    return f"{len(bad)} site(s): {shown}{', ...' if len(bad) > most else ''}"
+
+
 def _windows(length: np.ndarray, window: int | float) -> np.ndarray:
     """Embedding window per row (0 where the row has no data)."""
     if isinstance(window, float):
@@ -105,10 +144,9 @@ def _check_windows(
     too_long = has & (2 * lw > length)
     if too_long.any():
         bad = np.flatnonzero(too_long)
-        example = ", ".join(f"{names[i]} ({length[i]} values)" for i in bad[:3])
         raise ConfigError(
-            f"ssa({var!r}): window={window} is longer than half the series at {bad.size} "
-            f"site(s): {example}{', ...' if bad.size > 3 else ''}. Use window <= "
+            f"ssa({var!r}): window={window} is longer than half the series at "
+            f"{site_examples(names, length, bad, 'values')}. Use window <= "
             f"{int(length[bad].min()) // 2}, a fractional window such as window=0.5 (half of "
             "each site's record), or keep longer records (fluxgrid.select_sites(min_years=...))"
         )
@@ -128,18 +166,10 @@ def _refuse_first(bad: np.ndarray, message: Callable[[int], str]) -> None:
         raise ConfigError(message(int(np.flatnonzero(bad)[0])))
 
 
-def _check_gaps(
-    valid: np.ndarray,
-    start: np.ndarray,
-    length: np.ndarray,
-    names: Sequence[Hashable],
-    var: str,
-) -> None:
-    inside = valid.sum(axis=1)
-    gaps = length - inside
-    if (gaps > 0).any():
-        bad = np.flatnonzero(gaps > 0)
-        example = ", ".join(f"{names[i]} ({gaps[i]} missing)" for i in bad[:3])
+def _check_gaps(valid: np.ndarray, names: Sequence[Hashable], var: str) -> None:
+    gaps = record_gaps(valid)
+    bad = np.flatnonzero(gaps > 0)
+    if bad.size:
         raise ColumnError(
             var,
             expected=(
@@ -147,7 +177,7 @@ def _check_gaps(
                 "(fluxgrid.prep.gapfill.gapfill / ds.fluxgrid.gapfill()), or pass "
                 "on_gaps='longest' to decompose each site's longest gap-free span"
             ),
-            found=f"gaps at {bad.size} site(s): {example}{', ...' if bad.size > 3 else ''}",
+            found=f"gaps at {site_examples(names, gaps, bad, 'missing')}",
         )
 
 
@@ -424,7 +454,7 @@ def _layout(
     valid = ~np.isnan(x)
     start, length, left_out = record_spans(valid, on_gaps)
     if on_gaps == "raise":
-        _check_gaps(valid, start, length, names, variable)
+        _check_gaps(valid, names, variable)
     lw = _windows(length, window)
     _check_windows(length, lw, window, names, variable)
     k_len = np.where(length > 0, length - lw + 1, 0)

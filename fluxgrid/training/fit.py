@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from .._docstring import fill_doc
 from .._lazy import lazy_import
 from .._progress import track
 from ..config.experiment import TrainConfig
@@ -122,22 +123,31 @@ def _lr_schedule(opt: Any, config: TrainConfig) -> Any:
     return None
 
 
+#: numpydoc entries shared by :class:`Trainer` and :func:`fit_torch` (see ``fill_doc``)
+_DOCS = {
+    "model_cube": """model
+    A :class:`~fluxgrid.models.base.TorchModel`.
+cube
+    Scaled inputs and target (a :class:`~fluxgrid.tensors.WindowCube`).""",
+    "trial": """trial
+    An Optuna trial: the epoch's score (validation loss; training loss without
+    validation windows) is reported each epoch and the trial pruned when the pruner
+    says so.
+progress, desc
+    Show a progress bar over epochs; its label (default ``train <model name>``).""",
+}
+
+
+@fill_doc(_DOCS)
 class Trainer:
     """Adam with early stopping on the validation windows; one method per step.
 
     Parameters
     ----------
-    model
-        A :class:`~fluxgrid.models.base.TorchModel`.
-    cube
-        Scaled inputs and target.
+    %(model_cube)s
     config
         Optimisation settings.
-    trial
-        An Optuna trial: the epoch's score is reported and the trial pruned when the pruner
-        says so.
-    progress, desc
-        Progress bar over epochs and its label.
+    %(trial)s
     """
 
     def __init__(
@@ -320,6 +330,7 @@ class Trainer:
         )
 
 
+@fill_doc(_DOCS)
 def fit_torch(
     model: TorchModel,
     cube: WindowCube,
@@ -335,10 +346,7 @@ def fit_torch(
 
     Parameters
     ----------
-    model
-        A :class:`~fluxgrid.models.base.TorchModel`.
-    cube
-        Scaled inputs and target.
+    %(model_cube)s
     train
         Training windows (part ``train`` only).
     val
@@ -346,13 +354,7 @@ def fit_torch(
         training loss is kept).
     config
         Optimisation settings.
-    trial
-        An Optuna trial: the validation loss is reported each epoch and the trial pruned
-        when the pruner says so.
-    progress
-        Show a progress bar over epochs.
-    desc
-        Label of the progress bar.
+    %(trial)s
 
     Returns
     -------
