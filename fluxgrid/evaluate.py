@@ -130,7 +130,6 @@ def metrics_from_sums(stats: dict[str, np.ndarray], units: str | None) -> dict[s
     return out
 
 
-
 def _dataset(values: dict[str, np.ndarray], dims, coords, units: str | None) -> xr.Dataset:
     ds = xr.Dataset({k: (dims, values[k]) for k in METRICS}, coords=coords)
     for key in METRICS:
@@ -528,6 +527,8 @@ def transfer_matrix(
     part
         Part of each test site scored (its own test part: the diagonal is the usual
         in-site test score).
+    obs, pred
+        Variable names.
 
     Returns
     -------

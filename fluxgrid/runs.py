@@ -308,6 +308,10 @@ class TrainedRun:
             permuted or perturbed for importance analyses).
         split
             Attach this split's ``part`` (e.g. :meth:`split` for the training sites).
+        device
+            Device of the window tensors (``None``: the run's ``train.device``).
+        batch_size
+            Windows per model call.
 
         Returns
         -------
