@@ -22,6 +22,7 @@ __all__ = [
     "DataNotFoundError",
     "FileFormatError",
     "FluxgridError",
+    "FluxgridWarning",
     "GridError",
     "MetadataError",
     "ModelError",
@@ -37,6 +38,14 @@ __all__ = [
 
 class FluxgridError(Exception):
     """Base class of every error raised on purpose by fluxgrid."""
+
+
+class FluxgridWarning(UserWarning):
+    """Something was dropped, clipped or replaced on request, or a result may be empty.
+
+    Raised as a warning (never silently): the message names the file, variable or period
+    concerned and what was done.
+    """
 
 
 def _where(file: str | PathLike | None) -> str:
