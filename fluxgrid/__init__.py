@@ -14,10 +14,15 @@ Examples
 
 from __future__ import annotations
 
+import logging as _logging
+
 from . import accessor as _accessor  # noqa: F401  (registers ds.fluxgrid)
 from ._lazy import lazy_names
 from ._version import __version__
 from .errors import FluxgridError
+
+# messages go to the "fluxgrid" logger; the library adds no output of its own (the CLI does)
+_logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 # public name -> module that defines it (imported on first access)
 _PUBLIC = {
@@ -35,6 +40,7 @@ _PUBLIC = {
     "select_sites": ".prep.select",
     "load_demo_cube": ".data",
     "load_demo_hh": ".data",
+    "set_progress": "._progress",
     "get_model": ".models",
     # gridded drivers, regional sinks, maps (upscaling stage)
     "open_grid": ".grids",
