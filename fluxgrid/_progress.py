@@ -178,9 +178,7 @@ class _NoBar:
 
 
 @contextlib.contextmanager
-def counter(
-    total: int | None = None, *, desc: str = "", show: bool | None = None
-) -> Iterator[Any]:
+def counter(total: int | None = None, *, desc: str = "", show: bool | None = None) -> Iterator[Any]:
     """A bar advanced by hand (``bar.update(n)``), for steps that are not one loop.
 
     Examples
