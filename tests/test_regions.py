@@ -42,13 +42,13 @@ def test_ellipsoid_cell_areas_match_geodesic_polygons():
     grid = make_grid(0.05, bbox=(0, -90, 0.05, 90))
     area = cell_area(grid).values[:, 0]
     for lat0 in (0.0, 45.0, 79.95, -60.0):
-        i = int(round((lat0 + 90) / 0.05))
+        i = round((lat0 + 90) / 0.05)
         lats = [lat0, lat0, lat0 + 0.05, lat0 + 0.05]
         ref, _ = geod.polygon_area_perimeter([0, 0.05, 0.05, 0], lats)
         assert area[i] == pytest.approx(abs(ref), rel=1e-5)
     # the sphere with the ellipsoid's area is +0.45 % off at the equator, -0.85 % at 80 N
     sphere = cell_area(grid, radius=R_AUTHALIC).values[:, 0]
-    eq, n80 = int(round(90 / 0.05)), int(round(170 / 0.05))
+    eq, n80 = round(90 / 0.05), round(170 / 0.05)
     assert sphere[eq] / area[eq] - 1 == pytest.approx(0.0045, abs=0.0003)
     assert sphere[n80] / area[n80] - 1 == pytest.approx(-0.0085, abs=0.0003)
 
