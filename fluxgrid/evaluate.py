@@ -33,6 +33,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -178,17 +179,21 @@ def metrics(
     dims = list(obs.dims) if dim is None else ([dim] if isinstance(dim, str) else list(dim))
     o = obs.astype(np.float64).where(valid, 0.0)
     p = pred.astype(np.float64).where(valid, 0.0)
-    stats = {
-        "n": valid.sum(dims),
-        "so": o.sum(dims),
-        "sp": p.sum(dims),
-        "soo": (o * o).sum(dims),
-        "spp": (p * p).sum(dims),
-        "sop": (o * p).sum(dims),
-        "sae": abs(p - o).sum(dims),
-        "omin": obs.where(valid).min(dims),
-        "omax": obs.where(valid).max(dims),
-    }
+    stats = xr.Dataset(
+        {
+            "n": valid.sum(dims),
+            "so": o.sum(dims),
+            "sp": p.sum(dims),
+            "soo": (o * o).sum(dims),
+            "spp": (p * p).sum(dims),
+            "sop": (o * p).sum(dims),
+            "sae": abs(p - o).sum(dims),
+            "omin": obs.where(valid).min(dims),
+            "omax": obs.where(valid).max(dims),
+        }
+    )
+    # one pass over lazy (Dask) inputs: every sum comes from the same compute
+    stats = stats.compute()
     kept = stats["n"]
     values = metrics_from_sums({k: np.asarray(v.values) for k, v in stats.items()}, None)
     ds = _dataset(values, kept.dims, kept.coords, obs.attrs.get("units"))
@@ -253,6 +258,7 @@ def scores(
     >>> t.r2.dims
     ('igbp',)
     """
+    predictions, subset = _loaded(predictions, subset, [obs, pred, "part"])
     valid, ov, pv = _valid_pairs(predictions, part, subset, obs, pred)
     groups = [by] if isinstance(by, str) else list(by)
     units = predictions[obs].attrs.get("units")
@@ -280,6 +286,17 @@ def scores(
     if "site" in groups and "igbp" in predictions.coords and "igbp" not in groups:
         ds = ds.assign_coords(igbp=("site", predictions["igbp"].values.astype(str)))
     return ds
+
+
+def _loaded(
+    predictions: xr.Dataset, subset: xr.DataArray | None, names: Sequence[str]
+) -> tuple[xr.Dataset, xr.DataArray | None]:
+    """The variables ``names`` present (and their coordinates) and ``subset``, in memory.
+
+    Lazy (Dask) inputs are computed together in one pass, not once per use.
+    """
+    used = predictions[[n for n in dict.fromkeys(names) if n in predictions]]
+    return dask.compute(used, subset)
 
 
 def _valid_pairs(
@@ -601,6 +618,7 @@ def run_scores(
     parts: Sequence[str] = ("train", "val", "test"),
 ) -> xr.Dataset:
     """Pooled and grouped scores for several parts (see :func:`evaluate_run`)."""
+    predictions = predictions.compute()  # lazy input: one pass, not one per part and group
     present = [p for p in parts if (predictions["part"] == _code(p)).any()]
     pooled = xr.concat(
         [scores(predictions, part=p) for p in present], dim=pd.Index(present, name="part")

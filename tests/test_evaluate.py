@@ -12,6 +12,7 @@ from fluxgrid.evaluate import (
     long_runs,
     mean_seasonal_cycle,
     metrics,
+    run_scores,
     scores,
     transfer_matrix,
 )
@@ -141,3 +142,48 @@ def test_evaluate_run(pairs, tmp_path):
     out = evaluate_run(tmp_path, by=("site", "igbp"))
     assert out.r2.dims == ("part",) and out.r2_by_igbp.dims == ("part", "igbp")
     assert (tmp_path / "metrics.csv").read_text().startswith("part,r2")
+
+
+class _ComputeCounter:
+    """Counts Dask computes (one per scheduler run) through a Dask callback."""
+
+    def __init__(self):
+        from dask.callbacks import Callback
+
+        self.calls = 0
+        counter = self
+
+        class _Count(Callback):
+            def _start(self, dsk):
+                counter.calls += 1
+
+        self._callback = _Count()
+
+    def __enter__(self):
+        self._callback.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._callback.__exit__(*exc)
+
+
+def test_metrics_of_lazy_inputs_take_one_compute(pairs):
+    lazy = pairs.chunk({"site": 1, "time": 500})
+    with _ComputeCounter() as counter:
+        got = metrics(lazy.obs, lazy.pred, dim="time")
+    assert counter.calls == 1
+    want = metrics(pairs.obs, pairs.pred, dim="time")
+    xr.testing.assert_allclose(got, want)
+
+
+def test_scores_of_lazy_inputs_take_one_compute(pairs):
+    lazy = pairs.chunk({"site": 1, "time": 500})
+    subset = growing_season(pairs.assign_coords(latitude=("site", [40.0, 42.0, 43.0, 50.0, 51.0])))
+    with _ComputeCounter() as counter:
+        got = scores(lazy, by="igbp", part="test", subset=subset.chunk({"site": 2}))
+    assert counter.calls == 1
+    xr.testing.assert_allclose(got, scores(pairs, by="igbp", part="test", subset=subset))
+    with _ComputeCounter() as counter:
+        run = run_scores(lazy, by=("site", "year"))
+    assert counter.calls == 1
+    xr.testing.assert_allclose(run, run_scores(pairs, by=("site", "year")))
