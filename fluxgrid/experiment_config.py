@@ -1,23 +1,12 @@
 """Deprecated: the experiment configs moved to :mod:`fluxgrid.config.experiment`."""
 
 from ._deprecation import moved
+from .config.experiment import __all__ as moved_names
 
 __getattr__, __dir__ = moved(
     __name__,
     {
-        **{
-            name: "fluxgrid.config.experiment"
-            for name in (
-                "DataConfig",
-                "ExperimentConfig",
-                "ModelConfig",
-                "SearchConfig",
-                "SearchParam",
-                "SplitConfig",
-                "TrainConfig",
-                "WindowConfig",
-            )
-        },
+        **dict.fromkeys(moved_names, "fluxgrid.config.experiment"),
         "check_model_specs": "fluxgrid.training.build",
     },
 )

@@ -1,11 +1,6 @@
 """Deprecated: the guided workflow's config moved to :mod:`fluxgrid.studies.guided.config`."""
 
 from ._deprecation import moved
+from .studies.guided.config import __all__ as moved_names
 
-__getattr__, __dir__ = moved(
-    __name__,
-    {
-        name: "fluxgrid.studies.guided.config"
-        for name in ("GuidedConfig", "GuidedModelConfig", "ScaleWindowConfig", "ScalesConfig")
-    },
-)
+__getattr__, __dir__ = moved(__name__, dict.fromkeys(moved_names, "fluxgrid.studies.guided.config"))
