@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -49,7 +50,7 @@ import xarray as xr
 
 from .. import catalog
 from .._progress import track
-from ..errors import DataNotFoundError, MetadataError, TimestampError
+from ..errors import DataNotFoundError, FluxgridWarning, MetadataError, TimestampError
 from .fluxnet_csv import RECORD_STEPS, FilePart, read_entry, week_ends
 from .fluxnet_files import (
     RESOLUTIONS,
@@ -102,7 +103,10 @@ _CITATIONS = {
 
 
 def read_fluxnet_file(
-    path: str | os.PathLike, *, variables: Sequence[str] | None = None
+    path: str | os.PathLike,
+    *,
+    variables: Sequence[str] | None = None,
+    drop_torn_last_line: bool = False,
 ) -> tuple[pd.DataFrame, str]:
     """Read one FLUXNET-family CSV into a table on canonical names (no site cube).
 
@@ -112,6 +116,9 @@ def read_fluxnet_file(
         The CSV file (name in a FLUXNET-family convention).
     variables
         Canonical variables to keep (default: every catalog variable present).
+    drop_torn_last_line
+        Leave out a last line that is cut short (with a :class:`~fluxgrid.errors.
+        FluxgridWarning` and ``frame.attrs["dropped_lines"]``); by default it is refused.
 
     Returns
     -------
@@ -126,12 +133,22 @@ def read_fluxnet_file(
     >>> frame, res = read_fluxnet_file(  # doctest: +SKIP
     ...     "../shared/data/fluxnet2015/mm/FLX_US-MMS_FLUXNET2015_SUBSET_MM_1999-2014_1-4.csv")
     """
-    path = Path(path)
+    (path,) = source_paths(path)
     if not path.is_file():
         raise DataNotFoundError(f"{path}: no such file")
-    part = read_entry(FluxnetEntry(path, None, parse_fluxnet_filename(path.name)), variables)
+    entry = FluxnetEntry(path, None, parse_fluxnet_filename(path.name))
+    part = read_entry(entry, variables, drop_torn_last_line=drop_torn_last_line)
+    _warn_dropped([part])
     frame = pd.DataFrame(part.values, index=pd.Index(part.time, name="time"))
+    frame.attrs["dropped_lines"] = "\n".join(part.dropped)
     return frame, part.resolution
+
+
+def _warn_dropped(parts: list[FilePart]) -> None:
+    """One warning per torn last line left out on request."""
+    for p in parts:
+        for line in p.dropped:
+            warnings.warn(line, FluxgridWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- site cube
@@ -320,6 +337,7 @@ def _cube_attrs(parts: list[FilePart], skipped: list[str], res: str, n_site: int
         "source_files": "\n".join(p.entry.label for p in parts),
         "unused_columns": ", ".join(unused),
         "skipped_files": "\n".join(skipped),
+        "dropped_lines": "\n".join(line for p in parts for line in p.dropped),
         "citation": _citation(networks),
         "license": "CC-BY-4.0",
         "resolution": res,
@@ -337,6 +355,7 @@ def read_fluxnet(
     variables: Sequence[str] | None = None,
     metadata: pd.DataFrame | str | os.PathLike | None = None,
     resolution: str | None = None,
+    drop_torn_last_line: bool = False,
 ) -> xr.Dataset:
     """Read FLUXNET-family CSV files of one resolution into a site cube.
 
@@ -362,6 +381,12 @@ def read_fluxnet(
         and hourly sites read together share a half-hourly axis: each hourly value sits on
         both half-hours of its hour and the site's ``record_minutes`` is 60 (daily means and
         sums from :func:`fluxgrid.prep.resample.to_daily` are then exact).
+    drop_torn_last_line
+        A file whose last line is cut short (fewer or more fields than the header, or no
+        final newline: a truncated download or copy) is refused by default, naming the file
+        and the line. With ``True`` that line is left out, a
+        :class:`~fluxgrid.errors.FluxgridWarning` names it and ``attrs["dropped_lines"]``
+        lists it (``label: line N dropped (why)``, one per line).
 
     Returns
     -------
@@ -378,7 +403,7 @@ def read_fluxnet(
         ``source_files`` (one per line), ``unused_columns`` (comma-separated source columns
         that no canonical variable took, e.g. ``NEE_VUT_25`` or the lower-ranked ``TA_F_MDS``
         when ``TA_F`` is present), ``skipped_files`` (one ``label: reason`` per line),
-        ``citation``, ``license``.
+        ``dropped_lines``, ``citation``, ``license``.
 
     Raises
     ------
@@ -387,9 +412,12 @@ def read_fluxnet(
         is absent.
     FileFormatError
         Unrecognised file name, empty file, corrupt zip, file name and timestamp columns
-        disagreeing.
+        disagreeing, a torn last line (unless ``drop_torn_last_line``).
     ColumnError
-        No TIMESTAMP / TIMESTAMP_START+TIMESTAMP_END column, a value that is not a number.
+        No TIMESTAMP / TIMESTAMP_START+TIMESTAMP_END column, a column given twice, a value
+        that is not a number.
+    ConfigError
+        ``src`` is not a path or a list of paths.
     TimestampError
         Unparseable, duplicated, decreasing or off-grid timestamps; mixed resolutions;
         two files of a site overlapping.
@@ -409,7 +437,11 @@ def read_fluxnet(
     entries, res = select_entries(entries, skipped, set(paths), sites, resolution)
     site_ids = list(sites) if sites is not None else sorted({e.info.site for e in entries})
     meta = _site_metadata(site_ids, entries, metadata)
-    parts = [read_entry(e, variables) for e in track(entries, desc="reading FLUXNET files")]
+    parts = [
+        read_entry(e, variables, drop_torn_last_line=drop_torn_last_line)
+        for e in track(entries, desc="reading FLUXNET files")
+    ]
+    _warn_dropped(parts)
     joined, site_res = _join_sites(parts, site_ids, res)
     names = _ordered_names({n for t, v, _ in joined.values() for n in v})
     if variables is not None:

@@ -22,19 +22,20 @@ Examples
 from __future__ import annotations
 
 import csv
+import io
 import zipfile
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from .. import catalog
 from ..errors import ColumnError, FileFormatError, TimestampError
-from .fluxnet_files import FluxnetEntry, open_text
+from .fluxnet_files import FluxnetEntry, open_bytes, open_text
 
-__all__ = ["RECORD_STEPS", "FilePart", "read_entry", "week_ends"]
+__all__ = ["RECORD_STEPS", "FilePart", "TornRecord", "read_entry", "torn_last_record", "week_ends"]
 
 #: length of one record of the sub-daily resolutions
 RECORD_STEPS = {"HH": pd.Timedelta(minutes=30), "HR": pd.Timedelta(hours=1)}
@@ -58,7 +59,109 @@ def _header(entry: FluxnetEntry) -> list[str]:
         raise FileFormatError(
             entry.label, "file is empty", expected="a header line and data rows (ONEFlux CSV)"
         )
-    return next(csv.reader([first]))  # names as pandas will see them (quotes removed)
+    names = next(csv.reader([first]))  # names as pandas will see them (quotes removed)
+    _check_unique_names(names, entry.label)
+    return names
+
+
+def _check_unique_names(names: list[str], label: str) -> None:
+    """A column given twice would be read once (pandas renames the second): refuse it."""
+    seen: dict[str, int] = {}
+    for pos, name in enumerate(names):
+        key = name.strip()
+        if not key:
+            continue
+        if key in seen:
+            raise ColumnError(
+                key,
+                file=label,
+                expected="each column once in the header",
+                found=f"it twice (fields {seen[key] + 1} and {pos + 1}); remove or rename one",
+            )
+        seen[key] = pos
+
+
+# --------------------------------------------------------------------------- torn last line
+#: bytes read from the end of a file to find its last line (a ONEFlux line is a few KB)
+_TAIL_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class TornRecord:
+    """The last line of a file, cut short (a truncated download or copy).
+
+    Attributes
+    ----------
+    line
+        Its line number (1 is the first line of the file).
+    problem
+        What is wrong with it (field count, no final newline).
+    stop
+        Byte offset where it starts: the file read up to here holds only complete lines.
+    """
+
+    line: int
+    problem: str
+    stop: int
+
+
+def _line_number(entry: FluxnetEntry, stop: int) -> int:
+    """Line number of the line starting at byte ``stop`` (counted only for a torn file)."""
+    count = 0
+    with open_bytes(entry) as fh:
+        left = stop
+        while left > 0:
+            chunk = fh.read(min(left, 1 << 22))
+            if not chunk:
+                break
+            count += chunk.count(b"\n")
+            left -= len(chunk)
+    return count + 1
+
+
+def torn_last_record(entry: FluxnetEntry, n_fields: int) -> TornRecord | None:
+    """The last line of a CSV if it is cut short, else ``None``.
+
+    A line is torn when its number of fields differs from the header's (``n_fields``), or
+    when the file does not end with a newline (its last value may be cut in the middle).
+
+    Parameters
+    ----------
+    entry
+        The file (plain or an archive member).
+    n_fields
+        Number of fields of the header.
+
+    Returns
+    -------
+    TornRecord or None
+        Line number, problem and the byte offset where the torn line starts.
+    """
+    try:
+        with open_bytes(entry) as fh:
+            size = fh.seek(0, io.SEEK_END)
+            start = max(0, size - _TAIL_BYTES)
+            fh.seek(start)
+            tail = fh.read()
+    except _ZIP_ERRORS as err:
+        raise FileFormatError(entry.label, f"archive member is corrupt ({err})") from err
+    body = tail.rstrip(b"\r\n")
+    cut = body.rfind(b"\n")
+    if cut < 0 or (start == 0 and not body[:cut].strip()):
+        return None  # one line only (the header; no data rows is refused later)
+    last = body[cut + 1 :]
+    fields = len(next(csv.reader([last.decode("utf-8", "replace")]), []))
+    if fields != n_fields:
+        problem = (
+            f"has {fields} field{'s' if fields != 1 else ''} but the header has {n_fields}: "
+            "the file was cut short (truncated download or copy)"
+        )
+    elif len(body) == len(tail):
+        problem = "does not end with a newline, so its last value may be cut short"
+    else:
+        return None
+    stop = start + cut + 1
+    return TornRecord(_line_number(entry, stop), problem, stop)
 
 
 def _timestamp_layout(header: list[str], label: str) -> list[str]:
@@ -307,6 +410,8 @@ class FilePart:
         Canonical name -> the source column it came from.
     unused
         Source columns that no canonical variable took.
+    dropped
+        ``"label: line N dropped (why)"`` for a torn last line left out on request.
     """
 
     entry: FluxnetEntry
@@ -315,11 +420,14 @@ class FilePart:
     values: dict[str, np.ndarray]
     columns: dict[str, str]
     unused: list[str]
+    dropped: list[str] = field(default_factory=list)
 
 
-def _diagnose(entry: FluxnetEntry, usecols: list[str], ts_cols: list[str]) -> None:
+def _diagnose(
+    entry: FluxnetEntry, usecols: list[str], ts_cols: list[str], stop: int | None
+) -> None:
     """Find the cell that made the fast numeric read fail and raise an error naming it."""
-    with open_text(entry) as fh:
+    with open_text(entry, stop) as fh:
         frame = pd.read_csv(fh, usecols=usecols, dtype=str, keep_default_na=False)
     for col in ts_cols:
         _parse_stamps(frame[col].to_numpy(dtype=str), col, entry.label)
@@ -340,17 +448,20 @@ def _diagnose(entry: FluxnetEntry, usecols: list[str], ts_cols: list[str]) -> No
 
 
 def _read_frame(
-    entry: FluxnetEntry, usecols: list[str], ts_cols: list[str]
+    entry: FluxnetEntry, usecols: list[str], ts_cols: list[str], stop: int | None = None
 ) -> tuple[list[str], np.ndarray]:
-    """The ``usecols`` of a FLUXNET CSV as one float64 array (rows, columns), vectorised."""
+    """The ``usecols`` of a FLUXNET CSV as one float64 array (rows, columns), vectorised.
+
+    ``stop``: read only the bytes before this offset (a torn last line left out).
+    """
     try:
         try:
-            with open_text(entry) as fh:
+            with open_text(entry, stop) as fh:
                 frame = pd.read_csv(fh, usecols=usecols, dtype=np.float64)
         except ValueError as err:
             if "Usecols" in str(err) or "usecols" in str(err):
                 raise
-            _diagnose(entry, usecols, ts_cols)
+            _diagnose(entry, usecols, ts_cols, stop)
             raise FileFormatError(entry.label, f"cannot be read as numbers ({err})") from err
     except pd.errors.EmptyDataError as err:
         raise FileFormatError(
@@ -389,7 +500,27 @@ def _stamps(
     return time, resolution
 
 
-def read_entry(entry: FluxnetEntry, variables: Sequence[str] | None) -> FilePart:
+def _torn_stop(entry: FluxnetEntry, n_fields: int, drop: bool) -> tuple[int | None, list[str]]:
+    """Where to stop reading (a torn last line left out on request) and what was dropped."""
+    torn = torn_last_record(entry, n_fields)
+    if torn is None:
+        return None, []
+    if not drop:
+        raise FileFormatError(
+            entry.label,
+            f"last line (line {torn.line}) {torn.problem}",
+            expected=(
+                "complete lines; download or copy the file again, or pass "
+                "drop_torn_last_line=True (command line: --drop-torn-last-line) to leave "
+                f"line {torn.line} out"
+            ),
+        )
+    return torn.stop, [f"{entry.label}: line {torn.line} dropped (it {torn.problem})"]
+
+
+def read_entry(
+    entry: FluxnetEntry, variables: Sequence[str] | None, *, drop_torn_last_line: bool = False
+) -> FilePart:
     """Read one FLUXNET-family CSV (plain or an archive member) onto canonical names.
 
     Parameters
@@ -399,6 +530,9 @@ def read_entry(entry: FluxnetEntry, variables: Sequence[str] | None) -> FilePart
     variables
         Canonical variables to keep with their QC companions (``None``: every catalog
         variable present).
+    drop_torn_last_line
+        Leave out a last line that is cut short (see :func:`torn_last_record`) and say so
+        in :attr:`FilePart.dropped`; by default such a file is refused.
 
     Returns
     -------
@@ -408,9 +542,10 @@ def read_entry(entry: FluxnetEntry, variables: Sequence[str] | None) -> FilePart
     Raises
     ------
     FileFormatError
-        Empty file, no data rows, corrupt archive member, name and timestamps disagreeing.
+        Empty file, no data rows, corrupt archive member, name and timestamps disagreeing,
+        a torn last line (unless ``drop_torn_last_line``).
     ColumnError
-        No timestamp column, a value that is not a number.
+        No timestamp column, a column given twice, a value that is not a number.
     TimestampError
         Unparseable, duplicated, decreasing or off-grid timestamps.
 
@@ -425,8 +560,9 @@ def read_entry(entry: FluxnetEntry, variables: Sequence[str] | None) -> FilePart
     header = _header(entry)
     ts_cols = _timestamp_layout(header, label)
     plan, unused = _column_plan(header, ts_cols, variables)
+    stop, dropped = _torn_stop(entry, len(header), drop_torn_last_line)
     usecols = ts_cols + list(dict.fromkeys(plan.values()))
-    columns, data = _read_frame(entry, usecols, ts_cols)
+    columns, data = _read_frame(entry, usecols, ts_cols, stop)
     if data.shape[0] == 0:
         raise FileFormatError(label, "has a header but no data rows", expected="data rows")
     index = {c: i for i, c in enumerate(columns)}
@@ -436,4 +572,4 @@ def read_entry(entry: FluxnetEntry, variables: Sequence[str] | None) -> FilePart
     block[(block <= -9999.0) & (block >= -10000.0)] = np.nan  # -9999, -9999.0, -9999.99
     block = np.ascontiguousarray(block.astype(np.float32).T)
     values = {n: block[k] for k, n in enumerate(names)}
-    return FilePart(entry, resolution, time, values, dict(plan), unused)
+    return FilePart(entry, resolution, time, values, dict(plan), unused, dropped)

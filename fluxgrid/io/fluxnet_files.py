@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ..errors import ColumnError, DataNotFoundError, FileFormatError, TimestampError
+from ..errors import ColumnError, ConfigError, DataNotFoundError, FileFormatError, TimestampError
 
 __all__ = [
     "RESOLUTIONS",
     "FluxnetEntry",
     "FluxnetFileName",
     "collect_entries",
+    "open_bytes",
     "open_text",
     "parse_fluxnet_filename",
     "select_entries",
@@ -288,8 +289,25 @@ def source_paths(src: str | os.PathLike | Sequence[str | os.PathLike]) -> list[P
     --------
     >>> source_paths("a.csv")
     [PosixPath('a.csv')]
+    >>> source_paths(12345)
+    Traceback (most recent call last):
+    ...
+    fluxgrid.errors.ConfigError: source: expected a path (str or os.PathLike) or a list of ...
     """
-    return [Path(src)] if isinstance(src, str | os.PathLike) else [Path(p) for p in src]
+    if isinstance(src, str | os.PathLike):
+        return [Path(src)]
+    if not isinstance(src, Sequence | set | tuple) or isinstance(src, bytes):
+        raise ConfigError(
+            f"source: expected a path (str or os.PathLike) or a list of paths, got "
+            f"{type(src).__name__} {src!r}"
+        )
+    bad = [p for p in src if not isinstance(p, str | os.PathLike)]
+    if bad:
+        raise ConfigError(
+            f"source: expected paths (str or os.PathLike) in the list, got "
+            f"{type(bad[0]).__name__} {bad[0]!r}"
+        )
+    return [Path(p) for p in src]
 
 
 def collect_entries(
@@ -470,8 +488,52 @@ def select_entries(
 
 
 @contextmanager
-def open_text(entry: FluxnetEntry) -> Iterator[IO[str]]:
+def open_bytes(entry: FluxnetEntry) -> Iterator[IO[bytes]]:
+    """Open an entry as bytes (seekable), from the file or inside its archive.
+
+    Examples
+    --------
+    >>> with open_bytes(entry) as fh:  # doctest: +SKIP
+    ...     size = fh.seek(0, 2)
+    """
+    if entry.member is None:
+        with open(entry.path, "rb") as fh:
+            yield fh
+    else:
+        with zipfile.ZipFile(entry.path) as zf, zf.open(entry.member) as raw:
+            yield raw
+
+
+class _Prefix(io.RawIOBase):
+    """The first ``stop`` bytes of a binary stream (a file read up to a dropped line)."""
+
+    def __init__(self, raw: IO[bytes], stop: int):
+        self._raw, self._left = raw, stop
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        if self._left <= 0:
+            return 0
+        view = memoryview(buffer)[: self._left]
+        data = self._raw.read(len(view))
+        view[: len(data)] = data
+        self._left -= len(data)
+        return len(data)
+
+
+@contextmanager
+def open_text(entry: FluxnetEntry, stop: int | None = None) -> Iterator[IO[str]]:
     """Open an entry as text (UTF-8, BOM removed), from the file or inside its archive.
+
+    Parameters
+    ----------
+    entry
+        The file.
+    stop
+        Read only the bytes before this offset (``None``: the whole file); used to leave
+        out a torn last line.
 
     Examples
     --------
@@ -480,9 +542,10 @@ def open_text(entry: FluxnetEntry) -> Iterator[IO[str]]:
     >>> with open_text(entry) as fh:  # doctest: +SKIP
     ...     header = fh.readline()
     """
-    if entry.member is None:
-        with open(entry.path, encoding="utf-8-sig", errors="replace", newline="") as fh:
-            yield fh
-    else:
-        with zipfile.ZipFile(entry.path) as zf, zf.open(entry.member) as raw:
-            yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+    with open_bytes(entry) as raw:
+        stream = raw if stop is None else io.BufferedReader(_Prefix(raw, stop))
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="replace", newline="")
+        try:
+            yield text
+        finally:
+            text.detach()
