@@ -43,6 +43,7 @@ __all__ = [
     "in_notebook",
     "progress_bar",
     "progress_enabled",
+    "progress_setting",
     "set_progress",
     "track",
 ]
@@ -67,6 +68,11 @@ def set_progress(show: bool | None) -> None:
     if show is not None and not isinstance(show, bool):
         raise ConfigError(f"set_progress(show={show!r}); expected True, False or None")
     _setting["show"] = show
+
+
+def progress_setting() -> bool | None:
+    """What :func:`set_progress` was last given (``None``: decide automatically)."""
+    return _setting["show"]
 
 
 def _env_flag(name: str) -> bool | None:

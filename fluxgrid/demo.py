@@ -444,7 +444,9 @@ def _totals_step(
 
 
 def run_demo(output: str | os.PathLike = "demo_out") -> dict[str, str]:
-    """Run the demo (all steps, existing outputs replaced) and print where the outputs are.
+    """Run the demo (all steps, existing outputs replaced); return where the outputs are.
+
+    Progress messages go to the ``fluxgrid`` logger (``fluxgrid demo`` shows them).
 
     Parameters
     ----------
@@ -466,7 +468,5 @@ def run_demo(output: str | os.PathLike = "demo_out") -> dict[str, str]:
     out.mkdir(parents=True, exist_ok=True)
     ctx = RecipeContext(output=out, client=None, overwrite=True)
     paths = run_quickstart(QuickstartConfig(), ctx)
-    print(f"done in {time.perf_counter() - start:.0f} s; outputs:")
-    for name, path in paths.items():
-        print(f"    {name}: {path}")
+    ctx.note(f"done in {time.perf_counter() - start:.0f} s")
     return paths

@@ -20,6 +20,7 @@ PosixPath('out/maps/nee.nc')
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import sys
 import time
@@ -36,6 +37,8 @@ from .config.serialise import dump_config, from_dict, load_config
 from .errors import ConfigError
 
 __all__ = ["RecipeContext", "RecipeFile", "cluster", "load_recipe", "run_recipe"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,7 @@ class RecipeContext:
     overwrite
         Recompute outputs even when they exist.
     log
-        Messages recorded with :meth:`note` (also printed).
+        Messages recorded with :meth:`note` (also logged to the ``fluxgrid.recipe`` logger).
     """
 
     output: Path
@@ -102,11 +105,11 @@ class RecipeContext:
         return exists and not self.overwrite
 
     def note(self, message: str) -> None:
-        """Record and print a progress message."""
+        """Record a progress message and log it (level INFO, logger ``fluxgrid.recipe``)."""
         stamp = time.strftime("%H:%M:%S")
         line = f"[{stamp}] {message}"
         self.log.append(line)
-        print(line, flush=True)
+        logger.info(line)
 
     def persist(self, ds: xr.Dataset) -> xr.Dataset:
         """``ds`` in memory: persisted on the cluster's workers, or computed here without one.

@@ -6,6 +6,7 @@ found next to its YAML) with ``source`` pointed at ``fluxgrid/data/fluxnet2015_h
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -33,10 +34,12 @@ def site_cube_recipe(tmp_path) -> Path:
 
 
 @pytest.mark.slow
-def test_site_cube_recipe_on_local_cluster_resumes(site_cube_recipe, tmp_path, capsys):
+def test_site_cube_recipe_on_local_cluster_resumes(site_cube_recipe, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="fluxgrid")
     out = tmp_path / "run"
     result = run_recipe(site_cube_recipe, output=out, n_workers=2, threads_per_worker=1)
-    log = capsys.readouterr().out
+    log = caplog.text
+    caplog.clear()
     assert "on Dask cluster tcp://" in log
     assert result == {
         "site_cube": str(out / "site_cube.zarr"),
@@ -59,7 +62,7 @@ def test_site_cube_recipe_on_local_cluster_resumes(site_cube_recipe, tmp_path, c
     # a re-run finds the outputs and skips them (the recipe resumes)
     stamp = (out / "site_cube.zarr").stat().st_mtime_ns
     again = run_recipe(site_cube_recipe, output=out, n_workers=2, threads_per_worker=1)
-    log = capsys.readouterr().out
+    log = caplog.text
     assert again == result
     assert "skip" in log and "site_cube.zarr" in log
     assert (out / "site_cube.zarr").stat().st_mtime_ns == stamp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 from pathlib import Path
 
@@ -59,7 +60,7 @@ def test_shipped_recipe_parses():
     assert cfg.s2.buffer_m == 1000.0 and cfg.s1.inner_m == 50.0 and cfg.lst.window == 3
 
 
-def test_recipe_runs_offline_and_resumes(recipe, tmp_path):
+def test_recipe_runs_offline_and_resumes(recipe, tmp_path, caplog):
     out = run_recipe(recipe, output=tmp_path / "run", scheduler="threads")
     cube = open_cube(out["rs_cube"]).load()
     assert list(cube.site.values) == ["DE-Hai", "US-MMS"]
@@ -79,15 +80,10 @@ def test_recipe_runs_offline_and_resumes(recipe, tmp_path):
     again = run_recipe(recipe, output=tmp_path / "run", scheduler="threads")
     assert again == out
     shutil.rmtree(out["rs_cube"])
-    log = tmp_path / "log.txt"
-    import contextlib
-    import io
-
-    buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="fluxgrid"):
         run_recipe(recipe, output=tmp_path / "run", scheduler="threads")
-    log.write_text(buf.getvalue())
-    assert "s2 DE-Hai: table exists, skipped" in buf.getvalue()
+    assert "s2 DE-Hai: table exists, skipped" in caplog.text
     assert Path(out["rs_cube"]).exists()
 
 

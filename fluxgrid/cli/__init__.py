@@ -20,9 +20,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 
+from .._progress import progress_setting, set_progress
 from .._version import __version__
 from ..errors import FluxgridError
 from . import arguments
@@ -74,6 +76,19 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
 }
 
 
+def _add_verbosity(parser: argparse.ArgumentParser, default: object) -> None:
+    """``-v`` (debug messages) and ``-q`` (warnings only, no progress bars)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "-v", "--verbose", action="store_const", const=logging.DEBUG, dest="log_level",
+        default=default, help="also show debug messages",
+    )  # fmt: skip
+    group.add_argument(
+        "-q", "--quiet", action="store_const", const=logging.WARNING, dest="log_level",
+        default=default, help="show only warnings and errors (and no progress bars)",
+    )  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand of ``COMMANDS``."""
     parser = argparse.ArgumentParser(
@@ -81,9 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="From flux towers and satellites to carbon-flux maps.",
     )
     parser.add_argument("--version", action="version", version=f"fluxgrid {__version__}")
+    _add_verbosity(parser, logging.INFO)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (help_text, add, target) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
+        _add_verbosity(p, argparse.SUPPRESS)
         add(p)
         p.set_defaults(_target=target)
     return parser
@@ -94,9 +111,45 @@ def _runner(target: str) -> Callable[[argparse.Namespace], int]:
     return getattr(importlib.import_module(f"{__name__}.{module}"), function)
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the ``sys.stderr`` of the moment (so redirections and captures apply)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # type: ignore[override]
+        """The current ``sys.stderr``."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _log_to_stderr(level: int) -> logging.Handler:
+    """Show the ``fluxgrid`` logger's messages of ``level`` and above on stderr."""
+    handler = _StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    logger = logging.getLogger("fluxgrid")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``fluxgrid`` command; returns the exit status."""
+    """Entry point of the ``fluxgrid`` command; returns the exit status.
+
+    Messages of the library (the ``fluxgrid`` logger) go to stderr while the command runs:
+    info and above by default, debug with ``-v``, warnings only with ``-q`` (which also
+    turns the progress bars off). Results go to stdout.
+    """
     args = build_parser().parse_args(argv)
+    logger = logging.getLogger("fluxgrid")
+    level_before, shown_before = logger.level, progress_setting()
+    handler = _log_to_stderr(args.log_level)
+    if args.log_level >= logging.WARNING:
+        set_progress(False)
     try:
         return int(_runner(args._target)(args) or 0)
     except FluxgridError as err:
@@ -108,3 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 130
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level_before)
+        set_progress(shown_before)

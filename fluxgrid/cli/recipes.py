@@ -12,8 +12,11 @@ __all__ = ["run_demo", "run_recipe_command"]
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    """Run the demo into ``args.output``."""
-    demo(Path(args.output))
+    """Run the demo into ``args.output`` and list its outputs."""
+    paths = demo(Path(args.output))
+    print("outputs:")
+    for name, path in paths.items():
+        print(f"    {name}: {path}")
     return 0
 
 

@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -32,6 +33,8 @@ from .sentinel1 import s1_site
 from .sentinel2 import s2_site
 
 __all__ = ["PRODUCTS", "load_site_results", "run_site_jobs", "site_job"]
+
+logger = logging.getLogger(__name__)
 
 #: products with per-site jobs
 PRODUCTS = ("s2", "s1", "lst")
@@ -95,7 +98,7 @@ def run_site_jobs(
     end: str | None = None,
     client: Any = None,
     overwrite: bool = False,
-    note: Callable[[str], None] = print,
+    note: Callable[[str], None] = logger.info,
 ) -> dict[str, str]:
     """Run :func:`site_job` for every site of ``cube`` (on ``client`` when given).
 
@@ -118,7 +121,8 @@ def run_site_jobs(
     overwrite
         Recompute sites whose tables exist.
     note
-        Progress callback (one line per finished site).
+        Progress callback (one line per finished site); default: the ``fluxgrid.rs.pipeline``
+        logger (level INFO).
 
     Returns
     -------
