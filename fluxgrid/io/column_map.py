@@ -10,7 +10,7 @@ Column map keys (unknown keys are refused)::
 
     site: CN-Qia               # one site for the whole table, or
     site_column: Site          # a column holding the site ID
-    resolution: DD             # DD or MM; omitted: detected from the time stamps
+    resolution: DD             # DD or MM, checked against the stamps; omitted: detected
     time:
       column: Date             # one column, parsed with `format` (strftime codes) or, if no
       format: "%Y-%m-%d"       # format is given, pandas' inference; Excel dates as they are

@@ -16,6 +16,7 @@ import xarray as xr
 
 from ..errors import DataNotFoundError, FileFormatError
 from .fluxnet import read_fluxnet
+from .fluxnet_files import source_paths
 from .fluxnet_zarr import open_fluxnet_zarr
 from .store import open_cube
 
@@ -36,6 +37,7 @@ def read_source(
     sites: Sequence[str] | None = None,
     metadata: str | os.PathLike | None = None,
     resolution: str | None = None,
+    drop_torn_last_line: bool = False,
 ) -> xr.Dataset:
     """Open ``sources`` as one site cube.
 
@@ -52,15 +54,16 @@ def read_source(
     resolution
         For FLUXNET files: read only this resolution (HH, HR, DD, WW, MM, YY), needed when the
         sources hold several (distributed archives do). Ignored for Zarr stores.
+    drop_torn_last_line
+        For FLUXNET files: leave out a last line that is cut short, with a warning (by
+        default such a file is refused; see :func:`fluxgrid.io.fluxnet.read_fluxnet`).
 
     Returns
     -------
     xarray.Dataset
         Site cube, dims ``(site, time)``, lazy where the source allows.
     """
-    paths = (
-        [Path(sources)] if isinstance(sources, str | os.PathLike) else [Path(s) for s in sources]
-    )
+    paths = source_paths(sources)
     if not paths:
         raise FileFormatError(
             None, "no source given", expected="files, folders, zips or a Zarr store"
@@ -84,4 +87,10 @@ def read_source(
                 raise DataNotFoundError(f"sites {absent} are not in {store}")
             cube = cube.sel(site=list(sites))
         return cube
-    return read_fluxnet(paths, sites=sites, metadata=metadata, resolution=resolution)
+    return read_fluxnet(
+        paths,
+        sites=sites,
+        metadata=metadata,
+        resolution=resolution,
+        drop_torn_last_line=drop_torn_last_line,
+    )

@@ -53,6 +53,7 @@ from ..errors import (
     UnitError,
 )
 from .column_map import ColumnMap, ColumnSpec, SiteSpec, TimeSpec, load_column_map
+from .fluxnet_files import source_paths
 from .metadata import METADATA_COLUMNS, read_site_metadata, site_coordinates, site_coords
 
 __all__ = ["ColumnMap", "ColumnSpec", "SiteSpec", "TimeSpec", "load_column_map", "read_table"]
@@ -68,8 +69,26 @@ _PERIOD_TOTALS = {
 
 
 # --------------------------------------------------------------------------- reading
+def _check_header(names: list[Any], path: Path) -> None:
+    """Each column once: pandas would rename a second ``TA_F`` and it would go unread."""
+    seen: dict[str, int] = {}
+    for pos, name in enumerate(names):
+        key = "" if pd.isna(name) else str(name).strip()
+        if not key:
+            continue
+        if key in seen:
+            raise ColumnError(
+                key,
+                file=path,
+                expected="each column once in the header",
+                found=f"it twice (columns {seen[key] + 1} and {pos + 1}); remove or rename one",
+            )
+        seen[key] = pos
+
+
 def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFrame:
     missing = [str(v) for v in cmap.missing_values]
+    skip = list(cmap.skip_rows) or None
     try:
         if path.suffix.lower() in (".xlsx", ".xlsm", ".xls"):
             sheet = sheet if sheet is not None else cmap.sheet
@@ -86,22 +105,28 @@ def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFr
                         f"has no sheet {sheet!r}",
                         expected=f"one of {book.sheet_names}",
                     )
+                sheet_name = sheet if sheet is not None else 0
+                head = pd.read_excel(
+                    book, sheet_name=sheet_name, skiprows=skip, header=None, nrows=1
+                )
+                _check_header(head.iloc[0].tolist() if len(head) else [], path)
                 frame = pd.read_excel(
                     book,
-                    sheet_name=sheet if sheet is not None else 0,
-                    skiprows=list(cmap.skip_rows) or None,
+                    sheet_name=sheet_name,
+                    skiprows=skip,
                     na_values=missing,
                     keep_default_na=False,
                 )
         else:
+            options = {"sep": cmap.delimiter, "encoding": cmap.encoding, "skiprows": skip}
+            head = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
+            _check_header(head.iloc[0].tolist() if len(head) else [], path)
             frame = pd.read_csv(
                 path,
-                sep=cmap.delimiter,
-                encoding=cmap.encoding,
-                skiprows=list(cmap.skip_rows) or None,
                 na_values=missing,
                 keep_default_na=False,
                 skipinitialspace=True,
+                **options,
             )
     except pd.errors.EmptyDataError as err:
         raise FileFormatError(path, "file is empty", expected="a header line and rows") from err
@@ -204,8 +229,11 @@ def _parse_time(frame: pd.DataFrame, spec: TimeSpec, path: Path) -> pd.DatetimeI
     return pd.DatetimeIndex(parsed).as_unit("ns")
 
 
-def _detect_resolution(time: pd.DatetimeIndex, site_idx: np.ndarray, path: Path) -> str:
-    """DD or MM from the spacing of each site's stamps."""
+def _stamp_resolutions(time: pd.DatetimeIndex, site_idx: np.ndarray) -> set[str]:
+    """What the spacing of each site's stamps shows: ``DD``, ``MM`` or ``"N-day steps"``.
+
+    Sites with a single row show nothing.
+    """
     found = set()
     for s in np.unique(site_idx):
         t = np.unique(time[site_idx == s].normalize().asi8)
@@ -218,6 +246,33 @@ def _detect_resolution(time: pd.DatetimeIndex, site_idx: np.ndarray, path: Path)
             found.add("MM")
         else:
             found.add(f"{steps.min()}-day steps")
+    return found
+
+
+_SHOWN = {"DD": "daily (DD)", "MM": "monthly (MM)"}
+
+
+def _resolution(
+    declared: str | None, time: pd.DatetimeIndex, site_idx: np.ndarray, path: Path, where: str
+) -> str:
+    """The table's resolution: the declared one, checked against the stamps, or detected."""
+    found = _stamp_resolutions(time, site_idx)
+    if declared is not None:
+        # sparse daily rows (one on the 15th of each month) are daily data; rows a month
+        # apart, all on the 1st (year/month columns), are months
+        monthly = found == {"MM"} and bool((time.day == 1).all())
+        if (declared == "MM" and found - {"MM"}) or (declared == "DD" and monthly):
+            shown = ", ".join(_SHOWN.get(f, f) for f in sorted(found))
+            fix = (
+                f"set resolution: {next(iter(found))}"
+                if len(found) == 1 and found <= {"DD", "MM"}
+                else "fix the time columns"
+            )
+            raise TimestampError(
+                f"{where}: resolution: {declared} is declared, but the time stamps of {path} "
+                f"are {shown}; {fix} in the column map (or leave resolution out to detect it)"
+            )
+        return declared
     if len(found) != 1 or not found <= {"DD", "MM"}:
         raise TimestampError(
             f"{path}: cannot tell the resolution from the time stamps (found "
@@ -453,12 +508,13 @@ def read_table(
     ConfigError
         Malformed column map (unknown key, wrong type, site/time given twice or not at all).
     ColumnError
-        A column named in the map is not in the table, a canonical name is unknown, a value
-        is not a number.
+        A column named in the map is not in the table, a column given twice in the header,
+        a canonical name is unknown, a value is not a number.
     UnitError
         Unknown units, or units of another quantity than the canonical variable's.
     TimestampError
-        Unparseable or duplicated (site, time) stamps, undetectable resolution.
+        Unparseable or duplicated (site, time) stamps, undetectable resolution, stamps of
+        another resolution than the map's ``resolution`` (e.g. ``DD`` on a monthly table).
     MetadataError
         A site without coordinates.
     FileFormatError
@@ -469,15 +525,16 @@ def read_table(
     >>> cube = read_table("chinaflux_daily.csv",  # doctest: +SKIP
     ...                   "docs/guide/examples/chinaflux_daily.yaml")
     """
-    path = Path(path)
+    (path,) = source_paths(path)
     cmap = load_column_map(column_map)
+    where = str(column_map) if isinstance(column_map, str | os.PathLike) else "column map"
     if not path.is_file():
         raise DataNotFoundError(f"{path}: no such table")
     frame = _read_raw(path, cmap, sheet)
     _require_columns(frame, cmap, path)
     time = _parse_time(frame, cmap.time, path)
     codes, site_ids = _site_codes(frame, cmap, path)
-    res = cmap.resolution or _detect_resolution(time, codes, path)
+    res = _resolution(cmap.resolution, time, codes, path, where)
     time = time.to_period("M").to_timestamp() if res == "MM" else time.normalize()
     time = pd.DatetimeIndex(time).as_unit("ns")
     _check_unique(codes, time, site_ids, res, path)
