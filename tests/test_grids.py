@@ -35,6 +35,7 @@ from fluxgrid.grids import (
     vegetation_type,
     write_grid,
 )
+from fluxgrid.grids.regrid import conservative_weights
 
 LAT = np.array([50.0, 49.0, 48.0])  # descending, as in ERA5
 LON = np.array([358.0, 359.0, 0.0, 1.0])  # 0..360, as in ERA5
@@ -371,16 +372,43 @@ def test_conservative_constant_and_hand_computed_average():
 
 
 def test_conservative_preserves_the_global_integral():
-    from fluxgrid.regions import cell_area
+    from fluxgrid.regions import R_AUTHALIC, cell_area
 
     fine = make_grid(2.0)
     coarse = make_grid((6.0, 10.0))
     rng = np.random.default_rng(1)
     values = _field(fine, rng.uniform(0, 10, size=(90, 180)))
     out = regrid(values, coarse, method="conservative")
-    total_fine = float((values * cell_area(fine)).sum())
-    total_coarse = float((out * cell_area(coarse)).sum())
+    # the overlap weights are areas on a sphere: the integral on that sphere is exact
+    total_fine = float((values * cell_area(fine, radius=R_AUTHALIC)).sum())
+    total_coarse = float((out * cell_area(coarse, radius=R_AUTHALIC)).sum())
     np.testing.assert_allclose(total_coarse, total_fine, rtol=1e-10)
+
+
+def test_conservative_lazy_with_gaps_matches_the_dense_contraction():
+    fine = make_grid(0.5, bbox=(-180, -30, 180, 30))
+    coarse = make_grid(2.0, bbox=(-180, -30, 180, 30))
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=(3, 120, 720))
+    values[:, :10, :50] = np.nan  # a block of missing cells: partial coverage
+    values[1] = np.nan  # a step with no data at all
+    da = xr.DataArray(
+        values,
+        coords={"time": pd.date_range("2010-01-01", periods=3), "lat": fine.lat, "lon": fine.lon},
+        dims=("time", "lat", "lon"),
+    )
+    w_lat, w_lon, full = conservative_weights(fine, coarse)
+    valid = da.notnull()
+    num = xr.dot(xr.dot(da.fillna(0.0), w_lon, dim="lon"), w_lat, dim="lat")
+    den = xr.dot(xr.dot(valid.astype(float), w_lon, dim="lon"), w_lat, dim="lat")
+    want = (num / den).where(den >= 0.5 * full * (1 - 1e-9)).transpose("time", "lat_t", "lon_t")
+    eager = regrid(da, coarse, method="conservative")
+    lazy = regrid(da.chunk({"time": 1, "lat": 60, "lon": 360}), coarse, method="conservative")
+    assert lazy.chunks is not None and lazy.chunks[0] == (1, 1, 1)
+    np.testing.assert_allclose(eager.values, want.values, rtol=1e-12, atol=1e-14, equal_nan=True)
+    np.testing.assert_allclose(lazy.values, eager.values, rtol=1e-12, atol=1e-14, equal_nan=True)
+    assert np.isnan(eager.values[1]).all() and np.isnan(eager.values[0, 0, 0])
+    assert np.isfinite(eager.values[0, 0, 20])
 
 
 def test_conservative_missing_values_and_coverage():

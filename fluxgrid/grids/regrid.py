@@ -2,7 +2,8 @@
 
 :func:`regrid` is vectorised and Dask-friendly: area-weighted (conservative) averages for
 coarsening, built from separable overlap weights on the sphere (``dsin(lat)`` times
-``dlon``, :func:`conservative_weights`) and applied as two tensor contractions; bilinear
+``dlon``, :func:`conservative_weights`) and applied as two sparse matrix products per
+block, all time steps at once; bilinear
 interpolation for refining; nearest neighbour for categories.
 
 Examples
@@ -20,6 +21,7 @@ from typing import Literal
 
 import numpy as np
 import xarray as xr
+from scipy import sparse
 
 from ..errors import GridError
 from .core import LAT_ATTRS, LON_ATTRS, grid_edges, standardise_grid
@@ -98,8 +100,9 @@ def regrid(
     ``conservative``
         Area-weighted mean over the source cells overlapping each target cell. Weights are
         exact overlaps on the sphere and separable: ``dsin(lat)`` overlaps times ``dlon``
-        overlaps (periodic in longitude), applied as two tensor contractions (``xr.dot``), so
-        the work is two small matrix products per chunk and Dask-friendly. Missing source
+        overlaps (periodic in longitude), applied as two sparse matrix products per block
+        (longitude, then latitude) for all time steps of the block at once. Lazy input stays
+        lazy: blocks keep their time chunks, lat/lon are joined into one chunk. Missing source
         values are left out of the mean; a target cell needs at least ``min_coverage`` of
         its area covered by valid source cells, else it is NaN. Area integrals are conserved
         where the target is fully covered.
@@ -209,18 +212,72 @@ def conservative_weights(
     return w_lat, w_lon, full
 
 
+def _conservative_block(
+    block: np.ndarray,
+    w_lat: sparse.csr_array,
+    w_lon_t: sparse.csr_array,
+    full: np.ndarray,
+    row_lon: np.ndarray,
+    min_coverage: float,
+) -> np.ndarray:
+    """Area-weighted means of one block ``(..., lat, lon)`` -> ``(..., lat_t, lon_t)``.
+
+    Two sparse matrix products (longitude, then latitude) for all leading steps at once;
+    the covered area is a second pair of products only where the block has missing values.
+    """
+    *lead, n_lat, n_lon = block.shape
+    x = np.asarray(block, dtype=np.float64).reshape(-1, n_lon)
+    valid = ~np.isnan(x)
+    complete = bool(valid.all())
+
+    def contract(a: np.ndarray) -> np.ndarray:
+        t = np.asarray(a @ w_lon_t).reshape(-1, n_lat, w_lon_t.shape[1])  # (n, lat, lon_t)
+        t = np.ascontiguousarray(t.transpose(1, 0, 2)).reshape(n_lat, -1)  # (lat, n*lon_t)
+        u = np.asarray(w_lat @ t).reshape(w_lat.shape[0], -1, w_lon_t.shape[1])
+        return u.transpose(1, 0, 2)  # (n, lat_t, lon_t)
+
+    num = contract(np.where(valid, x, 0.0))
+    if complete:  # every source cell valid: the covered area is the overlap area
+        den = np.broadcast_to(np.asarray(w_lat.sum(axis=1))[:, None] * row_lon, num.shape)
+    else:
+        den = contract(valid.astype(np.float64))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = num / den
+    ok = (den > 0) & (den >= min_coverage * full * (1 - 1e-9))
+    return np.where(ok, mean, np.nan).reshape(*lead, *full.shape)
+
+
 def _conservative(obj, target, min_coverage):
     w_lat, w_lon, full = conservative_weights(obj, target)
+    lat_w = sparse.csr_array(w_lat.values)
+    lon_t = sparse.csr_array(w_lon.values.T)
+    row_lon = w_lon.values.sum(axis=1)
+    sizes = {"lat_t": full.shape[0], "lon_t": full.shape[1]}
 
     def one(da: xr.DataArray) -> xr.DataArray:
-        valid = da.notnull()
-        filled = da.fillna(0.0)
-        num = xr.dot(xr.dot(filled, w_lon, dim="lon"), w_lat, dim="lat")
-        den = xr.dot(xr.dot(valid.astype("float64"), w_lon, dim="lon"), w_lat, dim="lat")
-        mean = (num / den).where((den > 0) & (den >= min_coverage * full * (1 - 1e-9)))
-        dims = [d for d in da.dims if d not in ("lat", "lon")] + ["lat_t", "lon_t"]
-        mean = mean.transpose(*dims).rename({"lat_t": "lat", "lon_t": "lon"})
-        return mean.astype(da.dtype if da.dtype.kind == "f" else "float64").assign_attrs(da.attrs)
+        dtype = da.dtype if da.dtype.kind == "f" else np.dtype("float64")
+        if da.chunks is not None:  # each block needs the whole lat/lon plane
+            da = da.chunk({"lat": -1, "lon": -1})
+        mean = xr.apply_ufunc(
+            _conservative_block,
+            da,
+            input_core_dims=[["lat", "lon"]],
+            output_core_dims=[["lat_t", "lon_t"]],
+            kwargs={
+                "w_lat": lat_w,
+                "w_lon_t": lon_t,
+                "full": full.values,
+                "row_lon": row_lon,
+                "min_coverage": min_coverage,
+            },
+            dask="parallelized",
+            output_dtypes=[np.float64],
+            dask_gufunc_kwargs={"output_sizes": sizes},
+            keep_attrs=True,
+        )
+        mean = mean.drop_vars([c for c in mean.coords if {"lat", "lon"} & set(mean[c].dims)])
+        mean = mean.rename({"lat_t": "lat", "lon_t": "lon"})
+        return mean.astype(dtype).assign_attrs(da.attrs)
 
     if isinstance(obj, xr.DataArray):
         return one(obj).rename(obj.name)
