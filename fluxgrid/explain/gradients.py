@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._lazy import lazy_import
+from .._progress import track
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -56,6 +57,7 @@ def expected_gradients(
     batch_size: int,
     tolerance: float | None = None,
     max_steps: int = 512,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, int]:
     """Expected gradients: attributions (sample, step, input), predictions, base value (scaled).
 
@@ -80,6 +82,8 @@ def expected_gradients(
         Sequences per forward/backward pass (windows x references x points).
     tolerance, max_steps
         Refinement of the windows above the additivity tolerance (``None``: none).
+    progress
+        Show a progress bar per pass (see :mod:`fluxgrid._progress`).
 
     Returns
     -------
@@ -94,7 +98,7 @@ def expected_gradients(
         with torch.no_grad():
             net_base = float(net(ref).float().mean())
     site_idx, end_idx = np.asarray(index.site_idx), np.asarray(index.end_idx)
-    phi, pred = gradient_paths(target, site_idx, end_idx, ref, steps, batch_size)
+    phi, pred = gradient_paths(target, site_idx, end_idx, ref, steps, batch_size, progress=progress)
     used = np.full(len(index), steps, dtype=np.int32)
     if tolerance is None:
         return phi, pred, net_base, used, 0
@@ -110,7 +114,7 @@ def expected_gradients(
             break
         n_steps = min(2 * n_steps, max_steps)
         phi[redo], pred[redo] = gradient_paths(
-            target, site_idx[redo], end_idx[redo], ref, n_steps, batch_size
+            target, site_idx[redo], end_idx[redo], ref, n_steps, batch_size, progress=progress
         )
         used[redo] = n_steps
     return phi, pred, net_base, used, int(redo.size)
@@ -123,6 +127,8 @@ def gradient_paths(
     ref: torch.Tensor,
     steps: int,
     batch_size: int,
+    *,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Path-integrated gradients times ``x - b``, mean over references; and predictions.
 
@@ -138,6 +144,8 @@ def gradient_paths(
         Gauss-Legendre points per path.
     batch_size
         Sequences per pass (at least one window's ``reference x steps``).
+    progress
+        Show a progress bar over the batches of windows.
 
     Returns
     -------
@@ -155,7 +163,8 @@ def gradient_paths(
     pred = np.empty(n, dtype=np.float32)
     chunk = max(1, batch_size // (k * steps))
     with target.model.explain_mode() as net:
-        for start in range(0, n, chunk):
+        starts = range(0, n, chunk)
+        for start in track(starts, desc=f"SHAP, {n} windows x {steps} points", show=progress):
             sl = slice(start, min(start + chunk, n))
             x, _ = cube.gather(site_idx[sl], end_idx[sl], lookback)
             x = x.float()

@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from .._lazy import lazy_import
+from .._progress import track
 from ..errors import ModelError
 from ..evaluate import metrics_from_sums
 from ..plots.explain import plot_importance
@@ -169,7 +170,11 @@ def within_site_permutation(
 
 
 def _permuted_predictions(
-    target: ExplainTarget, groups: Mapping[str, list[int]], perms: np.ndarray, batch_size: int
+    target: ExplainTarget,
+    groups: Mapping[str, list[int]],
+    perms: np.ndarray,
+    batch_size: int,
+    progress: bool | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Scaled observations ``(n,)``, predictions ``(n,)`` and shuffled predictions.
 
@@ -190,7 +195,8 @@ def _permuted_predictions(
     for k, cols in enumerate(groups.values()):
         masks[k, 0, 0, cols] = True
     masks = masks.to(cube.device)
-    for start in range(0, n, chunk):
+    desc = f"permutation importance, {n} windows x {n_repeats} repeats"
+    for start in track(range(0, n, chunk), desc=desc, show=progress):
         sl = slice(start, min(start + chunk, n))
         x, y = cube.gather(s_all[sl], e_all[sl], lookback)
         obs[sl] = y.float().cpu().numpy()
@@ -328,6 +334,7 @@ def permutation_importance(
     split: xr.Dataset | None = None,
     batch_size: int = 4096,
     device: str | None = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Permutation importance: how much ``metric`` worsens when a driver's inputs are shuffled.
 
@@ -382,6 +389,9 @@ def permutation_importance(
         Windows per forward pass (all drivers of a batch are stacked into it).
     device
         Device of the tensors (default: the run's).
+    progress
+        Show a progress bar over the batches; ``None``: in notebooks and on terminals, not
+        under CI (:func:`fluxgrid.set_progress`).
 
     Returns
     -------
@@ -419,7 +429,7 @@ def permutation_importance(
     rng = np.random.default_rng(seed)
     site_idx = target.index.site_idx
     perms = np.stack([within_site_permutation(site_idx, rng, within) for _ in range(n_repeats)])
-    obs, base, permuted = _permuted_predictions(target, groups, perms, batch_size)
+    obs, base, permuted = _permuted_predictions(target, groups, perms, batch_size, progress)
     scores = _score(target, obs, base, permuted, metric)
     attrs = {"metric": metric, "n_repeats": n_repeats, "seed": seed, "within": within}
     return _importance_dataset(target, groups, scores, attrs)

@@ -22,6 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from .._lazy import lazy_import
+from .._progress import track
 from ..errors import ConfigError, DataNotFoundError, ModelError
 from ..plots.explain import plot_response_surface
 from .base import Explainer, ExplainOptions, register_explainer
@@ -81,6 +82,7 @@ def _shifted_predictions(
     cols: tuple[int, int],
     shifts: tuple[np.ndarray, np.ndarray],
     batch_size: int,
+    progress: bool | None = None,
 ) -> np.ndarray:
     """Predictions (target units) at every grid point ``(grid + 1, window)``; last: unshifted.
 
@@ -95,7 +97,8 @@ def _shifted_predictions(
     shift = shift.to(cube.device)  # the last grid point is the unshifted baseline
     preds = np.empty((grid + 1, n), dtype=np.float32)
     chunk = max(1, batch_size // (grid + 1))
-    for start in range(0, n, chunk):
+    desc = f"response surface, {n} windows x {grid} points"
+    for start in track(range(0, n, chunk), desc=desc, show=progress):
         sl = slice(start, min(start + chunk, n))
         xb, _ = cube.gather(index.site_idx[sl], index.end_idx[sl], lookback)
         stacked = xb.unsqueeze(0) + shift
@@ -224,6 +227,7 @@ def response_surface(
     split: xr.Dataset | None = None,
     batch_size: int = 4096,
     device: str | None = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """Mean response of the model to shifts of two drivers (others as observed), with a data mask.
 
@@ -258,6 +262,9 @@ def response_surface(
         Use a seeded random subset of at most this many windows.
     batch_size
         Sequences per forward pass (windows x grid points).
+    progress
+        Show a progress bar over the batches; ``None``: in notebooks and on terminals, not
+        under CI (:func:`fluxgrid.set_progress`).
 
     Returns
     -------
@@ -294,7 +301,8 @@ def response_surface(
         raise ModelError("x_offsets and y_offsets must be non-empty 1-d sequences of numbers")
     gx, gy = (g.ravel() for g in np.meshgrid(dx, dy, indexing="ij"))
     scale = (target.input_scale.get(x, 1.0), target.input_scale.get(y, 1.0))
-    preds = _shifted_predictions(target, index, cols, (gx / scale[0], gy / scale[1]), batch_size)
+    shifts = (gx / scale[0], gy / scale[1])
+    preds = _shifted_predictions(target, index, cols, shifts, batch_size, progress)
     supported = _supported(shown, observed, (gx, gy), bins, min_count)  # (grid, window)
     names, labels = _labels(target, index, by)
     axes = {f"{x}_offset": (dx, units_of(data, x)), f"{y}_offset": (dy, units_of(data, y))}

@@ -76,6 +76,7 @@ class _Settings:
     nsamples: int
     seed: int
     batch_size: int
+    progress: bool | None = None
 
 
 @dataclasses.dataclass
@@ -161,6 +162,7 @@ def _by_expected_gradients(
         batch_size=settings.batch_size,
         tolerance=settings.tolerance,
         max_steps=settings.max_steps,
+        progress=settings.progress,
     )
     tolerance = settings.tolerance if settings.tolerance is not None else "none"
     attrs = {"steps": settings.steps, "tolerance": tolerance, "max_steps": settings.max_steps}
@@ -207,6 +209,7 @@ def _settings(
     nsamples: int,
     seed: int,
     batch_size: int | None,
+    progress: bool | None = None,
 ) -> _Settings:
     if steps < 1 or nsamples < 1:
         raise ModelError(f"steps={steps}, nsamples={nsamples}; both must be >= 1")
@@ -214,7 +217,7 @@ def _settings(
         raise ModelError(f"tolerance={tolerance}; expected a positive number or None")
     if batch_size is None:  # larger passes fall out of the CPU caches
         batch_size = 8192 if target.cube.device.type == "cuda" else 512
-    return _Settings(steps, tolerance, max(max_steps, steps), nsamples, seed, batch_size)
+    return _Settings(steps, tolerance, max(max_steps, steps), nsamples, seed, batch_size, progress)
 
 
 def _background_index(
@@ -367,6 +370,7 @@ def shap_values(
     split: xr.Dataset | None = None,
     batch_size: int | None = None,
     device: str | None = None,
+    progress: bool | None = None,
 ) -> xr.Dataset:
     """SHAP values of windows: additive contributions per window, lag and driver.
 
@@ -441,6 +445,9 @@ def shap_values(
         Sequences per forward/backward pass (windows x references x path points; at least
         one window's). Default 512 on the CPU, where larger passes fall out of the caches
         (2048 ran 2x slower than one window per pass here), 8192 on CUDA.
+    progress
+        Show a progress bar over the batches (``expected_gradients``); ``None``: in
+        notebooks and on terminals, not under CI (:func:`fluxgrid.set_progress`).
 
     Returns
     -------
@@ -468,7 +475,7 @@ def shap_values(
     _check_known(method)
     target = resolve_target(model, data, windows, split=split, device=device)
     algorithm = shap_algorithm(target.model, method)
-    settings = _settings(target, steps, tolerance, max_steps, nsamples, seed, batch_size)
+    settings = _settings(target, steps, tolerance, max_steps, nsamples, seed, batch_size, progress)
     lazy_import("torch")
     rng = np.random.default_rng(seed)
     index = subsample(target.index, max_windows, rng)

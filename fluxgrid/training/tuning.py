@@ -25,6 +25,7 @@ import pandas as pd
 import xarray as xr
 
 from .._lazy import lazy_import
+from .._progress import counter
 from ..config.experiment import ExperimentConfig
 from ..errors import ConfigError, ModelError, SplitError
 from ..models import FluxModel
@@ -70,6 +71,14 @@ def search(
     ``grid`` tries every combination of ``choices``; ``random`` samples ``n_trials``
     points; ``hyperband`` uses Optuna's TPE sampler with a Hyperband pruner that stops
     poor trials early on their per-epoch validation loss.
+
+    Parameters
+    ----------
+    prepared
+        The prepared experiment (its ``search`` section says what to try).
+    progress
+        Show a progress bar over the trials (each trial trains without its own bar);
+        ``None``: in notebooks and on terminals, not under CI (:func:`fluxgrid.set_progress`).
 
     Returns
     -------
@@ -172,9 +181,13 @@ def search(
             best.update(value=value, params=params, model=model, history=history)
         return value
 
-    study.optimize(
-        objective, n_trials=n_trials, timeout=s.timeout_s, show_progress_bar=bool(progress)
-    )
+    desc = f"{s.method} search, {cfg.model.name}"
+    with counter(n_trials, desc=desc, show=progress) as bar:
+
+        def advance(study: Any, trial: Any) -> None:
+            bar.update(1)
+
+        study.optimize(objective, n_trials=n_trials, timeout=s.timeout_s, callbacks=[advance])
     if "model" not in best:
         raise ModelError("no search trial completed; widen the space or raise n_trials")
     frame = pd.DataFrame(rows).set_index("trial").sort_index()
