@@ -46,6 +46,7 @@ __all__ = [
     "check_split",
     "igbp_split",
     "make_split",
+    "no_target_message",
     "random_year_split",
     "site_kfold_split",
     "site_split",
@@ -120,7 +121,6 @@ def as_split(ds: xr.Dataset, part: np.ndarray, method: str, **attrs: Any) -> xr.
     }
     clean = {k: v for k, v in clean.items() if v is not None}
     return xr.Dataset({"part": da}, attrs={"method": method, **clean})
-
 
 
 def _site_rng(seed: int, site: str) -> np.random.Generator:
@@ -508,12 +508,42 @@ def make_split(
     ('temporal', 'tail')
     """
     cfg = config if isinstance(config, SplitConfig) else from_dict(SplitConfig, dict(config))
+    if target in ds:  # lazy cube: compute only the target's validity and the coords, once
+        valid = ds[target].notnull()
+        ds = ds[[target]].assign({target: valid.where(valid)}).compute()
     split = _METHODS[cfg.method](ds, cfg, target)
     split = carve_validation(
         split, ds, method=cfg.validation, fraction=cfg.val_fraction, seed=cfg.seed, target=target
     )
     check_split(split, ds, target=target)
     return split
+
+
+def no_target_message(ds: xr.Dataset, target: str) -> str:
+    """Why nothing can be trained: ``target`` has no valid value in the cube at all.
+
+    Names the period and the sites, so that the data (not the split) is looked at.
+
+    Examples
+    --------
+    >>> from fluxgrid.testing import load_demo_cube
+    >>> cube = load_demo_cube().sel(site=["DE-Hai"], time=slice("2007-01-01", "2007-01-31"))
+    >>> print(no_target_message(cube.assign(nee=cube.nee * float("nan")), "nee"))
+    ... # doctest: +NORMALIZE_WHITESPACE
+    target 'nee' has no valid value in the cube (2007-01-01..2007-01-31, 1 site: DE-Hai): every
+    value is missing (-9999 or NaN in the source) or masked by QC; no split can train on it.
+    Check data.target, data.period and data.sites, or relax data.qc_threshold
+    """
+    time = pd.DatetimeIndex(ds["time"].values)
+    period = f"{time[0].date()}..{time[-1].date()}" if len(time) else "no time step"
+    sites = [str(v) for v in ds["site"].values] if "site" in ds.coords else []
+    listing = ", ".join(sites[:5]) + (f" and {len(sites) - 5} more" if len(sites) > 5 else "")
+    return (
+        f"target {target!r} has no valid value in the cube ({period}, {len(sites)} "
+        f"site{'s' if len(sites) != 1 else ''}: {listing}): every value is missing (-9999 or "
+        "NaN in the source) or masked by QC; no split can train on it. Check data.target, "
+        "data.period and data.sites, or relax data.qc_threshold"
+    )
 
 
 def check_split(split: xr.Dataset, ds: xr.Dataset, *, target: str = "nee") -> None:
@@ -533,6 +563,8 @@ def check_split(split: xr.Dataset, ds: xr.Dataset, *, target: str = "nee") -> No
             "build the split from this cube"
         )
     valid = _target_valid(ds, target)
+    if not valid.any():
+        raise SplitError(no_target_message(ds, target))
     part = split["part"].values
     n_train = int((valid & (part == TRAIN)).sum())
     if n_train == 0:
