@@ -33,6 +33,7 @@ import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
+import dask
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -375,7 +376,6 @@ def complete_windows(missing: np.ndarray, lookback: int) -> np.ndarray:
     return complete
 
 
-
 def _check_lookback(ds: xr.Dataset, lookback: int) -> int:
     """The record length; a look-back that is not positive or longer than it raises."""
     if lookback < 1:
@@ -390,17 +390,52 @@ def _check_lookback(ds: xr.Dataset, lookback: int) -> int:
     return n_time
 
 
-def _target_present(ds: xr.Dataset, target: str | None, require_target: bool) -> np.ndarray:
-    """``(site, time)`` bool: a valid target (all True without a target)."""
+def _target_present(ds: xr.Dataset, target: str | None, require_target: bool):
+    """``(site, time)`` bool, lazy where ``ds`` is: a valid target (``None``: no target)."""
     if target is not None:
         if target not in ds:
             raise DataNotFoundError(
                 f"target {target!r} is not in the cube; it has {sorted(ds.data_vars)}"
             )
-        return np.asarray(ds[target].transpose("site", "time").notnull().values)
+        return ds[target].transpose("site", "time").notnull().data
     if require_target:
         raise WindowError("require_target=True needs a target variable")
-    return np.ones((ds.sizes["site"], ds.sizes["time"]), dtype=bool)
+    return None
+
+
+def _presence_masks(
+    ds: xr.Dataset,
+    drivers: Sequence[str],
+    target: str | None,
+    require_target: bool,
+    split: xr.Dataset | None,
+    features: xr.Dataset | None,
+    fill_gaps: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Driver presence ``(driver, site, time)``, valid target and split part, as numpy.
+
+    Only these boolean/int8 index masks are computed, all in one Dask pass (lazy cubes
+    stay lazy otherwise); driver gaps up to ``fill_gaps`` steps count as present, as
+    :func:`input_features` fills them.
+    """
+    source = ds if features is None else features
+    missing = [d for d in drivers if d not in source]
+    if missing:
+        where = "cube" if features is None else "features"
+        raise DataNotFoundError(
+            f"drivers {missing} are not in the {where}; it has {sorted(source.data_vars)}"
+        )
+    lazy = [source[d].transpose("site", "time").notnull().data for d in drivers]
+    lazy.append(_target_present(ds, target, require_target))
+    lazy.append(None if split is None else split["part"].transpose("site", "time").data)
+    *present, target_ok, part = dask.compute(*lazy)
+    present = np.stack([np.asarray(m, dtype=bool) for m in present])
+    if features is None and fill_gaps > 0:
+        marks = np.where(present, np.float32(1.0), np.float32(np.nan))
+        present |= fill_short_gaps(marks, fill_gaps)[1]
+    if target_ok is None:
+        target_ok = np.ones((ds.sizes["site"], ds.sizes["time"]), dtype=bool)
+    return present, np.asarray(target_ok, dtype=bool), part
 
 
 def _check_targets(
@@ -428,12 +463,12 @@ def _check_targets(
 
 
 def _split_parts(
-    split: xr.Dataset | None, n_site: int, n_time: int, usable: np.ndarray
+    split: np.ndarray | None, n_site: int, n_time: int, usable: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Part code of every step (0 without a split) and whether it is in the split."""
     if split is None:
         return np.zeros((n_site, n_time), dtype=np.int8), np.ones_like(usable)
-    part = np.asarray(split["part"].transpose("site", "time").values, dtype=np.int8)
+    part = np.asarray(split, dtype=np.int8)
     if part.shape != usable.shape:
         raise WindowError(
             f"split grid {part.shape} differs from the cube {usable.shape}; "
@@ -502,19 +537,15 @@ def build_windows(
     True
     """
     n_time = _check_lookback(ds, lookback)
-    if features is None:
-        features = input_features(ds, drivers, static=(), fill_gaps=fill_gaps)
-    missing_driver = [d for d in drivers if d not in features]
-    if missing_driver:
-        raise DataNotFoundError(f"drivers {missing_driver} are not in the features")
     sites = ds["site"].values
-    present = np.stack([~np.isnan(features[d].values) for d in drivers])  # (driver, site, time)
-    target_ok = _target_present(ds, target, require_target)
+    present, target_ok, split_part = _presence_masks(
+        ds, drivers, target, require_target, split, features, fill_gaps
+    )
     if require_target:
         _check_targets(target_ok, present, drivers, sites, target)
     complete = complete_windows(~present.all(axis=0), lookback)
     usable = complete & target_ok
-    part, in_split = _split_parts(split, ds.sizes["site"], n_time, usable)
+    part, in_split = _split_parts(split_part, ds.sizes["site"], n_time, usable)
     keep = usable & in_split
     site_idx, end_idx = np.nonzero(keep)
     report = xr.Dataset(
