@@ -44,7 +44,7 @@ from .config.serialise import dump_config, load_config
 from .errors import DataNotFoundError, ModelError
 from .evaluate import pooled_table, write_csv
 from .io.store import open_cube, to_netcdf
-from .models import FluxModel, load_model
+from .models import FluxModel, get_model, load_model
 from .prep.pipeline import load_data
 from .prep.scaling import Scaler, load_scaler
 from .tensors import WindowCube
@@ -53,7 +53,14 @@ from .windows import WindowIndex, build_windows, input_features
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
-__all__ = ["TrainedRun", "load_run", "predict_with", "predictions_dataset", "save_run"]
+__all__ = [
+    "TrainedRun",
+    "checkpoint_name",
+    "load_run",
+    "predict_with",
+    "predictions_dataset",
+    "save_run",
+]
 
 
 def predictions_dataset(
@@ -382,6 +389,34 @@ class TrainedRun:
         return self.model.attention(cube, index)
 
 
+def checkpoint_name(kind: str) -> str:
+    """The checkpoint file of a run of a model of ``kind`` (``torch`` or ``sklearn``).
+
+    Examples
+    --------
+    >>> checkpoint_name("torch"), checkpoint_name("sklearn")
+    ('model.pt', 'model.pkl')
+    """
+    return "model.pt" if kind == "torch" else "model.pkl"
+
+
+def _checkpoint(path: Path, cfg: ExperimentConfig) -> Path:
+    """The checkpoint of a run directory: the file its model's kind writes."""
+    kind = get_model(cfg.model.name).kind
+    ckpt = path / checkpoint_name(kind)
+    if ckpt.is_file():
+        return ckpt
+    other = path / checkpoint_name("sklearn" if kind == "torch" else "torch")
+    found = (
+        f"; it has {other.name}, which is not what a {kind} model writes" if other.is_file() else ""
+    )
+    raise DataNotFoundError(
+        f"{path}: no {ckpt.name} (the checkpoint of the run's {kind} model "
+        f"{cfg.model.name!r}){found}; the run directory is incomplete, train it again "
+        "(fluxgrid train) or copy the whole directory"
+    )
+
+
 def load_run(run_dir: str | os.PathLike, *, device: str = "auto") -> TrainedRun:
     """Load a run directory written by :func:`train_experiment`.
 
@@ -394,10 +429,7 @@ def load_run(run_dir: str | os.PathLike, *, device: str = "auto") -> TrainedRun:
     if not (path / "inputs.json").is_file():
         raise DataNotFoundError(f"{path} is not a fluxgrid run directory (no inputs.json)")
     cfg = load_config(path / "config.yaml", ExperimentConfig)
-    ckpt = path / "model.pt"
-    if not ckpt.is_file():
-        ckpt = path / "model.pkl"
-    model = load_model(ckpt, device=device)
+    model = load_model(_checkpoint(path, cfg), device=device)
     scaler = load_scaler(path / "scaler.json")
     inputs = json.loads((path / "inputs.json").read_text())
     table = None
@@ -467,7 +499,7 @@ def save_run(
     (path / "inputs.json").write_text(json.dumps(inputs, indent=2))
     scaler.to_json(path / "scaler.json")
     to_netcdf(split, path / "split.nc")
-    model.save(path / ("model.pt" if model.kind == "torch" else "model.pkl"))
+    model.save(path / checkpoint_name(model.kind))
     to_netcdf(history, path / "history.nc")
     to_netcdf(predictions, path / "predictions.nc")
     to_netcdf(scores, path / "metrics.nc")
