@@ -23,7 +23,14 @@ from __future__ import annotations
 from .._deprecation import moved
 from .evaluation import part_mask, plot_history, plot_obs_pred, plot_scatter, plot_transfer_matrix
 from .explain import plot_attention, plot_importance, plot_response_surface, plot_shap_summary
-from .figure import annotate_cells, figure_axes, finish_figure, new_figure, save_figure
+from .figure import (
+    annotate_cells,
+    figure_axes,
+    finish_axes,
+    finish_figure,
+    new_figure,
+    save_figure,
+)
 from .maps import DAYS_PER_YEAR, plot_map, plot_mean_annual_nee, plot_regional_totals
 from .ssa import plot_ssa_components
 
@@ -31,6 +38,7 @@ __all__ = [
     "DAYS_PER_YEAR",
     "annotate_cells",
     "figure_axes",
+    "finish_axes",
     "finish_figure",
     "new_figure",
     "part_mask",

@@ -14,10 +14,18 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._docstring import fill_doc
 from ..errors import GridError
 from ..evaluate import metrics
 from ..prep.splits import PARTS
-from .figure import annotate_cells, figure_axes, finish_figure, new_figure
+from .figure import (
+    FIGURE_DOCS,
+    annotate_cells,
+    figure_axes,
+    finish_axes,
+    finish_figure,
+    new_figure,
+)
 
 __all__ = ["part_mask", "plot_history", "plot_obs_pred", "plot_scatter", "plot_transfer_matrix"]
 
@@ -46,6 +54,7 @@ def part_mask(predictions: xr.Dataset, part: str | None) -> xr.DataArray:
     return valid & (predictions["part"] == PARTS[part])
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_obs_pred(
     predictions: xr.Dataset,
     site: Any,
@@ -67,8 +76,7 @@ def plot_obs_pred(
     part
         Years holding this part are drawn (``None``: every year with predictions); the
         panel title gives that year's R2 on the part.
-    path
-        Save the figure there (see :func:`~fluxgrid.plots.save_figure`).
+    %(output)s
 
     Returns
     -------
@@ -110,6 +118,7 @@ def plot_obs_pred(
     return finish_figure(fig, path, overwrite)
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_scatter(
     predictions: xr.Dataset,
     *,
@@ -127,10 +136,8 @@ def plot_scatter(
         ``obs``, ``pred`` (and ``part``) on ``(site, time)``.
     part
         Part plotted (``None``: all pairs).
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the figure there.
+    %(ax)s
+    %(output)s
 
     Returns
     -------
@@ -160,13 +167,18 @@ def plot_scatter(
         fontsize="small",
     )
     units = predictions["obs"].attrs.get("units", "")
-    ax.set_xlabel(f"observed ({units})")
-    ax.set_ylabel(f"predicted ({units})")
     ax.set_aspect("equal", adjustable="box")
-    ax.set_title(title or f"{predictions.attrs.get('target', '')} {part or ''}".strip())
-    return finish_figure(fig, path, overwrite)
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title or f"{predictions.attrs.get('target', '')} {part or ''}".strip(),
+        xlabel=f"observed ({units})",
+        ylabel=f"predicted ({units})",
+    )
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_transfer_matrix(
     matrix: xr.Dataset | xr.DataArray,
     *,
@@ -188,10 +200,8 @@ def plot_transfer_matrix(
     reference
         Published values on the same ``(train_site, test_site)`` grid, printed under each
         cell in parentheses.
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the figure there.
+    %(ax)s
+    %(output)s
 
     Returns
     -------
@@ -219,12 +229,17 @@ def plot_transfer_matrix(
     annotate_cells(ax, labels, values < 0.6)
     ax.set_xticks(range(n_col), [str(s) for s in da.test_site.values])
     ax.set_yticks(range(n_row), [str(s) for s in da.train_site.values])
-    ax.set_xlabel("test site")
-    ax.set_ylabel("training site")
-    ax.set_title(title or f"cross-site transfer ({metric})")
-    return finish_figure(fig, path, overwrite)
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title or f"cross-site transfer ({metric})",
+        xlabel="test site",
+        ylabel="training site",
+    )
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_history(
     history: xr.Dataset,
     *,
@@ -239,25 +254,27 @@ def plot_history(
     ----------
     history
         ``history.nc`` of a run (dim ``epoch``).
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the figure there.
+    %(ax)s
+    %(output)s
 
     Returns
     -------
     matplotlib.figure.Figure
         One panel of the losses per epoch (validation where recorded).
     """
-    fig, ax = figure_axes(ax, (5.5, 3.5))
+    _, ax = figure_axes(ax, (5.5, 3.5))
     ax.plot(history.epoch.values, history.train_loss.values, label="train")
     if "val_loss" in history and np.isfinite(history.val_loss.values).any():
         ax.plot(history.epoch.values, history.val_loss.values, label="validation")
     best = history.attrs.get("best_epoch")
     if best:
         ax.axvline(int(best), color="0.5", linestyle="--", linewidth=0.8, label="best")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(f"loss ({history.attrs.get('loss', '')}, scaled)")
-    ax.legend(fontsize="small")
-    ax.set_title(title or "training history")
-    return finish_figure(fig, path, overwrite)
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title or "training history",
+        xlabel="epoch",
+        ylabel=f"loss ({history.attrs.get('loss', '')}, scaled)",
+        legend={"fontsize": "small"},
+    )

@@ -17,12 +17,21 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._docstring import fill_doc
 from ..errors import GridError
-from .figure import annotate_cells, figure_axes, finish_figure, new_figure
+from .figure import (
+    FIGURE_DOCS,
+    annotate_cells,
+    figure_axes,
+    finish_axes,
+    finish_figure,
+    new_figure,
+)
 
 __all__ = ["plot_attention", "plot_importance", "plot_response_surface", "plot_shap_summary"]
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_attention(
     attention: xr.Dataset,
     *,
@@ -37,8 +46,7 @@ def plot_attention(
     attention
         ``alpha`` (sample, variable, lag) and ``beta`` (sample, variable), e.g. from
         :meth:`fluxgrid.runs.TrainedRun.attention`; averaged over samples.
-    path
-        Save the figure there.
+    %(output)s
 
     Returns
     -------
@@ -88,6 +96,7 @@ def _importance_bars(importance: xr.Dataset, site: Any) -> tuple[np.ndarray, np.
     return mean, err, str(site)
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_importance(
     importance: xr.Dataset,
     *,
@@ -106,10 +115,8 @@ def plot_importance(
     site
         Draw this site's importance (default: the pooled importance over all windows;
         ``"all"``: one group of bars per site).
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the figure there (see :func:`~fluxgrid.plots.save_figure`).
+    %(ax)s
+    %(output)s
 
     Returns
     -------
@@ -129,7 +136,7 @@ def plot_importance(
             )
     drivers = [str(d) for d in importance["driver"].values]
     n_groups = importance.sizes["site"] if site == "all" else 1
-    fig, ax = figure_axes(ax, (max(4.0, 0.45 * len(drivers) * n_groups + 2.0), 3.6))
+    _, ax = figure_axes(ax, (max(4.0, 0.45 * len(drivers) * n_groups + 2.0), 3.6))
     xpos = np.arange(len(drivers))
     if site == "all":
         sites = [str(s) for s in importance["site"].values]
@@ -147,10 +154,14 @@ def plot_importance(
         drivers = [drivers[i] for i in order]
     ax.axhline(0.0, color="0.5", linewidth=0.8)
     ax.set_xticks(xpos, drivers, rotation=30 if len(drivers) > 5 else 0)
-    ax.set_ylabel(f"loss of skill ({importance.attrs.get('metric', 'metric')})")
     n_rep = importance.attrs.get("n_repeats", "")
-    ax.set_title(title or f"permutation importance, {where} (mean +- sd of {n_rep} repeats)")
-    return finish_figure(fig, path, overwrite)
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title or f"permutation importance, {where} (mean +- sd of {n_rep} repeats)",
+        ylabel=f"loss of skill ({importance.attrs.get('metric', 'metric')})",
+    )
 
 
 def _shares(shap: xr.Dataset, by: str | None, drivers: Any) -> tuple[xr.DataArray, str]:
@@ -176,6 +187,7 @@ def _lag_profile(ax: Any, shap: xr.Dataset, drivers: Any) -> None:
     ax.set_title("by lag, all windows")
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_shap_summary(
     shap: xr.Dataset,
     *,
@@ -195,8 +207,7 @@ def plot_shap_summary(
         Grouping of the shares: ``"igbp"`` (plant functional type), ``"site"``, or ``None``.
     drivers
         Drivers the shares are taken among (default: all).
-    path
-        Save the figure there.
+    %(output)s
 
     Returns
     -------
@@ -230,6 +241,7 @@ def plot_shap_summary(
     return finish_figure(fig, path, overwrite)
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_response_surface(
     surface: xr.Dataset,
     *,
@@ -250,10 +262,8 @@ def plot_response_surface(
         ``"change"`` (default, diverging colours centred at 0) or ``"response"``.
     group
         Label on the surface's grouping dim (``by="site"`` / ``"igbp"``), when present.
-    ax
-        Axes to draw into.
-    path
-        Save the figure there.
+    %(ax)s
+    %(output)s
 
     Returns
     -------
@@ -295,10 +305,14 @@ def plot_response_surface(
         cs = ax.pcolormesh(xs, ys, values, cmap=cmap, shading="nearest")
     units = da.attrs.get("units", "")
     fig.colorbar(cs, ax=ax, shrink=0.85).set_label(f"{variable} ({units})")
-    ax.set_xlabel(f"{x} offset ({surface[xo].attrs.get('units', '')})")
-    ax.set_ylabel(f"{y} offset ({surface[yo].attrs.get('units', '')})")
     ax.axvline(0.0, color="0.6", linewidth=0.5)
     ax.axhline(0.0, color="0.6", linewidth=0.5)
     where = f" at {group}" if group is not None else ""
-    ax.set_title(title or f"response to {x} and {y}{where} (hatched: little data)")
-    return finish_figure(fig, path, overwrite)
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title or f"response to {x} and {y}{where} (hatched: little data)",
+        xlabel=f"{x} offset ({surface[xo].attrs.get('units', '')})",
+        ylabel=f"{y} offset ({surface[yo].attrs.get('units', '')})",
+    )

@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._docstring import fill_doc
 from ..errors import GridError
-from .figure import figure_axes, finish_figure
+from .figure import FIGURE_DOCS, figure_axes, finish_axes
 
 __all__ = ["DAYS_PER_YEAR", "plot_map", "plot_mean_annual_nee", "plot_regional_totals"]
 
@@ -23,6 +24,7 @@ __all__ = ["DAYS_PER_YEAR", "plot_map", "plot_mean_annual_nee", "plot_regional_t
 DAYS_PER_YEAR = 365.25
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_map(
     da: xr.DataArray,
     *,
@@ -51,10 +53,8 @@ def plot_map(
         (98th percentile, so single outliers do not wash the map out).
     vmin, vmax
         Explicit limits (override ``center``'s).
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the figure there (see :func:`~fluxgrid.plots.save_figure`).
+    %(ax)s
+    %(path)s
 
     Returns
     -------
@@ -86,13 +86,18 @@ def plot_map(
     units = da.attrs.get("units", "")
     bar = fig.colorbar(mesh, ax=ax, shrink=0.85)
     bar.set_label(label or f"{da.attrs.get('long_name', da.name or '')} ({units})".strip())
-    ax.set_xlabel("longitude (degrees east)")
-    ax.set_ylabel("latitude (degrees north)")
     ax.set_aspect("equal", adjustable="box")
-    ax.set_title(title or str(da.attrs.get("long_name", da.name or "")))
-    return finish_figure(fig, path, overwrite)
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title or str(da.attrs.get("long_name", da.name or "")),
+        xlabel="longitude (degrees east)",
+        ylabel="latitude (degrees north)",
+    )
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_mean_annual_nee(
     nee: xr.DataArray,
     *,
@@ -110,10 +115,8 @@ def plot_mean_annual_nee(
     ----------
     nee
         NEE maps, dims ``(time, lat, lon)``, units gC m-2 d-1.
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the PNG there.
+    %(ax)s
+    %(output)s
 
     Returns
     -------
@@ -140,6 +143,7 @@ def plot_mean_annual_nee(
     )
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_regional_totals(
     table: xr.Dataset,
     *,
@@ -157,10 +161,8 @@ def plot_regional_totals(
         Result of :func:`fluxgrid.regions.regional_totals`, dims ``(region, year)``.
     variable
         ``"sink"`` (positive = uptake, default) or ``"total"``.
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the PNG there.
+    %(ax)s
+    %(output)s
 
     Returns
     -------
@@ -173,15 +175,19 @@ def plot_regional_totals(
             "(sink exists for NEE totals only)"
         )
     da = table[variable].transpose("region", "year")
-    fig, ax = figure_axes(ax, (7.0, 4.0))
+    _, ax = figure_axes(ax, (7.0, 4.0))
     years = da["year"].values
     for region in da["region"].values:
         ax.plot(years, da.sel(region=region).values, marker="o", label=str(region))
     ax.axhline(0.0, color="0.5", linewidth=0.8)
-    ax.set_xlabel("year")
-    ax.set_ylabel(f"{da.attrs.get('long_name', variable)} ({da.attrs.get('units', '')})")
     if years.size:
         ax.set_xticks(years)
-    ax.legend(loc="best", fontsize="small")
-    ax.set_title(title or f"regional {variable} ({da.attrs.get('sign_convention', '')})")
-    return finish_figure(fig, path, overwrite)
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title or f"regional {variable} ({da.attrs.get('sign_convention', '')})",
+        xlabel="year",
+        ylabel=f"{da.attrs.get('long_name', variable)} ({da.attrs.get('units', '')})",
+        legend={"loc": "best", "fontsize": "small"},
+    )

@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._docstring import fill_doc
 from ..errors import GridError
-from .figure import finish_figure, new_figure
+from .figure import FIGURE_DOCS, finish_figure, new_figure
 
 __all__ = ["plot_ssa_components"]
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_ssa_components(
     parts: xr.Dataset,
     variable: str,
@@ -41,8 +43,7 @@ def plot_ssa_components(
         sum of the components, which equals it).
     components
         Components to draw (default: all, in order).
-    path
-        Save the figure there (see :func:`~fluxgrid.plots.save_figure`).
+    %(output)s
 
     Returns
     -------

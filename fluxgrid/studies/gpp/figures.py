@@ -14,9 +14,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..._docstring import fill_doc
 from ...errors import GridError
 from ...plots.evaluation import part_mask
-from ...plots.figure import figure_axes, finish_figure, new_figure
+from ...plots.figure import FIGURE_DOCS, figure_axes, finish_axes, finish_figure, new_figure
 
 __all__ = ["plot_extreme_series", "plot_importance_ranking", "plot_score_boxes"]
 
@@ -52,6 +53,7 @@ def _box_panel(
         )
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_score_boxes(
     scores: xr.Dataset,
     *,
@@ -79,8 +81,7 @@ def plot_score_boxes(
         Panels and boxes drawn, in order (default: all).
     whis
         Whisker percentiles.
-    path
-        Save the figure there (see :func:`~fluxgrid.plots.save_figure`).
+    %(output)s
 
     Returns
     -------
@@ -138,6 +139,7 @@ def _shade_runs(ax: Any, t: np.ndarray, mask: np.ndarray) -> int:
     return len(starts)
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_extreme_series(
     predictions: dict[str, xr.Dataset],
     site: Any,
@@ -166,10 +168,8 @@ def plot_extreme_series(
         Draw the days of this part (``None``: every day with predictions).
     start, end
         Limit the time axis (dates).
-    ax
-        Axes to draw into (default: a new figure).
-    path
-        Save the figure there.
+    %(ax)s
+    %(output)s
 
     Returns
     -------
@@ -196,7 +196,7 @@ def plot_extreme_series(
         raise GridError(f"site {site!r} has no {part or 'predicted'} days to plot")
     window = slice(days[0], days[-1] + 1)
     t = ref["time"].values[window]
-    fig, ax = figure_axes(ax, (10.0, 3.4))
+    _, ax = figure_axes(ax, (10.0, 3.4))
     ext = (
         extremes.sel(site=site)
         .reindex(time=ref["time"].values, fill_value=False)
@@ -215,14 +215,18 @@ def plot_extreme_series(
             label=label.upper(),
         )
     units = first["obs"].attrs.get("units", "")
-    ax.set_ylabel(f"{first.attrs.get('target', 'target')} ({units})")
-    ax.legend(loc="upper right", fontsize="x-small", ncol=len(one) + 2)
-    ax.set_title(
-        title or f"{site}: {part or 'all'} days, {int(ext.sum())} extreme days in {n_events} events"
+    return finish_axes(
+        ax,
+        path,
+        overwrite,
+        title=title
+        or f"{site}: {part or 'all'} days, {int(ext.sum())} extreme days in {n_events} events",
+        ylabel=f"{first.attrs.get('target', 'target')} ({units})",
+        legend={"loc": "upper right", "fontsize": "x-small", "ncol": len(one) + 2},
     )
-    return finish_figure(fig, path, overwrite)
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_importance_ranking(
     ranking: xr.Dataset,
     *,
@@ -243,8 +247,7 @@ def plot_importance_ranking(
         (``median_rank``, ``rank_q25``, ``rank_q75`` on ``(model, driver)``).
     highlight
         Predictor drawn in a different colour (``None``: none).
-    path
-        Save the figure there.
+    %(output)s
 
     Returns
     -------

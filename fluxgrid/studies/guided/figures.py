@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..._docstring import fill_doc
 from ...errors import GridError
-from ...plots.figure import finish_figure, new_figure
+from ...plots.figure import FIGURE_DOCS, finish_figure, new_figure
 
 __all__ = ["plot_taylor"]
 
@@ -46,6 +47,7 @@ def _reference_arcs(ax: Any, refs: np.ndarray, tmax: float) -> None:
         ax.plot([0], [ref], marker="*", color="k", markersize=12, linestyle="none")
 
 
+@fill_doc(FIGURE_DOCS)
 def plot_taylor(
     stats: xr.Dataset,
     *,
@@ -66,8 +68,7 @@ def plot_taylor(
     normalize
         Divide each case's standard deviation by its observations' (the reference is at 1),
         so cases with different targets (e.g. seasonal and interannual NEE) share a diagram.
-    path
-        Save the figure there.
+    %(output)s
 
     Returns
     -------
