@@ -90,6 +90,14 @@ def test_guided_end_to_end_on_two_real_sites(result):
     assert (out / "predictions" / "lstm_interannual_end_to_end.nc").is_file()
 
 
+def test_result_prints_a_summary(result):
+    res, _out = result
+    text = repr(res)
+    assert text.startswith("GuidedResult(nee of 2 sites in 1 group(s): DBF 2")
+    assert "models: lstm, lasso" in text and "(6 trained runs" in text
+    assert len(text.splitlines()) == 4  # a summary, not the data
+
+
 def test_saved_scale_models_load_and_predict_the_same(result):
     from fluxgrid.runs import load_run
 

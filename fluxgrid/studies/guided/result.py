@@ -155,6 +155,19 @@ class GuidedResult:
     histories: dict[tuple[str, str, str], xr.Dataset]
     seconds: dict[str, float]
 
+    def __repr__(self) -> str:
+        groups = ", ".join(f"{g} {len(sites)}" for g, sites in self.data.groups.items())
+        n_sites = sum(len(sites) for sites in self.data.groups.values())
+        scales = sorted({key[2] for key in self.runs})
+        return (
+            f"GuidedResult({self.data.target} of {n_sites} sites in {len(self.data.groups)} "
+            f"group(s): {groups}\n"
+            f"  models: {', '.join(self.labels)}; scales: {', '.join(scales)} "
+            f"({len(self.runs)} trained runs, {self.data.decompose})\n"
+            f"  kinds: {', '.join(self._kinds())}; {sum(self.seconds.values()):.0f} s\n"
+            f"  see .scores(), .cross_scale(), .taylor(label), .contributions())"
+        )
+
     @property
     def labels(self) -> list[str]:
         """Model labels in configuration order."""
