@@ -338,7 +338,7 @@ def _radiation_dataset(
 
 
 def add_clearsky(
-    cube: xr.Dataset, *, config: ClearSkyConfig | None = None, lazy: bool = False
+    cube: xr.Dataset, *, config: ClearSkyConfig | None = None, lazy: bool | None = None
 ) -> xr.Dataset:
     """Add ``sw_clearsky`` (and ``sw_in_pot``) to a daily site cube.
 
@@ -350,7 +350,9 @@ def add_clearsky(
     config
         Model and integration step (:class:`fluxgrid.rs.config.ClearSkyConfig`).
     lazy
-        Keep the new variables Dask-backed.
+        Keep the new variables Dask-backed (one task per block of days). Default: lazy when
+        the cube is (any Dask-backed data variable), computed for an in-memory cube. Only
+        the per-site coordinates are ever computed up front (in one pass, where lazy).
 
     Returns
     -------
@@ -377,14 +379,17 @@ def add_clearsky(
             f"add_clearsky works on daily cubes (resolution 'DD'), got "
             f"{cube.attrs.get('resolution')!r}; aggregate with to_daily first"
         )
-    elevation = (
-        cube["elevation"].values if "elevation" in cube.coords else np.zeros(cube.sizes["site"])
-    )
+    if lazy is None:
+        lazy = any(v.chunks is not None for v in cube.data_vars.values())
+    names = [c for c in ("latitude", "longitude", "elevation", "utc_offset") if c in cube.coords]
+    computed = lazy_import("dask").compute(*[cube[c].data for c in names])
+    site_coords = dict(zip(names, computed, strict=True))
+    elevation = site_coords.get("elevation", np.zeros(cube.sizes["site"]))
     rad = clearsky_daily(
-        cube["latitude"].values,
-        cube["longitude"].values,
+        site_coords["latitude"],
+        site_coords["longitude"],
         elevation,
-        cube["utc_offset"].values,
+        site_coords["utc_offset"],
         cube.time.values,
         model=cfg.model,
         step_minutes=cfg.step_minutes,
