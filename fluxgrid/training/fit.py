@@ -25,9 +25,11 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import time
+import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +40,7 @@ from .._docstring import fill_doc
 from .._lazy import lazy_import
 from .._progress import track
 from ..config.experiment import TrainConfig
-from ..errors import ModelError, SplitError
+from ..errors import FluxgridWarning, ModelError, SplitError
 from ..prep.splits import PARTS, TRAIN, VAL
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,6 +54,7 @@ __all__ = [
     "Trainer",
     "amp_settings",
     "check_parts",
+    "cpu_bfloat16_lstm_ok",
     "fit_torch",
     "loss_function",
     "seed_everything",
@@ -94,15 +97,55 @@ def check_parts(index: WindowIndex | None, code: int, what: str) -> None:
         )
 
 
+@functools.lru_cache(maxsize=1)
+def cpu_bfloat16_lstm_ok() -> bool:
+    """Whether a bfloat16-autocast LSTM runs forward and backward on this CPU (probed once).
+
+    oneDNN has no bfloat16 LSTM kernel on some x86-64 CPUs (those without AVX-512 BF16 or
+    AMX, e.g. several AMD EPYC): autocast then fails with "could not create a primitive
+    descriptor for the LSTM forward propagation primitive". The probe is a 2-step LSTM of
+    4 units on 2 windows; its result is kept for the process.
+
+    Examples
+    --------
+    >>> isinstance(cpu_bfloat16_lstm_ok(), bool)
+    True
+    """
+    torch = lazy_import("torch")
+    try:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)
+            layer = torch.nn.LSTM(2, 4, batch_first=True)
+            x = torch.randn(2, 2, 2)
+            with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+                out, _ = layer(x)
+                loss = out.float().square().mean()
+            loss.backward()
+        return bool(torch.isfinite(loss).item())
+    except RuntimeError:
+        return False
+
+
 def amp_settings(config: TrainConfig, device: torch.device) -> tuple[Any, bool]:
     """Autocast dtype and whether mixed precision is on for ``device``.
 
-    float16 (with gradient scaling) runs on CUDA only; bfloat16 runs on CUDA and on CPU
-    (no gradient scaling needed).
+    float16 (with gradient scaling) runs on CUDA only; bfloat16 runs on CUDA and on CPUs
+    whose oneDNN has bfloat16 recurrent kernels (:func:`cpu_bfloat16_lstm_ok`). Where a
+    CPU has none, training falls back to float32 with a
+    :class:`~fluxgrid.errors.FluxgridWarning`.
     """
     torch = lazy_import("torch")
     dtype = torch.bfloat16 if config.amp_dtype == "bfloat16" else torch.float16
     on = bool(config.amp) and (device.type == "cuda" or dtype == torch.bfloat16)
+    if on and device.type == "cpu" and not cpu_bfloat16_lstm_ok():
+        warnings.warn(
+            "train.amp_dtype bfloat16: this CPU cannot run bfloat16 LSTM kernels (oneDNN "
+            "needs AVX-512 BF16 or AMX); training in float32 instead (set train.amp: false "
+            "to silence this warning)",
+            FluxgridWarning,
+            stacklevel=3,
+        )
+        return torch.float32, False
     return dtype, on
 
 
