@@ -21,6 +21,26 @@ HH = ROOT.parent / "shared" / "data" / "fluxnet2015" / "hh.zarr"
 MM = ROOT.parent / "shared" / "data" / "fluxnet2015" / "mm"
 SITES_CSV = ROOT.parent / "shared" / "data" / "fluxnet2015" / "sites.csv"
 
+#: the drivers of the daily reproductions
+DRIVERS = ("ta", "sw_in", "vpd")
+#: the split of the many-site reproductions: each site's last 20 % of days tested, the 20 %
+#: of training days before them validated
+TAIL_SPLIT = {"method": "temporal", "test_fraction": 0.2, "validation": "tail", "val_fraction": 0.2}
+
+
+def nee_data(
+    source: Path, sites: Sequence[str], drivers: Sequence[str] = DRIVERS, **extra: object
+) -> dict:
+    """The ``data`` section of a reproduction's experiment: NEE at ``sites``, QC >= 0.7."""
+    return {
+        "source": str(source),
+        "sites": list(sites),
+        "drivers": list(drivers),
+        "target": "nee",
+        "qc_threshold": 0.7,
+        **extra,
+    }
+
 
 INT_COLUMNS = ("n", "sites", "sites where best", "months", "windows", "train", "val", "test")
 

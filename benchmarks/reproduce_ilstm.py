@@ -38,6 +38,7 @@ from _repro_common import (
     ensure_dirs,
     machine,
     md_table,
+    nee_data,
     rel,
     write_text,
 )
@@ -50,7 +51,6 @@ from fluxgrid.plots import (
     plot_obs_pred,
     plot_scatter,
     plot_transfer_matrix,
-    save_figure,
 )
 from fluxgrid.prep.pipeline import load_data
 from fluxgrid.training import cross_site_transfer
@@ -72,6 +72,14 @@ MODELS: dict[str, dict] = {
 }
 
 
+#: cross-site transfer figures: model -> (file, title)
+TRANSFER_FIGURES = {
+    "ilstm": ("ilstm_transfer_r2.png", "iLSTM transfer R2 (published in parentheses)"),
+    "lstm": (
+        "ilstm_study_lstm_transfer_r2.png",
+        "LSTM transfer R2 (published iLSTM in parentheses)",
+    ),
+}
 #: per-site grid searches on the validation years (lowest validation MSE wins)
 SEARCH: dict[str, dict] = {
     "ilstm": {
@@ -89,13 +97,7 @@ def experiment(name: str, params: dict, epochs: int) -> ExperimentConfig:
     return from_dict(
         ExperimentConfig,
         {
-            "data": {
-                "source": str(HH),
-                "sites": SITES,
-                "drivers": ["ta", "sw_in", "vpd"],
-                "target": "nee",
-                "qc_threshold": 0.7,
-            },
+            "data": nee_data(HH, SITES),
             "split": {
                 "method": "random_years",
                 "test_fraction": 1 / 3,
@@ -212,33 +214,36 @@ def main() -> None:
 
     # ------------------------------------------------------------------ figures
     figs = {}
-    if "ilstm" in matrices:
-        figs["transfer_ilstm"] = FIGURES / "ilstm_transfer_r2.png"
-        save_figure(
+    for m, (name, title) in TRANSFER_FIGURES.items():
+        if m in matrices:
+            figs[f"transfer_{m}"] = FIGURES / name
             plot_transfer_matrix(
-                matrices["ilstm"],
+                matrices[m],
                 reference=published,
-                title="iLSTM transfer R2 (published in parentheses)",
-            ),
-            figs["transfer_ilstm"],
-            overwrite=True,
-        )
+                title=title,
+                path=figs[f"transfer_{m}"],
+                overwrite=True,
+            )
+    if "ilstm" in matrices:
         beta_rows = {}
         for site in SITES:
             run = runs_by_model["ilstm"][site]
             att = run.attention(cube.sel(site=[site]), part="test")
             beta_rows[site] = att.beta.mean("sample").to_pandas()
             figs[f"attention_{site}"] = FIGURES / f"ilstm_attention_{site}.png"
-            save_figure(
-                plot_attention(att, title=f"iLSTM attention at {site} (test windows)"),
-                figs[f"attention_{site}"],
+            plot_attention(
+                att,
+                title=f"iLSTM attention at {site} (test windows)",
+                path=figs[f"attention_{site}"],
                 overwrite=True,
             )
             own = preds_by_model["ilstm"][site].sel(site=[site])
             figs[f"obs_pred_{site}"] = FIGURES / f"ilstm_obs_pred_{site}.png"
-            save_figure(
-                plot_obs_pred(own, site, title=f"iLSTM at {site}, test years"),
-                figs[f"obs_pred_{site}"],
+            plot_obs_pred(
+                own,
+                site,
+                title=f"iLSTM at {site}, test years",
+                path=figs[f"obs_pred_{site}"],
                 overwrite=True,
             )
         beta = pd.DataFrame(beta_rows).T
@@ -247,20 +252,10 @@ def main() -> None:
             [preds_by_model["ilstm"][s].sel(site=[s]) for s in SITES], dim="site"
         )
         figs["scatter"] = FIGURES / "ilstm_scatter_test.png"
-        save_figure(
-            plot_scatter(diag_preds, title="iLSTM, test years of each site"),
-            figs["scatter"],
-            overwrite=True,
-        )
-    if "lstm" in matrices:
-        figs["transfer_lstm"] = FIGURES / "ilstm_study_lstm_transfer_r2.png"
-        save_figure(
-            plot_transfer_matrix(
-                matrices["lstm"],
-                reference=published,
-                title="LSTM transfer R2 (published iLSTM in parentheses)",
-            ),
-            figs["transfer_lstm"],
+        plot_scatter(
+            diag_preds,
+            title="iLSTM, test years of each site",
+            path=figs["scatter"],
             overwrite=True,
         )
 

@@ -30,10 +30,12 @@ from _repro_common import (
     HH,
     RESULTS,
     ROOT,
+    TAIL_SPLIT,
     Timer,
     ensure_dirs,
     machine,
     md_table,
+    nee_data,
     rel,
     write_text,
 )
@@ -83,19 +85,8 @@ def experiment(name: str, sites: list[str], lookback: int, quick: bool) -> Exper
     return from_dict(
         ExperimentConfig,
         {
-            "data": {
-                "source": str(HH),
-                "sites": sites,
-                "drivers": ["ta", "sw_in", "vpd"],
-                "target": "nee",
-                "qc_threshold": 0.7,
-            },
-            "split": {
-                "method": "temporal",
-                "test_fraction": 0.2,
-                "validation": "tail",
-                "val_fraction": 0.2,
-            },
+            "data": nee_data(HH, sites),
+            "split": TAIL_SPLIT,
             "windows": {"lookback": lookback, "static": ["doy", "latlon", "igbp"]},
             "model": {"name": name, "params": params},
             "train": {"lr": 1e-3, "loss": "mse", "seed": 0, "device": "auto", **train},

@@ -37,10 +37,12 @@ from _repro_common import (
     RESULTS,
     ROOT,
     SITES_CSV,
+    TAIL_SPLIT,
     Timer,
     ensure_dirs,
     machine,
     md_table,
+    nee_data,
     rel,
     write_text,
 )
@@ -85,20 +87,8 @@ def experiment(
     return from_dict(
         ExperimentConfig,
         {
-            "data": {
-                "source": str(MM),
-                "sites": sites,
-                "resolution": "monthly",
-                "drivers": drivers,
-                "target": "nee",
-                "qc_threshold": 0.7,
-            },
-            "split": {
-                "method": "temporal",
-                "test_fraction": 0.2,
-                "validation": "tail",
-                "val_fraction": 0.2,
-            },
+            "data": nee_data(MM, sites, drivers, resolution="monthly"),
+            "split": TAIL_SPLIT,
             "windows": {"lookback": 6, "static": list(static), "fill_gaps": 1},
             "model": MODEL,
             "train": {**TRAIN, **(train or {})},
