@@ -1,7 +1,8 @@
 """Real data bundled with fluxgrid: a FLUXNET2015 subset for the demo and the examples.
 
 Five FLUXNET2015 towers (US-MMS, US-UMB, DE-Hai, DE-Tha, FR-Pue), half-hourly 2007-2012,
-CC-BY-4.0; see ``README.md`` in this folder for the attribution.
+CC-BY-4.0, and the MODIS MCD12C1 (2019) IGBP land cover of the demo's map box (2-16 E,
+43-53 N, 0.05 degree); see ``README.md`` in this folder for the attribution.
 
 Examples
 --------
@@ -23,7 +24,7 @@ import xarray as xr
 from ..io.fluxnet_zarr import open_fluxnet_zarr
 from ..prep.resample import to_daily
 
-__all__ = ["DEMO_SITES", "demo_hh_path", "load_demo_cube", "load_demo_hh"]
+__all__ = ["DEMO_SITES", "demo_hh_path", "demo_land_cover_path", "load_demo_cube", "load_demo_hh"]
 
 #: sites of the bundled half-hourly subset (FLUXNET2015, CC-BY-4.0)
 DEMO_SITES = ("US-MMS", "US-UMB", "DE-Hai", "DE-Tha", "FR-Pue")
@@ -32,6 +33,14 @@ DEMO_SITES = ("US-MMS", "US-UMB", "DE-Hai", "DE-Tha", "FR-Pue")
 def demo_hh_path() -> Path:
     """Path of the bundled half-hourly FLUXNET2015 subset (5 sites, 2007-2012, Zarr)."""
     return Path(str(resources.files("fluxgrid.data").joinpath("fluxnet2015_hh_demo.zarr")))
+
+
+def demo_land_cover_path() -> Path:
+    """Path of the bundled MODIS MCD12C1 2019 land-cover cut (GeoTIFF, 2-16 E, 43-53 N).
+
+    Read it with :func:`fluxgrid.grids.open_land_cover`.
+    """
+    return Path(str(resources.files("fluxgrid.data").joinpath("MCD12C1.A2019001.006.demo.tif")))
 
 
 def load_demo_hh() -> xr.Dataset:

@@ -1,13 +1,19 @@
-"""How the bundled demo subset ``fluxnet2015_hh_demo.zarr`` was made (kept for provenance).
+"""How the bundled demo subsets were made (kept for provenance).
 
+``fluxnet2015_hh_demo.zarr``:
 It copies, byte for byte, the packed ``uint16`` values of five FLUXNET2015 sites for
 2007-2012 (UTC 2007-01-01 00:00 to 2013-01-01 12:00) out of the EXCITED-CO2 Zarr
 conversion of FLUXNET2015 FULLSET, keeping its encoding (scale_factor, add_offset,
 _FillValue) and attributes, so the demo exercises the same reader as the full store.
 
+``MCD12C1.A2019001.006.demo.tif``: the MODIS MCD12C1 (collection 6, 2019) IGBP land-cover
+GeoTIFF cut, values unchanged (0 water, 1..16 IGBP, 255 fill), to the demo's driver-grid box
+(2-16 E, 43-53 N, 200 x 280 cells of 0.05 degree).
+
 Run from the repository root::
 
-    python -m fluxgrid.data._make_subset ../shared/data/fluxnet2015/hh.zarr
+    python -m fluxgrid.data._make_subset path/to/fluxnet2015/hh.zarr
+    python -m fluxgrid.data._make_subset path/to/MCD12C1.A2019001.006.2020220162300.tif
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from fluxgrid.io.fluxnet_zarr import open_fluxnet_zarr
 
 SITES = ["US-MMS", "US-UMB", "DE-Hai", "DE-Tha", "FR-Pue"]
 PERIOD = slice("2006-12-31T12:00", "2013-01-01T12:00")
+LAND_COVER_BOX = (2.0, 43.0, 16.0, 53.0)  # lon_min, lat_min, lon_max, lat_max
 
 
 def main(source: str) -> None:
@@ -60,5 +67,21 @@ def main(source: str) -> None:
     sub.to_zarr(target, zarr_format=2, consolidated=True, mode="w")
 
 
+def land_cover(source: str) -> None:
+    """Write the MCD12C1 cut next to this file (GeoTIFF, deflate, the product's codes)."""
+    import rioxarray
+
+    lon0, lat0, lon1, lat1 = LAND_COVER_BOX
+    raw = rioxarray.open_rasterio(source)
+    cut = raw.sel(x=slice(lon0, lon1), y=slice(lat1, lat0))
+    cut.attrs.update(
+        source=Path(source).name,
+        references="Friedl, M., Sulla-Menashe, D. MCD12C1 MODIS/Terra+Aqua Land Cover Type "
+        "Yearly L3 Global 0.05Deg CMG V006, NASA LP DAAC, doi:10.5067/MODIS/MCD12C1.006",
+    )
+    cut.rio.to_raster(Path(__file__).with_name("MCD12C1.A2019001.006.demo.tif"), compress="deflate")
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    arg = sys.argv[1]
+    land_cover(arg) if arg.lower().endswith(".tif") else main(arg)

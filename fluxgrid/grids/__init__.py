@@ -11,8 +11,8 @@ One module a job, each importing only those above it in this list:
   :func:`open_raster` (GeoTIFF, MODIS), :func:`write_grid` (Zarr), chunk plans.
 * :mod:`~fluxgrid.grids.era5` -- ERA5 / ERA5-Land hourly fields -> daily drivers
   (:func:`era5_to_daily`, :func:`read_era5`, accumulation conventions, VPD).
-* :mod:`~fluxgrid.grids.landcover` -- IGBP class fractions, land masks, dominant
-  vegetation types.
+* :mod:`~fluxgrid.grids.landcover` -- land-cover products (:func:`open_land_cover`,
+  MODIS MCD12C1/MCD12Q1), IGBP class fractions, land masks, dominant vegetation types.
 * :mod:`~fluxgrid.grids.sites` -- grid pixels as a ``(site, time)`` cube and back.
 * :mod:`~fluxgrid.grids.prepare` -- daily drivers checked and completed for inference, or
   built from a :class:`fluxgrid.config.DriversConfig`.
@@ -39,7 +39,16 @@ from .era5 import (
     read_era5,
     saturation_vapour_pressure,
 )
-from .landcover import IGBP_CLASSES, class_fractions, land_mask, vegetation_mask, vegetation_type
+from .landcover import (
+    IGBP_CLASSES,
+    LAND_COVER_SCHEMES,
+    check_fractions,
+    class_fractions,
+    land_mask,
+    open_land_cover,
+    vegetation_mask,
+    vegetation_type,
+)
 from .prepare import drivers_from_config, prepare_drivers
 from .regrid import conservative_weights, regrid
 from .sites import grid_to_sites, sites_to_grid
@@ -49,7 +58,9 @@ __all__ = [
     "DRIVER_VARIABLES",
     "ERA5_SOURCES",
     "IGBP_CLASSES",
+    "LAND_COVER_SCHEMES",
     "cell_edges",
+    "check_fractions",
     "class_fractions",
     "conservative_weights",
     "detect_accumulation",
@@ -61,6 +72,7 @@ __all__ = [
     "land_mask",
     "make_grid",
     "open_grid",
+    "open_land_cover",
     "open_raster",
     "prepare_drivers",
     "read_era5",
