@@ -1,11 +1,29 @@
-"""Helpers shared by the ``bench_*.py`` scripts: peak resident memory of this process."""
+"""Helpers shared by the ``bench_*.py`` scripts: peak resident memory, shared-data options."""
 
 from __future__ import annotations
 
+import argparse
 import threading
 import time
 
 import psutil
+
+from fluxgrid.testing import shared_data_path
+
+
+def shared_data_option(
+    parser: argparse.ArgumentParser, flag: str, relative: str, help: str | None = None
+) -> None:
+    """Add ``flag``, a path defaulting to ``relative`` in the shared real-data folder.
+
+    Where that folder is not there (:func:`fluxgrid.testing.shared_data_path`), the option
+    is required.
+    """
+    shared = shared_data_path()
+    default = shared / relative if shared else None
+    parser.add_argument(
+        flag, default=str(default) if default else None, required=default is None, help=help
+    )
 
 
 class PeakRSS:

@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import xarray as xr
-from _bench_common import PeakRSS
+from _bench_common import PeakRSS, shared_data_option
 
 from fluxgrid import catalog
 from fluxgrid.io.fluxnet import read_fluxnet
 from fluxgrid.io.metadata import read_site_metadata
-from fluxgrid.testing import shared_data_path
 
 
 def naive_read(folder: Path) -> xr.Dataset:
@@ -60,9 +59,7 @@ def timed(func, repeat: int):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = shared_data_path()
-    default = shared / "fluxnet2015" / "mm" if shared else None
-    parser.add_argument("--mm", default=str(default) if default else None, required=not default)
+    shared_data_option(parser, "--mm", "fluxnet2015/mm")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     folder = Path(args.mm)

@@ -20,18 +20,15 @@ import time
 
 import dask
 import xarray as xr
-from _bench_common import PeakRSS
+from _bench_common import PeakRSS, shared_data_option
 
 from fluxgrid.io.fluxnet_zarr import open_fluxnet_zarr
 from fluxgrid.prep.resample import to_daily
-from fluxgrid.testing import shared_data_path
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    shared = shared_data_path()
-    default = shared / "fluxnet2015" / "hh.zarr" if shared else None
-    parser.add_argument("--hh", default=str(default) if default else None, required=not default)
+    shared_data_option(parser, "--hh", "fluxnet2015/hh.zarr")
     parser.add_argument("--naive-sites", type=int, default=4)
     args = parser.parse_args()
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _bench_common import PeakRSS
+from _bench_common import PeakRSS, shared_data_option
 
 
 def bench_clearsky(hh: Path, years: int, loop_sites: int) -> None:
@@ -199,8 +199,7 @@ def xr_offsets(cube, items, lon):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "fluxnet2015" / "hh.zarr"
-    parser.add_argument("--hh", default=str(default))
+    shared_data_option(parser, "--hh", "fluxnet2015/hh.zarr")
     parser.add_argument("--years", type=int, default=24)
     parser.add_argument("--loop-sites", type=int, default=6)
     parser.add_argument("--s2-dates", type=int, default=73)

@@ -40,13 +40,13 @@ import tracemalloc
 import dask
 import numpy as np
 import scipy.fft as sfft
+from _bench_common import shared_data_option
 from scipy.sparse.linalg import svds
 from threadpoolctl import threadpool_limits
 
 import fluxgrid
 from fluxgrid.prep.ssa import MONTH_DAYS, ssa, ssa_decompose
 from fluxgrid.prep.ssa_core import dominant_period, record_spans
-from fluxgrid.testing import shared_data_path
 
 SEASONAL_MAX = 16 * MONTH_DAYS
 TREND_MIN = 128 * MONTH_DAYS
@@ -75,10 +75,10 @@ def textbook_ssa(x: np.ndarray, window: float, rank: int, n_pad: int) -> np.ndar
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    default = shared_data_path()
-    parser.add_argument(
+    shared_data_option(
+        parser,
         "--zarr",
-        default=str(default / "fluxnet2015" / "hh.zarr") if default else None,
+        "fluxnet2015/hh.zarr",
         help="FLUXNET2015 half-hourly Zarr store (default: ../shared/data/fluxnet2015/hh.zarr)",
     )
     parser.add_argument("--sites", type=int, default=None, help="first N sites only")
@@ -88,8 +88,6 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=26, help="sites per Dask chunk")
     parser.add_argument("--skip-naive", action="store_true", help="skip the textbook loop")
     args = parser.parse_args()
-    if args.zarr is None:
-        parser.error("no --zarr given and ../shared/data is not available")
 
     print(f"cpu cores visible: {os.cpu_count()}; dask threads: {args.workers}")
     start = time.perf_counter()

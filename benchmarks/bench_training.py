@@ -21,11 +21,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
-from _bench_common import PeakRSS
+from _bench_common import PeakRSS, shared_data_option
 
 from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.models import get_model
@@ -57,8 +56,7 @@ class NaiveWindows(torch.utils.data.Dataset):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    default = Path(__file__).resolve().parents[2] / "shared" / "data" / "fluxnet2015" / "hh.zarr"
-    parser.add_argument("--hh", default=str(default))
+    shared_data_option(parser, "--hh", "fluxnet2015/hh.zarr")
     parser.add_argument("--naive-batches", type=int, default=20)
     parser.add_argument("--fast-batches", type=int, default=400)
     parser.add_argument("--device", default="auto")
