@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fluxgrid.errors import ColumnError, DataNotFoundError
+from fluxgrid.errors import ColumnError, ConfigError, DataNotFoundError
 from fluxgrid.prep.qc import REASONS, qc_mask
 
 
@@ -45,8 +45,10 @@ def test_sites_with_too_little_valid_data_are_dropped(demo_cube):
 
 
 def test_bad_qc_arguments(demo_cube):
-    with pytest.raises(ColumnError, match="threshold"):
+    with pytest.raises(ConfigError, match=r"QC threshold 70: .* between 0 and 1.*--qc"):
         qc_mask(demo_cube, threshold=70)
+    with pytest.raises(ConfigError, match=r"min_valid_fraction -3: .*--min-valid-fraction"):
+        qc_mask(demo_cube, min_valid_fraction=-3)
     with pytest.raises(DataNotFoundError, match="reco_nt"):
         qc_mask(demo_cube, targets=["reco_nt"])
     with pytest.raises(ColumnError, match="nee_qc"):

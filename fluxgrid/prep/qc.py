@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import xarray as xr
 
 from .. import catalog
-from ..errors import ColumnError, DataNotFoundError
+from ..errors import ColumnError, ConfigError, DataNotFoundError
 
 __all__ = ["REASONS", "qc_mask"]
 
@@ -69,13 +69,22 @@ def qc_mask(
     Raises
     ------
     ColumnError
-        If a target has no QC companion or ``threshold`` is outside [0, 1].
+        If a target has no QC companion.
+    ConfigError
+        If ``threshold`` or ``min_valid_fraction`` is outside [0, 1].
     DataNotFoundError
         If none of ``targets`` is in the cube.
     """
     if not 0 <= threshold <= 1:
-        raise ColumnError(
-            "threshold", expected="a QC fraction between 0 and 1", found=str(threshold)
+        raise ConfigError(
+            f"QC threshold {threshold}: expected a QC fraction between 0 and 1, e.g. 0.7 "
+            "(qc_mask threshold=; command line: --qc; experiment config: data.qc_threshold)"
+        )
+    if not 0 <= min_valid_fraction <= 1:
+        raise ConfigError(
+            f"min_valid_fraction {min_valid_fraction}: expected a share between 0 and 1, e.g. "
+            "0.6 (command line: --min-valid-fraction; experiment config: "
+            "data.min_valid_fraction)"
         )
     names = _target_names(ds, targets)
     record = _site_record(ds)

@@ -29,7 +29,7 @@ import xarray as xr
 
 from .. import catalog
 from ..catalog.units import convert, normalise
-from ..errors import ColumnError, MetadataError, TimestampError
+from ..errors import ColumnError, ConfigError, MetadataError, TimestampError
 
 __all__ = ["daily_layout", "to_daily", "to_monthly"]
 
@@ -37,20 +37,60 @@ _DAY = np.timedelta64(1, "D")
 
 
 # --------------------------------------------------------------------------- layout
+def _describe_step(step: np.timedelta64) -> str:
+    """A time step in words: ``30 minutes``, ``1 day``, ``31 days``."""
+    minutes = step / np.timedelta64(1, "m")
+    if minutes % 1440 == 0:
+        days = int(minutes // 1440)
+        return f"{days} day{'s' if days != 1 else ''}"
+    if minutes >= 1 and minutes % 1 == 0:
+        return f"{int(minutes)} minute{'s' if minutes != 1 else ''}"
+    return f"{step / np.timedelta64(1, 's'):g} seconds"
+
+
+#: codes of resolutions that are daily or coarser (not an input of :func:`to_daily`)
+_NOT_SUB_DAILY = {"DD": "daily", "WW": "weekly", "MM": "monthly", "YY": "yearly"}
+
+
+def _check_sub_daily(ds: xr.Dataset) -> None:
+    """Refuse a cube that is already daily or coarser (by its resolution attribute)."""
+    res = ds.attrs.get("resolution")
+    if res in _NOT_SUB_DAILY:
+        raise TimestampError(
+            f"to_daily needs a half-hourly or hourly cube, but this cube is "
+            f"{_NOT_SUB_DAILY[res]} (attrs resolution {res!r}); use it as it is"
+            + (", or to_monthly for months" if res == "DD" else "")
+        )
+
+
 def _regular_step(time: np.ndarray) -> np.timedelta64:
     if time.size < 2:
         raise TimestampError("a sub-daily cube needs at least two time stamps")
     steps = np.diff(time)
     step = steps[0]
+    if (steps >= _DAY).all():
+        raise TimestampError(
+            f"to_daily needs a half-hourly or hourly cube, but its time steps are "
+            f"{_describe_step(steps.min())} or longer (daily or coarser data); use it as it is"
+        )
     if not np.all(steps == step):
         bad = int(np.flatnonzero(steps != step)[0])
         raise TimestampError(
-            f"time axis is not regular: step {steps[bad]} after {time[bad]} differs from {step}; "
+            f"time axis is not regular: a step of {_describe_step(steps[bad])} after "
+            f"{time[bad]} differs from the first step ({_describe_step(step)}); "
             "reindex the cube onto a regular half-hourly or hourly axis first"
         )
     if step <= np.timedelta64(0, "s") or _DAY % step != np.timedelta64(0, "s"):
-        raise TimestampError(f"time step {step} does not divide one day")
+        raise TimestampError(f"time step {_describe_step(step)} does not divide one day")
     return step
+
+
+def _check_share(value: float, name: str) -> None:
+    if not 0 <= value <= 1:
+        raise ConfigError(
+            f"{name}={value}: expected a share between 0 and 1 (e.g. 0.5; command line: "
+            f"--{name.replace('_', '-')})"
+        )
 
 
 def daily_layout(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray, int]:
@@ -233,14 +273,15 @@ def to_daily(
     Raises
     ------
     TimestampError
-        For an irregular time axis or one shorter than a day.
+        For an irregular time axis, one shorter than a day, or a cube that is daily or
+        coarser already.
     MetadataError
         For UTC stamps without ``utc_offset``.
+    ConfigError
+        ``min_coverage`` outside 0..1.
     """
-    if not 0 <= min_coverage <= 1:
-        raise ColumnError(
-            "min_coverage", expected="a share between 0 and 1", found=str(min_coverage)
-        )
+    _check_share(min_coverage, "min_coverage")
+    _check_sub_daily(ds)
     days, first_index, per_day = daily_layout(ds)
     n_days = len(days)
     first = xr.DataArray(first_index, dims="site")
@@ -342,6 +383,7 @@ def to_monthly(
         Dims ``(site, time)`` with ``time`` at the first day of each month; ``<var>_qc`` is
         the mean daily QC fraction; ``attrs["resolution"] == "MM"``.
     """
+    _check_share(min_coverage, "min_coverage")
     time = ds["time"].values.astype("datetime64[ns]")
     if time.size and not np.all(np.diff(time) == _DAY):
         raise TimestampError(
