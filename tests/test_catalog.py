@@ -90,3 +90,40 @@ def test_unit_errors_name_the_problem():
         convert(np.array([1.0]), "degC", "W m-2", what="TA")
     assert normalise("W/m2") == "W m-2"
     assert normalise("µmol CO2 m-2 s-1") == "umolCO2 m-2 s-1"
+
+
+@pytest.mark.parametrize(
+    ("spelling", "canonical"),
+    [
+        ("W/m2", "W m-2"),
+        ("W m**-2", "W m-2"),
+        ("W m^-2", "W m-2"),
+        ("J m-2 s-1", "W m-2"),
+        ("MJ.m-2.d-1", "MJ m-2 d-1"),
+        ("mm/day", "mm d-1"),
+        ("mm day-1", "mm d-1"),
+        ("percent", "%"),
+        ("kg m-2", "mm"),
+        ("degree_Celsius", "degC"),
+        ("m.s-1", "m s-1"),
+        ("µmol m⁻² s⁻¹", "umol m-2 s-1"),
+        ("gC m-2 yr-1", "gC m-2 y-1"),
+    ],
+)
+def test_udunits_spellings_of_known_units(spelling, canonical):
+    assert normalise(spelling) == canonical
+
+
+def test_udunits_spellings_convert_by_their_dimensions():
+    one = np.array([1.0])
+    # ERA5-style water fluxes: 1 kg m-2 of water is 1 mm
+    np.testing.assert_allclose(convert(one, "kg/m2/s", "mm/day"), [86400.0])
+    np.testing.assert_allclose(convert(one, "kg m-2 s-1", "mm d-1"), [86400.0])
+    np.testing.assert_allclose(convert(one, "kgC m-2 s-1", "gC m-2 d-1"), [8.64e7])
+    np.testing.assert_allclose(convert(one, "gCO2/m2/d", "gC m-2 d-1"), [12.011 / 44.0095])
+    np.testing.assert_allclose(convert(one, "kJ m-2 h-1", "W m-2"), [1000 / 3600])
+    with pytest.raises(UnitError, match="different quantities"):
+        convert(one, "kg/m2/s", "W m-2")
+    for bad in ("furlong/fortnight", "kg m-2 / s m", "m-"):
+        with pytest.raises(UnitError, match="unknown unit"):
+            normalise(bad)

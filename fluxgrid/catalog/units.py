@@ -1,8 +1,12 @@
 """Unit conversion to canonical units, done once at the reading boundary.
 
-Only the units that flux and meteorological tables actually use are known; anything else is
-refused with a :class:`~fluxgrid.errors.UnitError` listing the accepted spellings. Totals per
-calendar month or year (``gC m-2 mon-1``) need the time axis to become daily rates.
+The units that flux and meteorological tables use are known by name (with their usual
+spellings, ``W/m2``, ``mm/day``, ``percent``); any other spelling in the UDUNITS grammar
+(products of prefixed symbols with integer exponents, ``/`` for division: ``kg/m2/s``,
+``kg m**-2 s^-1``, ``MJ.m-2.d-1``) is parsed into SI dimensions and matched to the quantity it
+measures, so ``kg m-2 s-1`` of water converts to ``mm d-1``. A unit that is neither is refused
+with a :class:`~fluxgrid.errors.UnitError` listing the known ones. Totals per calendar month or
+year (``gC m-2 mon-1``) need the time axis to become daily rates.
 
 Examples
 --------
@@ -12,11 +16,14 @@ Examples
 array([0.])
 >>> round(float(convert(np.array([1.0]), "umolCO2 m-2 s-1", "gC m-2 d-1")[0]), 6)
 1.03775
+>>> convert(np.array([1.0]), "kg/m2/s", "mm/day")
+array([86400.])
 """
 
 from __future__ import annotations
 
 import re
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -146,28 +153,170 @@ _ALIASES = {
     "fraction": "1",
     "adimensional": "1",
     "nondimensional": "1",
+    "degree_celsius": "degC",
+    "degrees_celsius": "degC",
+    "degree_c": "degC",
+    "degrees_c": "degC",
+    "deg_c": "degC",
+    "degk": "K",
+    "degree_kelvin": "K",
+    "degrees_kelvin": "K",
 }
+
+# UDUNITS symbols: symbol -> (factor to SI, dimension exponents (kg, m, s, mol, gC))
+_M, _L, _T, _N, _C = range(5)
+
+
+def _dims(**exp: int) -> tuple[int, ...]:
+    out = [0] * 5
+    for name, e in exp.items():
+        out[{"M": _M, "L": _L, "T": _T, "N": _N, "C": _C}[name]] = e
+    return tuple(out)
+
+
+_SYMBOLS: dict[str, tuple[float, tuple[int, ...]]] = {
+    "g": (1e-3, _dims(M=1)),
+    "t": (1e3, _dims(M=1)),
+    "m": (1.0, _dims(L=1)),
+    "s": (1.0, _dims(T=1)),
+    "sec": (1.0, _dims(T=1)),
+    "second": (1.0, _dims(T=1)),
+    "min": (60.0, _dims(T=1)),
+    "minute": (60.0, _dims(T=1)),
+    "h": (3600.0, _dims(T=1)),
+    "hr": (3600.0, _dims(T=1)),
+    "hour": (3600.0, _dims(T=1)),
+    "d": (86400.0, _dims(T=1)),
+    "day": (86400.0, _dims(T=1)),
+    "Pa": (1.0, _dims(M=1, L=-1, T=-2)),
+    "bar": (1e5, _dims(M=1, L=-1, T=-2)),
+    "J": (1.0, _dims(M=1, L=2, T=-2)),
+    "W": (1.0, _dims(M=1, L=2, T=-3)),
+    "mol": (1.0, _dims(N=1)),
+    "l": (1e-3, _dims(L=3)),
+    "L": (1e-3, _dims(L=3)),
+    # carbon: grams of carbon, whatever the species weighed
+    "gC": (1.0, _dims(C=1)),
+    "gCO2": (12.011 / 44.0095, _dims(C=1)),
+    "molC": (12.011, _dims(C=1)),
+    "molCO2": (12.011, _dims(C=1)),
+}
+# calendar periods (a rate per month or year is a total over a varying number of days)
+_PERIODS = {
+    "mon": "month",
+    "month": "month",
+    "y": "year",
+    "yr": "year",
+    "year": "year",
+    "a": "year",
+}
+_PREFIXES = {
+    "G": 1e9, "M": 1e6, "k": 1e3, "h": 1e2, "da": 1e1, "d": 1e-1, "c": 1e-2, "m": 1e-3,
+    "u": 1e-6, "µ": 1e-6, "μ": 1e-6, "n": 1e-9,
+}  # fmt: skip
+_SUPERSCRIPTS = str.maketrans("⁻⁰¹²³⁴⁵⁶⁷⁸⁹", "-0123456789")
+
+
+def _symbol(sym: str) -> tuple[float, tuple[int, ...]] | None:
+    """SI factor and dimensions of a (prefixed) symbol, or None if unknown."""
+    if sym in _SYMBOLS:
+        return _SYMBOLS[sym]
+    for prefix in sorted(_PREFIXES, key=len, reverse=True):
+        base = sym[len(prefix) :]
+        if sym.startswith(prefix) and base in _SYMBOLS:
+            factor, dims = _SYMBOLS[base]
+            return _PREFIXES[prefix] * factor, dims
+    return None
+
+
+def _parse(units: str) -> tuple[float, tuple[int, ...], str | None] | None:
+    """``(SI factor, dimensions, calendar period)`` of a UDUNITS product, or None."""
+    text = str(units).strip().translate(_SUPERSCRIPTS)
+    text = text.replace("**", "").replace("^", "").replace("·", " ").replace("*", " ")
+    text = re.sub(r"(?<=[A-Za-z0-9])\.(?=[A-Za-z])", " ", text)  # "m.s-1" (UDUNITS dot)
+    factor, dims, period = 1.0, [0] * 5, None
+    for k, part in enumerate(text.split("/")):
+        terms = part.split()
+        if not terms or (k and len(terms) > 1):
+            return None  # "a/b c" is ambiguous; UDUNITS reads it as (a/b) c, users rarely mean it
+        for term in terms:
+            hit = re.fullmatch(r"([A-Za-zµμ]+?(?:CO2)?)(-?\d+)?", term)
+            if hit is None:
+                return None
+            sym, exp = hit.group(1), int(hit.group(2) or 1) * (-1 if k else 1)
+            if sym in _PERIODS and exp == -1 and period is None:
+                period = _PERIODS[sym]
+                continue
+            found = _symbol(sym)
+            if found is None:
+                return None
+            factor *= found[0] ** exp
+            dims = [d + exp * e for d, e in zip(dims, found[1], strict=True)]
+    if dims[_M] == 1 and dims[_L] == -2 and not dims[_C]:
+        # mass of water per area is a depth: 1 kg m-2 = 1 mm
+        dims[_M], dims[_L], factor = 0, 1, factor * 1e-3
+    return factor, tuple(dims), period
+
+
+@cache
+def _parsed_table() -> list[tuple[str, float, tuple[int, ...], str | None]]:
+    """The known units that have dimensions, parsed (to match other spellings against)."""
+    out = []
+    for name in _UNITS:
+        parsed = _parse(name)
+        if parsed is not None and any(parsed[1]):
+            out.append((name, *parsed))
+    return out
+
+
+@cache
+def _entry(units: str) -> tuple[str, tuple[str, float, float, str | None]]:
+    """Canonical spelling and ``(dimension, factor to base, offset, period)`` of ``units``."""
+    if units in _UNITS:
+        return units, _UNITS[units]
+    key = re.sub(r"\s+", " ", str(units).strip().lower())
+    if key in _ALIASES:
+        return _ALIASES[key], _UNITS[_ALIASES[key]]
+    parsed = _parse(units)
+    if parsed is not None and any(parsed[1]):
+        factor, dims, period = parsed
+        same = [row for row in _parsed_table() if row[2] == dims and row[3] == period]
+        for name, k_factor, _, _ in same:
+            if np.isclose(factor, k_factor, rtol=1e-9, atol=0):
+                return name, _UNITS[name]
+        if same:
+            name, k_factor = same[0][:2]
+            dimension, to_base, offset, _ = _UNITS[name]
+            spelled = re.sub(r"\s+", " ", str(units).strip())
+            return spelled, (dimension, to_base * factor / k_factor, offset, period)
+    raise UnitError(
+        f"unknown unit {units!r}; known units: {', '.join(_UNITS)} (or any UDUNITS spelling "
+        "of them, e.g. 'W/m2', 'kg m-2 s-1')"
+    )
 
 
 def normalise(units: str) -> str:
     """Canonical spelling of a unit string, e.g. ``"W/m2"`` -> ``"W m-2"``.
 
+    A UDUNITS spelling equal to a known unit gives that unit (``"kg/m2/s"`` is not one and
+    stays ``"kg/m2/s"``, a precipitation rate).
+
     Raises
     ------
     UnitError
         If the unit is not known; the message lists what is accepted.
+
+    Examples
+    --------
+    >>> normalise("W/m2"), normalise("mm/day"), normalise("percent"), normalise("J m**-2 s^-1")
+    ('W m-2', 'mm d-1', '%', 'W m-2')
     """
-    if units in _UNITS:
-        return units
-    key = re.sub(r"\s+", " ", str(units).strip().lower())
-    if key in _ALIASES:
-        return _ALIASES[key]
-    raise UnitError(f"unknown unit {units!r}; known units: {', '.join(_UNITS)}")
+    return _entry(units)[0]
 
 
 def same_dimension(a: str, b: str) -> bool:
     """Whether units ``a`` and ``b`` measure the same quantity (convertible)."""
-    return _UNITS[normalise(a)][0] == _UNITS[normalise(b)][0]
+    return _entry(a)[1][0] == _entry(b)[1][0]
 
 
 def _days_in_period(time: np.ndarray | pd.DatetimeIndex, period: str) -> np.ndarray:
@@ -204,15 +353,15 @@ def convert(
     numpy.ndarray
         Converted values, float.
     """
-    src, dst = normalise(from_units), normalise(to_units)
+    (src, info_s), (dst, info_d) = _entry(from_units), _entry(to_units)
     if src == dst:
         return (
             np.asarray(values, dtype="float64")
             if np.asarray(values).dtype.kind in "iub"
             else values
         )
-    dim_s, fac_s, off_s, per_s = _UNITS[src]
-    dim_d, fac_d, off_d, per_d = _UNITS[dst]
+    dim_s, fac_s, off_s, per_s = info_s
+    dim_d, fac_d, off_d, per_d = info_d
     if dim_s != dim_d:
         raise UnitError(
             f"{what}: cannot convert {from_units!r} to {to_units!r} (different quantities)"
