@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime
+import re
+from collections.abc import Callable
 
 __all__ = [
     "add_demo",
@@ -13,7 +16,88 @@ __all__ = [
     "add_run",
     "add_train",
     "add_upscale",
+    "date_text",
+    "fraction",
 ]
+
+
+def fraction(option: str) -> Callable[[str], float]:
+    """An argparse ``type`` for a share between 0 and 1; the message names ``option``.
+
+    Examples
+    --------
+    >>> fraction("--qc")("0.7")
+    0.7
+    >>> fraction("--qc")("5")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: 5 is outside 0..1; --qc takes a fraction between 0 and 1, e.g. 0.7
+    """
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{option} {text!r} is not a number; expected a fraction between 0 and 1, e.g. 0.7"
+            ) from None
+        if not 0 <= value <= 1:
+            raise argparse.ArgumentTypeError(
+                f"{text} is outside 0..1; {option} takes a fraction between 0 and 1, e.g. 0.7"
+            )
+        return value
+
+    parse.__name__ = "fraction"
+    return parse
+
+
+_PARTIAL_DATE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+def date_text(text: str) -> str:
+    """An argparse ``type`` for a date (YYYY-MM-DD, YYYY-MM or YYYY), checked, kept as text.
+
+    Examples
+    --------
+    >>> date_text("2012-06-30")
+    '2012-06-30'
+    >>> date_text("2012-13-01")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: '2012-13-01' is not a date; expected YYYY-MM-DD (or YYYY-MM, ...
+    """
+    match = _PARTIAL_DATE.match(text.strip())
+    try:
+        if match:
+            datetime.date(int(match.group(1)), int(match.group(2) or 1), 1)
+        else:
+            datetime.datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a date; expected YYYY-MM-DD (or YYYY-MM, YYYY), e.g. 2012-01-01"
+        ) from None
+    return text.strip()
+
+
+class _Period(argparse.Action):
+    """``--period START END``: two dates, the start not after the end."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: list[str],
+        option_string: str | None = None,
+    ) -> None:
+        start, end = values
+        if _date_key(start) > _date_key(end):
+            parser.error(f"argument {option_string}: start {start} is after end {end}")
+        setattr(namespace, self.dest, values)
+
+
+def _date_key(text: str) -> str:
+    """A date as sortable text (YYYY -> YYYY-01-01, YYYY-MM -> YYYY-MM-01)."""
+    return {4: f"{text}-01-01", 7: f"{text}-01"}.get(len(text), text)
 
 
 def add_ingest(p: argparse.ArgumentParser) -> None:
@@ -44,23 +128,30 @@ def add_ingest(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--min-coverage",
-        type=float,
+        type=fraction("--min-coverage"),
         default=0.5,
-        help="share of records a day (or days a month) needs to be kept",
+        metavar="FRACTION",
+        help="share of records a day (or days a month) needs to be kept (0-1, default 0.5)",
     )
     p.add_argument(
         "--qc",
-        type=float,
+        type=fraction("--qc"),
         default=None,
         metavar="FRACTION",
-        help="mask targets whose QC fraction is below FRACTION (e.g. 0.7)",
+        help="mask targets whose QC fraction is below FRACTION (0-1, e.g. 0.7)",
     )
     p.add_argument(
         "--min-valid-fraction",
-        type=float,
+        type=fraction("--min-valid-fraction"),
         default=0.6,
         metavar="FRACTION",
         help="with --qc: drop sites with a smaller share of valid target values (default 0.6)",
+    )
+    p.add_argument(
+        "--drop-torn-last-line",
+        action="store_true",
+        help="FLUXNET files: leave out a last line that is cut short (truncated download) "
+        "and report it, instead of refusing the file",
     )
     p.add_argument("--append", action="store_true", help="add the sites to an existing store")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
@@ -150,7 +241,14 @@ def add_upscale(p: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, help="output NetCDF map, e.g. nee_map.nc")
     p.add_argument("--igbp", help="grid file with an integer 'igbp' (lat, lon) layer")
     p.add_argument("--mask", help="grid file with a boolean 'mask' or 'land' (lat, lon) layer")
-    p.add_argument("--period", nargs=2, metavar=("START", "END"), help="dates of the maps")
+    p.add_argument(
+        "--period",
+        nargs=2,
+        type=date_text,
+        action=_Period,
+        metavar=("START", "END"),
+        help="first and last date of the maps (YYYY-MM-DD)",
+    )
     p.add_argument(
         "--quantiles", nargs="+", type=float, default=(), help="ensemble quantiles, e.g. 0.05 0.95"
     )

@@ -27,16 +27,18 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from typing import Any, Literal
 
+import pandas as pd
 import xarray as xr
 
 from .._progress import progress_bar
 from ..catalog import qc_name
 from ..config.experiment import DataConfig
 from ..data import load_demo_cube
-from ..errors import DataNotFoundError
+from ..errors import ConfigError, DataNotFoundError, FluxgridWarning
 from ..io.sources import read_source
 from ..io.tables import read_table
 from .qc import qc_mask
@@ -45,9 +47,11 @@ from .select import select_sites
 
 __all__ = [
     "RESOLUTIONS",
+    "check_not_empty",
     "keep_variables",
     "load_data",
     "open_selected",
+    "parse_period",
     "quality_control",
     "resample_to",
     "select_period",
@@ -71,6 +75,7 @@ def open_selected(
     metadata: str | os.PathLike | None = None,
     file_resolution: str | None = None,
     column_map: str | os.PathLike | None = None,
+    drop_torn_last_line: bool = False,
 ) -> xr.Dataset:
     """Open a source (or take ``cube``) and keep the sites a config asks for.
 
@@ -94,6 +99,9 @@ def open_selected(
     column_map
         Read ``source`` as a plain table with this column map (see
         :func:`fluxgrid.io.tables.read_table`).
+    drop_torn_last_line
+        FLUXNET files: leave out a last line that is cut short, with a warning, instead of
+        refusing the file (see :func:`fluxgrid.io.fluxnet.read_fluxnet`).
 
     Returns
     -------
@@ -112,7 +120,7 @@ def open_selected(
     ['US-MMS', 'DE-Hai']
     """
     if cube is None:
-        cube = _read(source, sites, metadata, file_resolution, column_map)
+        cube = _read(source, sites, metadata, file_resolution, column_map, drop_torn_last_line)
     ds = cube
     if sites is not None:
         ds = select_sites(ds, sites=list(sites))
@@ -129,7 +137,7 @@ def open_selected(
     return ds
 
 
-def _read(source, sites, metadata, file_resolution, column_map) -> xr.Dataset:
+def _read(source, sites, metadata, file_resolution, column_map, drop_torn) -> xr.Dataset:
     if column_map is not None:
         if not isinstance(source, str | os.PathLike):
             raise DataNotFoundError(
@@ -138,7 +146,13 @@ def _read(source, sites, metadata, file_resolution, column_map) -> xr.Dataset:
         return read_table(source, column_map, metadata=metadata)
     if isinstance(source, str) and source == "demo":
         return load_demo_cube()
-    return read_source(source, sites=sites, metadata=metadata, resolution=file_resolution)
+    return read_source(
+        source,
+        sites=sites,
+        metadata=metadata,
+        resolution=file_resolution,
+        drop_torn_last_line=drop_torn,
+    )
 
 
 def keep_variables(
@@ -235,20 +249,158 @@ def resample_to(
     return ds
 
 
+def parse_period(
+    period: Sequence[Any] | None, name: str = "period"
+) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """``[start, end]`` as two timestamps, checked (``None`` stays ``None``).
+
+    Parameters
+    ----------
+    period
+        Two dates (``"2012-01-01"``, ``"2012-06"``, ``"2012"``, timestamps).
+    name
+        How messages name the parameter (``period``, ``--period``, ``data.period``).
+
+    Raises
+    ------
+    ConfigError
+        Not two values, a value that is not a date, or a start after the end.
+
+    Examples
+    --------
+    >>> parse_period(["2012-01-01", "2012-12-31"])[1].date()
+    datetime.date(2012, 12, 31)
+    >>> parse_period(["2012-13-01", "2012-12-31"], "--period")
+    Traceback (most recent call last):
+    ...
+    fluxgrid.errors.ConfigError: --period: cannot read '2012-13-01' as a date; expected ...
+    """
+    if period is None:
+        return None
+    if isinstance(period, str | bytes) or len(period) != 2:
+        raise ConfigError(
+            f"{name}: {period!r}; expected [start, end], two dates such as "
+            "['2012-01-01', '2012-12-31']"
+        )
+    stamps = []
+    for value in period:
+        try:
+            stamp = pd.Timestamp(value if isinstance(value, pd.Timestamp) else str(value))
+        except (ValueError, TypeError, OverflowError):
+            stamp = pd.NaT
+        if pd.isna(stamp):
+            raise ConfigError(
+                f"{name}: cannot read {str(value)!r} as a date; expected YYYY-MM-DD (or YYYY-MM, "
+                "YYYY), e.g. 2012-01-01"
+            )
+        stamps.append(stamp)
+    if stamps[0] > stamps[1]:
+        raise ConfigError(
+            f"{name}: start {period[0]} is after end {period[1]}; expected [start, end]"
+        )
+    return stamps[0], stamps[1]
+
+
 def select_period(ds: xr.Dataset, period: tuple[Any, Any] | None) -> xr.Dataset:
     """Keep ``[start, end]`` (inclusive dates; ``None`` keeps all).
 
     Raises
     ------
+    ConfigError
+        A period that is not two dates, start after end (see :func:`parse_period`).
     DataNotFoundError
         If the period selects no time step.
     """
     if period is None:
         return ds
+    parse_period(period)
     ds = ds.sel(time=slice(str(period[0]), str(period[1])))
     if ds.sizes["time"] == 0:
         raise DataNotFoundError(f"period {list(period)} selects no time step")
     return ds
+
+
+def _period_text(ds: xr.Dataset) -> str:
+    time = pd.DatetimeIndex(ds["time"].values)
+    return f"{time[0].date()}..{time[-1].date()}" if len(time) else "no time step"
+
+
+def _listing(names: Sequence[str], most: int = 8) -> str:
+    more = f" and {len(names) - most} more" if len(names) > most else ""
+    return ", ".join(names[:most]) + more
+
+
+def check_not_empty(ds: xr.Dataset, *, source: Any = "the cube", refuse: bool = True) -> None:
+    """Warn about variables and sites without a single valid value; refuse an empty cube.
+
+    A variable (or a site) that is missing everywhere (-9999 or NaN in the source, or masked
+    by QC) makes an all-NaN result without any error further on; this says so, naming the
+    variables, the sites and the period. ``<var>_qc`` companions are not looked at. A lazy
+    cube is computed for the check.
+
+    Parameters
+    ----------
+    ds
+        Site cube, dims ``(site, time)``.
+    source
+        Named in the messages (a path, ``"demo"``).
+    refuse
+        Raise when no variable has any valid value (``False``: warn, e.g. for a cube that
+        is already written).
+
+    Warns
+    -----
+    FluxgridWarning
+        ``"<source>: variables [...] have no valid value at any of the N sites in
+        <start>..<end> ..."`` and ``"<source>: sites [...] have no valid value of any
+        variable in <start>..<end> ..."``.
+
+    Raises
+    ------
+    DataNotFoundError
+        When no variable has any valid value: nothing can be computed from the cube.
+
+    Examples
+    --------
+    >>> check_not_empty(load_demo_cube())  # every variable has values: silent
+    """
+    names = [v for v in ds.data_vars if ds[v].dims == ("site", "time") and not v.endswith("_qc")]
+    if not names or ds.sizes["site"] == 0 or ds.sizes["time"] == 0:
+        return
+    present = xr.concat([ds[v].notnull().any("time") for v in names], "variable")
+    present = present.transpose("variable", "site").values
+    period, n_site = _period_text(ds), ds.sizes["site"]
+    where = f"at site {ds['site'].values[0]}" if n_site == 1 else f"at any of the {n_site} sites"
+    if not present.any():
+        message = (
+            f"{source}: no variable has a valid value ({_listing(names)}) {where} in "
+            f"{period}: every value is missing "
+            "(-9999 or NaN in the source, or masked by QC); check the source files, the period "
+            "and the sites"
+        )
+        if refuse:
+            raise DataNotFoundError(message)
+        warnings.warn(message, FluxgridWarning, stacklevel=2)
+        return
+    empty_vars = [v for v, has in zip(names, present.any(axis=1), strict=True) if not has]
+    if empty_vars:
+        warnings.warn(
+            f"{source}: variables {empty_vars} have no valid value {where} in {period} "
+            "(all missing: -9999 or NaN in the "
+            "source, or masked by QC); they are all-NaN in the result",
+            FluxgridWarning,
+            stacklevel=2,
+        )
+    sites = [str(s) for s in ds["site"].values]
+    empty_sites = [s for s, has in zip(sites, present.any(axis=0), strict=True) if not has]
+    if empty_sites:
+        warnings.warn(
+            f"{source}: sites [{_listing(empty_sites)}] have no valid value of any variable "
+            f"in {period} (all missing: -9999 or NaN in the source, or masked by QC); they are "
+            "all-NaN in the result",
+            FluxgridWarning,
+            stacklevel=2,
+        )
 
 
 def quality_control(
@@ -337,13 +489,17 @@ def site_cube(
     min_years: float | None = None,
     min_years_variable: str = "nee",
     keep_qc: bool = True,
+    drop_torn_last_line: bool = False,
 ) -> tuple[xr.Dataset, xr.Dataset | None]:
-    """Read -> select -> keep variables -> resample -> period -> (load) -> QC.
+    """Read -> select -> keep variables -> resample -> period -> (load) -> QC -> check.
 
     Parameters are those of the steps (:func:`open_selected`, :func:`keep_variables`,
     :func:`resample_to`, :func:`select_period`, :func:`quality_control`); ``variables=None``
     keeps every variable, ``keep_qc`` their ``<var>_qc`` companions; ``load`` computes the
-    cube into memory before QC (with a progress bar, see ``progress``).
+    cube into memory before QC (with a progress bar, see ``progress``). A cube in memory
+    (loaded, or read from files) is then checked by :func:`check_not_empty`: variables or
+    sites without any valid value are named in a :class:`~fluxgrid.errors.FluxgridWarning`,
+    a cube without any valid value is refused. A lazy cube is not computed for that check.
 
     Returns
     -------
@@ -362,6 +518,7 @@ def site_cube(
         metadata=metadata,
         file_resolution=file_resolution,
         column_map=column_map,
+        drop_torn_last_line=drop_torn_last_line,
     )
     if variables is not None:
         ds = keep_variables(ds, variables, optional, source=source, qc=keep_qc)
@@ -370,7 +527,7 @@ def site_cube(
     if load:
         with progress_bar(progress, label="loading the site cube"):
             ds = ds.load()
-    return quality_control(
+    ds, report = quality_control(
         ds,
         qc_threshold=qc_threshold,
         targets=targets,
@@ -378,6 +535,9 @@ def site_cube(
         min_years=min_years,
         variable=min_years_variable,
     )
+    if not ds.chunks:
+        check_not_empty(ds, source=source)
+    return ds, report
 
 
 def load_data(
