@@ -1,12 +1,24 @@
 from __future__ import annotations
 
+import json
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
 
-from fluxgrid.errors import FluxgridError, OutputExistsError
+from fluxgrid.errors import ConfigError, FileFormatError, FluxgridError, OutputExistsError
 from fluxgrid.io.atomic import atomic_path
-from fluxgrid.io.store import chunk_plan, open_cube, to_netcdf, write_cube
+from fluxgrid.io.store import (
+    check_encoding,
+    chunk_plan,
+    open_cube,
+    store_format,
+    to_netcdf,
+    write_cube,
+)
+
+zarr = pytest.importorskip("zarr")
 
 
 def test_chunk_plan_keeps_all_time_per_chunk(demo_cube):
@@ -21,8 +33,10 @@ def test_write_open_round_trip_is_lazy_and_exact(demo_cube, tmp_path, no_compute
         cube = open_cube(path)
     assert cube.nee.chunks is not None
     assert cube.nee.chunks[1] == (demo_cube.sizes["time"],)
-    xr.testing.assert_allclose(cube.load(), demo_cube)
-    assert (path / ".zmetadata").exists()  # consolidated
+    xr.testing.assert_identical(cube.load(), demo_cube)
+    meta = json.loads((path / "zarr.json").read_text())
+    assert meta["zarr_format"] == 3 and "consolidated_metadata" in meta  # consolidated
+    assert store_format(path) == 3
 
 
 def test_append_sites_same_axis(demo_cube, tmp_path):
@@ -100,3 +114,124 @@ def test_netcdf_export_round_trip(demo_cube, tmp_path):
     assert back.nee.attrs["units"] == "gC m-2 d-1"
     with pytest.raises(OutputExistsError):
         to_netcdf(demo_cube, path)
+
+
+# --------------------------------------------------------------------------- Zarr formats
+def test_format_2_on_request_reads_the_same(demo_cube, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning about formats or string types
+        v2 = write_cube(demo_cube, tmp_path / "v2.zarr", zarr_format=2)
+        v3 = write_cube(demo_cube, tmp_path / "v3.zarr")
+    assert (v2 / ".zmetadata").exists() and store_format(v2) == 2
+    assert not (v3 / ".zmetadata").exists() and store_format(v3) == 3
+    a, b = open_cube(v2).load(), open_cube(v3).load()
+    xr.testing.assert_identical(a, b)
+    assert a.site.dtype == b.site.dtype  # index: fixed-width unicode from both
+    assert b.igbp.dtype.kind in "OU" and b.igbp.values.tolist() == a.igbp.values.tolist()
+    # string coordinates: variable-length strings in format 3 (a specified v3 data type)
+    assert json.loads((v3 / "igbp" / "zarr.json").read_text())["data_type"] == "string"
+    with pytest.raises(ConfigError, match="zarr_format=4; expected 3"):
+        write_cube(demo_cube, tmp_path / "v4.zarr", zarr_format=4)
+    with pytest.raises(FileFormatError, match="not a Zarr store"):
+        store_format(tmp_path)
+
+
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_append_keeps_the_store_format(demo_cube, tmp_path, fmt):
+    path = write_cube(demo_cube.isel(site=[0, 1]), tmp_path / "cube.zarr", zarr_format=fmt)
+    write_cube(demo_cube.isel(site=[2, 3]), path, mode="a")
+    write_cube(demo_cube.isel(site=[4], time=slice(0, 400)), path, mode="a")  # union axis
+    assert store_format(path) == fmt
+    back = open_cube(path).load()
+    xr.testing.assert_identical(back.isel(site=slice(0, 4)), demo_cube.isel(site=slice(0, 4)))
+    xr.testing.assert_identical(
+        back.isel(site=[4], time=slice(0, 400)), demo_cube.isel(site=[4], time=slice(0, 400))
+    )
+    assert back.nee.isel(site=4, time=slice(400, None)).isnull().all()
+    other = 2 if fmt == 3 else 3
+    with pytest.raises(FluxgridError, match=f"Zarr format {fmt} store; append with"):
+        write_cube(demo_cube.isel(site=[0]), tmp_path / "cube.zarr", mode="a", zarr_format=other)
+
+
+# --------------------------------------------------------------------------- encodings
+@pytest.mark.parametrize("fmt", [2, 3])
+def test_encoding_sets_compressor_chunks_and_dtype(demo_cube, tmp_path, fmt):
+    encoding = {
+        "nee": {"compressors": "gzip", "level": 7, "chunks": {"site": 1, "time": 366}},
+        "ta": {"dtype": "int16", "scale_factor": 0.01, "_FillValue": -32768},
+        "vpd": {"compressors": None},
+    }
+    path = write_cube(demo_cube, tmp_path / "cube.zarr", zarr_format=fmt, encoding=encoding)
+    group = zarr.open_group(path, mode="r")
+    assert group["nee"].chunks == (1, 366)
+    assert group["ta"].dtype == np.int16
+    assert group["vpd"].compressors == ()
+    nee_codec = group["nee"].compressors[0]
+    assert "gzip" in type(nee_codec).__name__.lower() and nee_codec.level == 7
+    assert group["sw_in"].chunks == (5, demo_cube.sizes["time"])  # the chunk plan elsewhere
+    back = open_cube(path).load()
+    assert back.nee.chunks is None and open_cube(path).nee.chunks[0] == (1,) * 5
+    xr.testing.assert_identical(back.nee, demo_cube.nee)
+    np.testing.assert_allclose(back.ta, demo_cube.ta, atol=0.005 + 1e-6)  # 0.01 steps
+    assert np.isnan(back.ta).sum() == np.isnan(demo_cube.ta).sum()
+
+
+def test_shards_in_format_3(demo_cube, tmp_path):
+    encoding = {"nee": {"chunks": {"site": 1, "time": 548}, "shards": {"site": 5}}}
+    path = write_cube(demo_cube, tmp_path / "cube.zarr", encoding=encoding)
+    array = zarr.open_group(path, mode="r")["nee"]
+    assert array.shards == (5, demo_cube.sizes["time"]) and array.chunks == (1, 548)
+    xr.testing.assert_identical(open_cube(path).nee.load(), demo_cube.nee)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "message"),
+    [
+        ({"gpp": {"dtype": "float32"}}, r"encoding names \['gpp'\], not variables"),
+        ({"nee": {"compression": "zstd"}}, r"unknown keys \['compression'\]; known"),
+        ({"nee": "zstd"}, r"encoding\['nee'\]='zstd'; expected a mapping"),
+        ({"nee": {"compressors": "lzma"}}, r"'lzma'; expected one of \['zstd', 'blosc'"),
+        ({"nee": {"compressors": "zstd", "level": "high"}}, "expected an integer"),
+        ({"nee": {"chunks": (1,)}}, r"expected 2 sizes \(dims \['site', 'time'\]\)"),
+        ({"nee": {"chunks": {"lat": 4}}}, r"names dims \['lat'\]; 'nee' has dims"),
+        ({"nee": {"chunks": (0, 10)}}, "sizes must be integers >= 1"),
+        ({"nee": {"dtype": "int16"}}, "would truncate the float values of 'nee'"),
+        ({"nee": {"dtype": "float33"}}, "is not a NumPy dtype"),
+        ({"nee": {"shards": (5, 100), "chunks": (2, 100)}}, r"multiples of chunks \(2, 100\)"),
+    ],
+)
+def test_bad_encodings_are_named_before_writing(demo_cube, tmp_path, encoding, message):
+    with pytest.raises(ConfigError, match=message):
+        write_cube(demo_cube, tmp_path / "cube.zarr", encoding=encoding)
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_encoding_rules_that_depend_on_the_format(demo_cube, tmp_path):
+    with pytest.raises(ConfigError, match="sharding needs zarr_format=3"):
+        write_cube(
+            demo_cube, tmp_path / "a.zarr", zarr_format=2, encoding={"nee": {"shards": (5, 10)}}
+        )
+    assert check_encoding(demo_cube, None) == {}
+    codec = zarr.codecs.ZstdCodec(level=1)
+    assert check_encoding(demo_cube, {"nee": {"compressors": codec}}) == {
+        "nee": {"compressors": (codec,)}
+    }
+    with pytest.raises(ConfigError, match="'level' goes with a compressor name"):
+        check_encoding(demo_cube, {"nee": {"compressors": codec, "level": 3}})
+    path = write_cube(demo_cube.isel(site=[0]), tmp_path / "b.zarr")
+    with pytest.raises(FluxgridError, match="encoding applies to new stores"):
+        write_cube(demo_cube.isel(site=[1]), path, mode="a", encoding={"nee": {"chunks": (1, 10)}})
+
+
+# --------------------------------------------------------------------------- append checks
+@pytest.mark.parametrize("time", [slice(None), slice(0, 300)])
+def test_append_with_other_coordinates_names_them(demo_cube, tmp_path, time):
+    path = write_cube(demo_cube.isel(site=[0, 1]), tmp_path / "cube.zarr")
+    before = open_cube(path).load()
+    missing = demo_cube.isel(site=[2], time=time).drop_vars("record_minutes")
+    with pytest.raises(FluxgridError, match=r"\['record_minutes'\] of the store are missing"):
+        write_cube(missing, path, mode="a")
+    extra = demo_cube.isel(site=[2], time=time).assign_coords(country=("site", ["DE"]))
+    with pytest.raises(FluxgridError, match=r"\['country'\] of the new cube are not in the"):
+        write_cube(extra, path, mode="a")
+    xr.testing.assert_identical(open_cube(path).load(), before)  # the store is untouched
