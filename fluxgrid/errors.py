@@ -28,6 +28,8 @@ __all__ = [
     "ModelError",
     "OptionalDependencyError",
     "OutputExistsError",
+    "OutputLockedError",
+    "OutputPathError",
     "RemoteSensingError",
     "SplitError",
     "TimestampError",
@@ -103,6 +105,14 @@ class DataNotFoundError(FluxgridError):
 
 class OutputExistsError(FluxgridError):
     """An output path exists and overwriting was not asked for."""
+
+
+class OutputPathError(FluxgridError):
+    """An output cannot be written there: a read-only folder, or a file where a folder must be."""
+
+
+class OutputLockedError(OutputPathError):
+    """Another process is writing the same output (it holds the lock file beside it)."""
 
 
 class SplitError(FluxgridError):
