@@ -43,6 +43,7 @@ from ..io.store import to_netcdf
 from ..runs import TrainedRun
 
 __all__ = [
+    "StudyConfig",
     "StudyModelConfig",
     "StudyModels",
     "concat_sites",
@@ -55,6 +56,22 @@ __all__ = [
 ]
 
 C = TypeVar("C")
+
+
+class StudyConfig(Protocol):
+    """What :func:`study_experiment` reads of a study's config."""
+
+    @property
+    def models(self) -> Mapping[str, StudyModelConfig]:
+        """Label -> model the study compares."""
+
+    @property
+    def data(self) -> Any:
+        """The data section: ``source`` and ``target`` at least."""
+
+    @property
+    def train(self) -> TrainConfig:
+        """Training settings shared by the study's models."""
 
 
 class SavesItself(Protocol):
@@ -141,13 +158,10 @@ class StudyModels:
 
 
 def study_experiment(
+    study: StudyConfig,
     label: str,
-    spec: StudyModelConfig,
     *,
-    source: str,
     drivers: Sequence[str],
-    target: str,
-    train: TrainConfig,
     split: Mapping[str, Any],
     windows: Mapping[str, Any],
     description: str,
@@ -156,42 +170,49 @@ def study_experiment(
     """The experiment model ``label`` of a study trains as, on the study's prepared data.
 
     The study prepares the data itself (QC, gap filling, its split), so the experiment's
-    QC is off; its model is ``spec`` and its training ``train`` with ``spec.train`` over it.
+    QC is off; its model is ``study.models[label]`` and its training ``study.train`` with
+    that model's ``train`` over it.
 
     Parameters
     ----------
-    label, spec
-        Key and value of the study's ``models`` mapping.
-    source, drivers, target
-        The ``data`` section (recorded with the run; ``drivers`` are the model inputs).
-    train
-        The study's shared training settings.
+    study
+        The study's config: its ``models`` mapping, ``data.source``, ``data.target`` (recorded
+        with the run) and shared ``train`` settings.
+    label
+        Key of ``study.models``.
+    drivers
+        The model inputs.
     split, windows, search
         The ``split``, ``windows`` and (optional) ``search`` sections, as plain data.
     description
         Free text kept with the run.
 
+    Returns
+    -------
+    ExperimentConfig
+
     Examples
     --------
-    >>> from fluxgrid.config import TrainConfig
-    >>> exp = study_experiment(
-    ...     "fast", StudyModelConfig(name="gru", train={"epochs": 2}), source="demo",
-    ...     drivers=["ta"], target="nee", train=TrainConfig(), split={}, windows={},
-    ...     description="example")
+    >>> from fluxgrid.studies.guided import GuidedConfig
+    >>> cfg = from_dict(GuidedConfig, {"data": {"source": "demo"},
+    ...                                "models": {"fast": {"name": "gru", "train": {"epochs": 2}}}})
+    >>> exp = study_experiment(cfg, "fast", drivers=["ta"], split={}, windows={},
+    ...                        description="example")
     >>> exp.model.name, exp.train.epochs, exp.data.qc_threshold
     ('gru', 2, None)
     """
+    spec = study.models[label]
     body: dict[str, Any] = {
         "data": {
-            "source": source,
+            "source": study.data.source,
             "drivers": list(drivers),
-            "target": target,
+            "target": study.data.target,
             "qc_threshold": None,
         },
         "split": dict(split),
         "windows": dict(windows),
         "model": {"name": spec.name or label, "params": dict(spec.params)},
-        "train": {**to_dict(train), **spec.train},
+        "train": {**to_dict(study.train), **spec.train},
         "description": description,
     }
     if search is not None:

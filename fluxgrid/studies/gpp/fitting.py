@@ -44,12 +44,9 @@ def gpp_experiment(cfg: GppStudyConfig, label: str, predictors: Sequence[str]) -
     validation carving.
     """
     return study_experiment(
+        cfg,
         label,
-        cfg.models[label],
-        source=cfg.data.source,
         drivers=predictors,
-        target=cfg.data.target,
-        train=cfg.train,
         split={
             "method": "temporal",
             "test_fraction": cfg.split.test_fraction,

@@ -62,12 +62,9 @@ def scale_experiment(
     experiment's QC is off; its split section is the workflow's.
     """
     return study_experiment(
+        cfg,
         label,
-        cfg.models[label],
-        source=cfg.data.source,
         drivers=drivers,
-        target=cfg.data.target,
-        train=cfg.train,
         split=to_dict(cfg.split),
         windows={"lookback": window.lookback, "static": list(window.static)},
         description=f"scale-guided workflow: {label}",
