@@ -103,3 +103,31 @@ def daily_flux_map():
         )
 
     return make
+
+
+@pytest.fixture()
+def cf_checker_errors():
+    """``errors(path)``: the IOOS compliance checker's CF-1.8 errors (high priority) for a file."""
+    pytest.importorskip("compliance_checker")
+    from compliance_checker.runner import CheckSuite, ComplianceChecker
+
+    CheckSuite.load_all_available_checkers()
+
+    def errors(path) -> list[str]:
+        import json
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            report = f"{tmp}/report.json"
+            ComplianceChecker.run_checker(
+                str(path), ["cf:1.8"], 0, "normal", output_filename=report, output_format="json"
+            )
+            with open(report) as f:
+                result = json.load(f)["cf:1.8"]
+        return [
+            f"{item['name']}: {msg}"
+            for item in result.get("high_priorities", [])
+            for msg in item.get("msgs", [])
+        ]
+
+    return errors

@@ -9,7 +9,9 @@ cf-checker) read without guessing:
   ``grid_mapping = "crs"`` (a WGS84 ``latitude_longitude`` grid mapping variable), and
   ``_FillValue``;
 * coordinates ``lat``/``lon``/``time`` carry CF attributes and ``bounds``
-  (``lat_bnds``, ``lon_bnds``, ``time_bnds``);
+  (``lat_bnds``, ``lon_bnds``, ``time_bnds``; coordinates and bounds have no ``_FillValue``);
+* ``cell_area`` (m2, exact on the WGS84 ellipsoid, :func:`fluxgrid.regions.cell_area`),
+  named by every variable's ``cell_measures = "area: cell_area"``;
 * global attributes: ``Conventions``, ``title``, ``source``, ``history`` (appended),
   ``date_created``, geospatial/time coverage, and the provenance of the model (``model_*``)
   and of the input data (``data_*``) as given by the caller.
@@ -57,6 +59,7 @@ from .. import catalog
 from .._version import __version__
 from ..errors import DataNotFoundError, FileFormatError, GridError
 from ..grids.core import TIME_ATTRS, grid_edges, standardise_grid
+from ..regions import cell_area
 from .atomic import atomic_path, check_writable
 
 __all__ = ["check_cf", "open_map", "parse_units", "prepare_map", "write_map"]
@@ -225,6 +228,7 @@ def prepare_map(
     if not out.data_vars:
         raise GridError("nothing to write: no variable has both 'lat' and 'lon' dimensions")
     out = _with_bounds_and_crs(out, lat_e, lon_e, attrs_in.get("resolution"))
+    out = _with_cell_area(out)
     glob = _global_attrs(out, attrs_in, (lat_e, lon_e), title=title, history=history)
     if comment:
         glob["comment"] = comment
@@ -299,6 +303,22 @@ def _with_bounds_and_crs(
     return out
 
 
+def _with_cell_area(out: xr.Dataset) -> xr.Dataset:
+    """``cell_area`` (WGS84 ellipsoid, from the bounds) and each variable's ``cell_measures``."""
+    for da in out.data_vars.values():
+        if {"lat", "lon"} <= set(da.dims):
+            da.attrs["cell_measures"] = "area: cell_area"
+    area = cell_area(out).drop_vars(["lat", "lon"])
+    area.attrs = {
+        "standard_name": "cell_area",
+        "long_name": "area of grid cell on the WGS84 ellipsoid",
+        "units": "m2",
+        "grid_mapping": "crs",
+    }
+    out["cell_area"] = area
+    return out
+
+
 def _global_attrs(
     out: xr.Dataset, attrs_in: dict, edges: tuple, *, title: str | None, history: str | None
 ) -> dict[str, Any]:
@@ -356,7 +376,7 @@ def _encoding(ds: xr.Dataset, complevel: int, time_chunk: int, tile_bytes: int) 
     n_time = ds.sizes.get("time", 1)
     encoding: dict[str, dict] = {}
     for name, da in ds.data_vars.items():
-        if name in ("crs",) or name.endswith("_bnds"):
+        if name in ("crs", "cell_area") or name.endswith("_bnds"):
             continue
         itemsize = da.dtype.itemsize
         if n_lat * n_lon * itemsize * time_chunk <= tile_bytes:
@@ -373,17 +393,14 @@ def _encoding(ds: xr.Dataset, complevel: int, time_chunk: int, tile_bytes: int) 
             enc["_FillValue"] = FILL_VALUE.astype(da.dtype)
         encoding[name] = enc
     if "time" in ds.coords:
-        encoding["time"] = {
-            "units": "days since 1970-01-01 00:00:00",
-            "calendar": "proleptic_gregorian",
-            "dtype": "float64",
-        }
-        encoding["time_bnds"] = {
-            "units": "days since 1970-01-01 00:00:00",
-            "calendar": "proleptic_gregorian",
-            "dtype": "float64",
-        }
-    for name in ("lat", "lon", "lat_bnds", "lon_bnds"):
+        for name in ("time", "time_bnds"):
+            encoding[name] = {
+                "units": "days since 1970-01-01 00:00:00",
+                "calendar": "proleptic_gregorian",
+                "dtype": "float64",
+                "_FillValue": None,  # CF 2.5.1: coordinates and their bounds have none
+            }
+    for name in ("lat", "lon", "lat_bnds", "lon_bnds", "cell_area"):
         encoding[name] = {"_FillValue": None}
     return encoding
 
@@ -443,8 +460,9 @@ def write_map(
 def open_map(path: str | os.PathLike, *, chunks: dict | None = None) -> xr.Dataset:
     """Open a map written by :func:`write_map` lazily, with fluxgrid's canonical units.
 
-    Bounds and the grid-mapping variable are dropped (their content is in the coordinates);
-    ``units`` are restored from ``fluxgrid_units`` (``g m-2 d-1`` -> ``gC m-2 d-1``).
+    Bounds and the grid-mapping variable are dropped (their content is in the coordinates),
+    ``cell_area`` becomes a coordinate (so it is not taken for a map); ``units`` are
+    restored from ``fluxgrid_units`` (``g m-2 d-1`` -> ``gC m-2 d-1``).
 
     Examples
     --------
@@ -460,6 +478,9 @@ def open_map(path: str | os.PathLike, *, chunks: dict | None = None) -> xr.Datas
     ds = ds.drop_vars(
         [v for v in ("crs", "lat_bnds", "lon_bnds", "time_bnds") if v in ds.variables]
     )
+    if "cell_area" in ds.data_vars:
+        ds = ds.set_coords("cell_area")
+        ds["cell_area"].attrs.pop("grid_mapping", None)
     for da in ds.data_vars.values():
         if "fluxgrid_units" in da.attrs:
             da.attrs["units"] = da.attrs.pop("fluxgrid_units")
