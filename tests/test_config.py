@@ -120,18 +120,25 @@ def test_every_unknown_key_is_reported_at_once():
     assert "ExperimentConfig.train: unknown keys 'epoch', 'l_r'" in message
 
 
-def test_empty_experiment_file_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "text", "match"),
+    [
+        ("empty.yaml", "", "missing data.source, data.drivers, data.target"),
+        (
+            "recipe.yaml",
+            "recipe: train\nconfig:\n  data: {source: demo, target: nee}\n",
+            r"missing data\.drivers, model\.name",
+        ),
+    ],
+)
+def test_empty_experiment_file_is_refused(tmp_path, name, text, match):
     pytest.importorskip("torch")
     from fluxgrid.training import load_experiment
 
-    empty = tmp_path / "empty.yaml"
-    empty.write_text("")
-    with pytest.raises(ConfigError, match="missing data.source, data.drivers, data.target"):
-        load_experiment(empty)
-    recipe = tmp_path / "recipe.yaml"
-    recipe.write_text("recipe: train\nconfig:\n  data: {source: demo, target: nee}\n")
-    with pytest.raises(ConfigError, match=r"missing data\.drivers, model\.name"):
-        load_experiment(recipe)
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=match):
+        load_experiment(path)
 
 
 @pytest.mark.parametrize(
