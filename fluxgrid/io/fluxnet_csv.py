@@ -35,7 +35,16 @@ from .. import catalog
 from ..errors import ColumnError, FileFormatError, TimestampError
 from .fluxnet_files import FluxnetEntry, open_bytes, open_text
 
-__all__ = ["RECORD_STEPS", "FilePart", "TornRecord", "read_entry", "torn_last_record", "week_ends"]
+__all__ = [
+    "RECORD_STEPS",
+    "FilePart",
+    "TornRecord",
+    "binary_kind",
+    "excerpt",
+    "read_entry",
+    "torn_last_record",
+    "week_ends",
+]
 
 #: length of one record of the sub-daily resolutions
 RECORD_STEPS = {"HH": pd.Timedelta(minutes=30), "HR": pd.Timedelta(hours=1)}
@@ -47,7 +56,65 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError)
 
 
 # --------------------------------------------------------------------------- header
+#: what a file that is not text may be, by its first bytes
+_SIGNATURES = {
+    b"PK\x03\x04": "a zip archive (or an .xlsx workbook)",
+    b"\xd0\xcf\x11\xe0": "an Excel .xls workbook",
+    b"\x89HDF": "a NetCDF-4 / HDF5 file",
+    b"CDF\x01": "a NetCDF-3 file",
+    b"CDF\x02": "a NetCDF-3 file",
+    b"\x1f\x8b": "a gzip file",
+    b"PAR1": "a Parquet file",
+}
+
+
+def excerpt(text: str, limit: int = 40) -> str:
+    r"""A cell or line quoted in a message: escaped (non-ASCII as ``\x..``), at most ``limit``.
+
+    Examples
+    --------
+    >>> print(excerpt("20100101"))
+    '20100101'
+    >>> print(excerpt("\x00\x01" + "x" * 60, limit=8))
+    '\x00\x01xxxxxx'... (62 characters)
+    """
+    quoted = ascii(text[:limit])
+    return quoted if len(text) <= limit else f"{quoted}... ({len(text)} characters)"
+
+
+def binary_kind(head: bytes) -> str | None:
+    r"""What the first bytes of a file say it is when it is not text, else ``None``.
+
+    Examples
+    --------
+    >>> binary_kind(b"PK\x03\x04..."), binary_kind(b"TIMESTAMP,TA_F\n")
+    ('a zip archive (or an .xlsx workbook)', None)
+    """
+    kind = next((k for sig, k in _SIGNATURES.items() if head.startswith(sig)), None)
+    if kind is None and b"\x00" in head:
+        kind = "a binary file"
+    return kind
+
+
+def _check_text(entry: FluxnetEntry) -> None:
+    """Refuse a file that is not text (NUL bytes, a known binary signature)."""
+    try:
+        with open_bytes(entry) as fh:
+            head = fh.read(8192)
+    except _ZIP_ERRORS as err:
+        raise FileFormatError(entry.label, f"archive member is corrupt ({err})") from err
+    kind = binary_kind(head)
+    if kind is None:
+        return
+    raise FileFormatError(
+        entry.label,
+        f"is {kind}, not a CSV text file (first bytes {head[:16]!a})",
+        expected="a FLUXNET CSV (ONEFlux layout, comma-separated text); extract or convert it",
+    )
+
+
 def _header(entry: FluxnetEntry) -> list[str]:
+    _check_text(entry)
     try:
         with open_text(entry) as fh:
             first = fh.readline()
@@ -182,7 +249,7 @@ def _timestamp_layout(header: list[str], label: str) -> list[str]:
         found=(
             f"only {present}"
             if present
-            else f"no timestamp column (first columns: {', '.join(header[:5])})"
+            else f"no timestamp column (first columns: {', '.join(excerpt(c) for c in header[:5])})"
         ),
     )
 
@@ -239,8 +306,9 @@ def _parse_stamps(text: np.ndarray, column: str, label: str) -> tuple[pd.Datetim
     width = int(lengths[0])
     if width not in _TS_FORMATS or (lengths != width).any():
         bad = int(np.flatnonzero(lengths != width)[0]) if width in _TS_FORMATS else 0
+        cell = excerpt(str(text[bad]))
         raise TimestampError(
-            f"{label}: column {column!r}: cannot parse {str(text[bad])!r} on line {bad + 2}; "
+            f"{label}: column {column!r}: cannot parse {cell} on line {bad + 2}; "
             "expected YYYYMMDDHHMM (HH/HR), YYYYMMDD (DD/WW), YYYYMM (MM) or YYYY (YY), "
             "the same width on every row"
         )
@@ -248,7 +316,7 @@ def _parse_stamps(text: np.ndarray, column: str, label: str) -> tuple[pd.Datetim
     if parsed.isna().any():
         bad = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise TimestampError(
-            f"{label}: column {column!r}: cannot parse {str(text[bad])!r} on line {bad + 2} "
+            f"{label}: column {column!r}: cannot parse {excerpt(str(text[bad]))} on line {bad + 2} "
             f"as {_TS_DESCRIPTION[width]}"
         )
     return pd.DatetimeIndex(parsed).as_unit("ns"), width
@@ -443,7 +511,7 @@ def _diagnose(
                 col,
                 file=entry.label,
                 expected="numbers (-9999 for missing)",
-                found=f"{text.iloc[i]!r} on line {i + 2}",
+                found=f"{excerpt(text.iloc[i])} on line {i + 2}",
             )
 
 

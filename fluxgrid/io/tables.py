@@ -53,6 +53,7 @@ from ..errors import (
     UnitError,
 )
 from .column_map import ColumnMap, ColumnSpec, SiteSpec, TimeSpec, load_column_map
+from .fluxnet_csv import binary_kind, excerpt
 from .fluxnet_files import source_paths
 from .metadata import METADATA_COLUMNS, read_site_metadata, site_coordinates, site_coords
 
@@ -118,6 +119,14 @@ def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFr
                     keep_default_na=False,
                 )
         else:
+            with open(path, "rb") as fh:
+                kind = binary_kind(fh.read(8192))
+            if kind is not None:
+                raise FileFormatError(
+                    path,
+                    f"is {kind}, not a text table",
+                    expected="a CSV text file, or an Excel workbook named .xlsx/.xls",
+                )
             options = {"sep": cmap.delimiter, "encoding": cmap.encoding, "skiprows": skip}
             head = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
             _check_header(head.iloc[0].tolist() if len(head) else [], path)
@@ -169,7 +178,7 @@ def _numeric(series: pd.Series, column: str, path: Path, missing: set[float]) ->
             column,
             file=path,
             expected="numbers or a missing-value marker of the column map",
-            found=f"{series.iloc[i]!r} in data row {i + 1}",
+            found=f"{excerpt(str(series.iloc[i]))} in data row {i + 1}",
         )
     out = np.array(values.to_numpy(dtype="float64", na_value=np.nan), dtype="float64")
     if missing:
@@ -223,7 +232,8 @@ def _parse_time(frame: pd.DataFrame, spec: TimeSpec, path: Path) -> pd.DatetimeI
     if parsed.isna().any():
         i = int(np.flatnonzero(parsed.isna().to_numpy())[0])
         raise TimestampError(
-            f"{path}: column {column!r}: cannot parse {text.iloc[i]!r} (data row {i + 1}) as "
+            f"{path}: column {column!r}: cannot parse {excerpt(str(text.iloc[i]))} (data row "
+            f"{i + 1}) as "
             f"{what}; fix the table or time.format in the column map"
         )
     return pd.DatetimeIndex(parsed).as_unit("ns")
