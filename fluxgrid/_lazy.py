@@ -10,20 +10,51 @@ from typing import Any
 
 from .errors import OptionalDependencyError
 
-#: pip extra that provides each optional module
-_EXTRA = {
+#: pip extra of fluxgrid that provides each optional module (pyproject.toml); "" for core ones
+EXTRAS = {
+    "shap": "explain",
+    "optuna": "search",
+    "openpyxl": "excel",
+    "rioxarray": "raster",
+    "rasterio": "raster",
+    "pyproj": "raster",
+    "affine": "raster",
+    "pystac_client": "rs",
+    "pystac": "rs",
+    "requests": "rs",
+    "urllib3": "rs",
+    "shapely": "rs",
     "odc.stac": "rs",
+    "odc": "rs",
     "spyndex": "rs",
     "pvlib": "rs",
-    "rasterio": "rs",
-    "rioxarray": "",
-    "pystac_client": "",
-    "shap": "",
+    "h5py": "rs",
     "torch": "",
-    "optuna": "",
     "sklearn": "",
     "matplotlib": "",
 }
+
+#: distribution names that differ from the module name
+_PACKAGE = {"sklearn": "scikit-learn", "odc": "odc-stac", "yaml": "pyyaml"}
+
+
+def install_hint(name: str) -> str:
+    """The pip command that installs module ``name``.
+
+    Examples
+    --------
+    >>> install_hint("shap")
+    "pip install 'fluxgrid[explain]'"
+    >>> install_hint("shapely.geometry")
+    "pip install 'fluxgrid[rs]'"
+    >>> install_hint("sklearn")
+    'pip install scikit-learn'
+    """
+    top = name.split(".")[0]
+    extra = EXTRAS.get(name, EXTRAS.get(top, ""))
+    if extra:
+        return f"pip install 'fluxgrid[{extra}]'"
+    return f"pip install {_PACKAGE.get(top, top.replace('_', '-'))}"
 
 
 def lazy_import(name: str) -> ModuleType:
@@ -43,11 +74,9 @@ def lazy_import(name: str) -> ModuleType:
     try:
         return importlib.import_module(name)
     except ImportError as err:
-        extra = _EXTRA.get(name, "")
-        package = name.split(".")[0].replace("_", "-")
-        hint = f"pip install 'fluxgrid[{extra}]'" if extra else f"pip install {package}"
         raise OptionalDependencyError(
-            f"fluxgrid needs the optional package {name!r} for this step; install it with: {hint}"
+            f"fluxgrid needs the optional package {name!r} for this step; install it with: "
+            f"{install_hint(name)}"
         ) from err
 
 

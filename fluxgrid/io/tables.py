@@ -43,6 +43,7 @@ import pandas as pd
 import xarray as xr
 
 from .. import catalog
+from .._lazy import lazy_import
 from ..catalog.units import convert, normalise, same_dimension
 from ..errors import (
     ColumnError,
@@ -95,6 +96,8 @@ def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFr
             sheet = sheet if sheet is not None else cmap.sheet
             if isinstance(sheet, str) and sheet.isdigit():
                 sheet = int(sheet)
+            if path.suffix.lower() != ".xls":  # pandas reads .xlsx/.xlsm with openpyxl
+                lazy_import("openpyxl")
             with pd.ExcelFile(path) as book:
                 if (
                     sheet is not None
