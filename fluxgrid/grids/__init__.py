@@ -10,7 +10,8 @@ One module a job, each importing only those above it in this list:
 * :mod:`~fluxgrid.grids.store` -- grid files: :func:`open_grid` (NetCDF / Zarr),
   :func:`open_raster` (GeoTIFF, MODIS), :func:`write_grid` (Zarr), chunk plans.
 * :mod:`~fluxgrid.grids.era5` -- ERA5 / ERA5-Land hourly fields -> daily drivers
-  (:func:`era5_to_daily`, :func:`read_era5`, accumulation conventions, VPD).
+  (:func:`era5_to_daily`, :func:`read_era5`, :func:`open_era5_zarr` for the analysis-ready
+  cloud stores, accumulation conventions, VPD).
 * :mod:`~fluxgrid.grids.landcover` -- land-cover products (:func:`open_land_cover`,
   MODIS MCD12C1/MCD12Q1), IGBP class fractions, land masks, dominant vegetation types.
 * :mod:`~fluxgrid.grids.sites` -- grid pixels as a ``(site, time)`` cube and back.
@@ -34,8 +35,10 @@ from __future__ import annotations
 from .core import DRIVER_VARIABLES, cell_edges, grid_edges, make_grid, standardise_grid
 from .era5 import (
     ERA5_SOURCES,
+    ERA5_ZARR_STORES,
     detect_accumulation,
     era5_to_daily,
+    open_era5_zarr,
     read_era5,
     saturation_vapour_pressure,
 )
@@ -57,6 +60,7 @@ from .store import grid_chunk_plan, open_grid, open_raster, rechunk_for_inferenc
 __all__ = [
     "DRIVER_VARIABLES",
     "ERA5_SOURCES",
+    "ERA5_ZARR_STORES",
     "IGBP_CLASSES",
     "LAND_COVER_SCHEMES",
     "cell_edges",
@@ -71,6 +75,7 @@ __all__ = [
     "grid_to_sites",
     "land_mask",
     "make_grid",
+    "open_era5_zarr",
     "open_grid",
     "open_land_cover",
     "open_raster",

@@ -36,6 +36,8 @@ Examples
 >>> round(float(saturation_vapour_pressure(20.0)), 2)  # hPa
 23.37
 >>> drivers = read_era5("era5_2010_*.nc", accumulation="per_step")  # doctest: +SKIP
+>>> drivers = open_era5_zarr("arco-era5", period=("2018-06-01", "2018-06-30"),
+...                          bbox=(2, 43, 16, 53))  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -50,16 +52,19 @@ import pandas as pd
 import xarray as xr
 
 from .. import catalog
+from .._lazy import lazy_import
 from ..catalog.units import normalise
-from ..errors import GridError, UnitError
+from ..errors import FileFormatError, GridError, UnitError
 from .core import DRIVER_VARIABLES, convert_lazy, standardise_grid, variable_units, with_coord_attrs
 from .store import open_grid
 
 __all__ = [
     "ERA5_SOURCES",
+    "ERA5_ZARR_STORES",
     "detect_accumulation",
     "era5_to_daily",
     "missing_driver_message",
+    "open_era5_zarr",
     "read_era5",
     "saturation_vapour_pressure",
 ]
@@ -591,3 +596,117 @@ def read_era5(
         day=day,
         min_coverage=min_coverage,
     )
+
+
+#: public analysis-ready cloud Zarr stores in the ERA5 layout (hourly, ``latitude``
+#: descending, ``longitude`` 0..360, CDS long names, accumulations per hourly step)
+ERA5_ZARR_STORES: dict[str, str] = {
+    # Google's Analysis-Ready, Cloud-Optimized ERA5 (single and pressure levels, 0.25 deg)
+    "arco-era5": "gs://gcp-public-data-arco-era5/ar/full_37-1h-0p25deg-chunk-1.zarr-v3",
+}
+
+
+def _open_zarr_store(store: str, storage_options: dict | None) -> xr.Dataset:
+    url = ERA5_ZARR_STORES.get(store, store)
+    options = storage_options
+    if str(url).startswith("gs://"):
+        lazy_import("gcsfs")  # the filesystem fsspec needs for gs://
+        options = {"token": "anon", **(storage_options or {})}
+    try:
+        return xr.open_zarr(url, chunks={}, storage_options=options, decode_timedelta=False)
+    except (OSError, ValueError, KeyError) as err:
+        raise FileFormatError(url, f"cannot be opened as a Zarr store ({err})") from err
+
+
+def _box_indices(coord: np.ndarray, lo: float, hi: float, *, wrap: bool) -> np.ndarray:
+    """Positions of the centres inside ``[lo, hi]`` (longitudes wrapped to [-180, 180))."""
+    values = ((coord + 180.0) % 360.0) - 180.0 if wrap else coord
+    return np.nonzero((values >= lo) & (values <= hi))[0]
+
+
+def open_era5_zarr(
+    store: str = "arco-era5",
+    *,
+    period: tuple[str, str],
+    bbox: tuple[float, float, float, float] = (-180.0, -90.0, 180.0, 90.0),
+    variables: Sequence[str] = DRIVER_VARIABLES,
+    accumulation: Literal["auto", "per_step", "since_midnight"] = "per_step",
+    day: Literal["utc", "solar"] = "utc",
+    min_coverage: float = 1.0,
+    storage_options: dict | None = None,
+) -> xr.Dataset:
+    """Daily canonical drivers from an analysis-ready ERA5 / ERA5-Land Zarr store (lazy).
+
+    Opens the store lazily with Dask, keeps only the source fields the requested drivers
+    are made of, the hours of ``period`` (with one day either side, which the accumulations
+    and solar days need) and the cells whose centres lie in ``bbox``, then runs
+    :func:`era5_to_daily` and cuts the result to ``period``. Nothing is read until the
+    result is computed or written, and then only those chunks.
+
+    Parameters
+    ----------
+    store
+        A name of :data:`ERA5_ZARR_STORES` (``"arco-era5"``: Google's ARCO ERA5, needs
+        ``gcsfs``) or any Zarr URL/path in the same layout (hourly ``time``, ``latitude``,
+        ``longitude``; ERA5 short or CDS long variable names), e.g. an ERA5-Land store
+        (then ``accumulation="since_midnight"``).
+    period
+        ``(first day, last day)``, inclusive, e.g. ``("2018-01-01", "2018-12-31")``.
+    bbox
+        ``(lon_min, lat_min, lon_max, lat_max)``, degrees (may cross the 0 meridian).
+    variables, accumulation, day, min_coverage
+        See :func:`era5_to_daily` (ARCO ERA5 accumulates per hourly step).
+    storage_options
+        Passed to fsspec (e.g. credentials for a private bucket).
+
+    Returns
+    -------
+    xarray.Dataset
+        Daily drivers ``(time, lat, lon)``, Dask-backed; ``attrs["source"]`` names the store.
+
+    Raises
+    ------
+    GridError
+        If ``bbox`` or ``period`` select nothing of the store, or a driver has no source.
+    FileFormatError
+        If the store cannot be opened.
+
+    Examples
+    --------
+    >>> drivers = open_era5_zarr(period=("2018-06-01", "2018-06-30"),
+    ...                          bbox=(2, 43, 16, 53))  # doctest: +SKIP
+    >>> drivers.to_zarr("drivers_2018_06.zarr")  # doctest: +SKIP
+    """
+    raw = _open_zarr_store(store, storage_options)
+    url = ERA5_ZARR_STORES.get(store, store)
+    found = _find_sources(raw)
+    plans = _plan_drivers(raw, variables, found)
+    keep = sorted(
+        {found[s] for combo in plans.values() if combo for s in combo}
+        | {name for name, combo in plans.items() if combo is None}
+    )
+    first, last = (pd.Timestamp(p) for p in period)
+    if last < first:
+        raise GridError(f"period={period}: the last day is before the first")
+    ds = raw[keep].sel(time=slice(first - _DAY, last + 2 * _DAY))
+    lon0, lat0, lon1, lat1 = map(float, bbox)
+    lat_name = "latitude" if "latitude" in ds.dims else "lat"
+    lon_name = "longitude" if "longitude" in ds.dims else "lon"
+    ilat = _box_indices(ds[lat_name].values, lat0, lat1, wrap=False)
+    ilon = _box_indices(ds[lon_name].values, lon0, lon1, wrap=True)
+    if ds.sizes["time"] == 0 or ilat.size == 0 or ilon.size == 0:
+        raise GridError(
+            f"{url}: period {period} and bbox {bbox} select no hour or cell of the store "
+            f"(it covers {str(raw.time.values[0])[:10]}..{str(raw.time.values[-1])[:10]})"
+        )
+    ds = ds.isel({lat_name: ilat, lon_name: ilon})
+    daily = era5_to_daily(
+        standardise_grid(ds, source=url),
+        variables=variables,
+        accumulation=accumulation,
+        day=day,
+        min_coverage=min_coverage,
+    )
+    daily = daily.sel(time=slice(first, last))
+    daily.attrs["source"] = url
+    return daily
