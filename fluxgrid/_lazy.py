@@ -29,6 +29,7 @@ EXTRAS = {
     "spyndex": "rs",
     "pvlib": "rs",
     "h5py": "rs",
+    "gcsfs": "cloud",
     "torch": "",
     "sklearn": "",
     "matplotlib": "",
