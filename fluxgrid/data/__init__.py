@@ -36,11 +36,11 @@ def demo_hh_path() -> Path:
 
 
 def demo_land_cover_path() -> Path:
-    """Path of the bundled MODIS MCD12C1 2019 land-cover cut (GeoTIFF, 2-16 E, 43-53 N).
+    """Path of the bundled MODIS MCD12C1 2019 land-cover cut (NetCDF, 2-16 E, 43-53 N).
 
     Read it with :func:`fluxgrid.grids.open_land_cover`.
     """
-    return Path(str(resources.files("fluxgrid.data").joinpath("MCD12C1.A2019001.006.demo.tif")))
+    return Path(str(resources.files("fluxgrid.data").joinpath("MCD12C1.A2019001.006.demo.nc")))
 
 
 def load_demo_hh() -> xr.Dataset:

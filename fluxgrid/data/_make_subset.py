@@ -6,7 +6,7 @@ It copies, byte for byte, the packed ``uint16`` values of five FLUXNET2015 sites
 conversion of FLUXNET2015 FULLSET, keeping its encoding (scale_factor, add_offset,
 _FillValue) and attributes, so the demo exercises the same reader as the full store.
 
-``MCD12C1.A2019001.006.demo.tif``: the MODIS MCD12C1 (collection 6, 2019) IGBP land-cover
+``MCD12C1.A2019001.006.demo.nc``: the MODIS MCD12C1 (collection 6, 2019) IGBP land-cover
 GeoTIFF cut, values unchanged (0 water, 1..16 IGBP, 255 fill), to the demo's driver-grid box
 (2-16 E, 43-53 N, 200 x 280 cells of 0.05 degree).
 
@@ -68,18 +68,33 @@ def main(source: str) -> None:
 
 
 def land_cover(source: str) -> None:
-    """Write the MCD12C1 cut next to this file (GeoTIFF, deflate, the product's codes)."""
+    """Write the MCD12C1 cut next to this file (NetCDF, zlib, the product's codes and fill).
+
+    NetCDF, not GeoTIFF, so that the demo reads it with the core dependencies only.
+    """
     import rioxarray
 
     lon0, lat0, lon1, lat1 = LAND_COVER_BOX
-    raw = rioxarray.open_rasterio(source)
-    cut = raw.sel(x=slice(lon0, lon1), y=slice(lat1, lat0))
-    cut.attrs.update(
-        source=Path(source).name,
-        references="Friedl, M., Sulla-Menashe, D. MCD12C1 MODIS/Terra+Aqua Land Cover Type "
+    raw = rioxarray.open_rasterio(source).isel(band=0, drop=True)
+    cut = raw.sel(x=slice(lon0, lon1), y=slice(lat1, lat0)).drop_vars("spatial_ref")
+    cut = cut.rename(x="lon", y="lat").sortby("lat")
+    cut.name = "Majority_Land_Cover_Type_1"
+    cut.attrs = {
+        "long_name": "MODIS MCD12C1 IGBP land-cover class (0 water, 1-16 IGBP, 255 fill)",
+        "flag_values": np.arange(17, dtype=np.uint8),
+        "flag_meanings": "WAT ENF EBF DNF DBF MF CSH OSH WSA SAV GRA WET CRO URB CVM SNO BSV",
+    }
+    cut["lat"].attrs = {"standard_name": "latitude", "units": "degrees_north"}
+    cut["lon"].attrs = {"standard_name": "longitude", "units": "degrees_east"}
+    ds = cut.to_dataset()
+    ds.attrs = {
+        "title": "MODIS MCD12C1 C6 2019 IGBP land cover, 2-16 E, 43-53 N (fluxgrid demo cut)",
+        "source": Path(source).name,
+        "references": "Friedl, M., Sulla-Menashe, D. MCD12C1 MODIS/Terra+Aqua Land Cover Type "
         "Yearly L3 Global 0.05Deg CMG V006, NASA LP DAAC, doi:10.5067/MODIS/MCD12C1.006",
-    )
-    cut.rio.to_raster(Path(__file__).with_name("MCD12C1.A2019001.006.demo.tif"), compress="deflate")
+    }
+    encoding = {cut.name: {"zlib": True, "complevel": 9, "dtype": "uint8", "_FillValue": 255}}
+    ds.to_netcdf(Path(__file__).with_name("MCD12C1.A2019001.006.demo.nc"), encoding=encoding)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import xarray as xr
 from ..errors import GridError
 from .core import grid_edges
 from .regrid import conservative_weights, regrid
-from .store import open_raster
+from .store import open_grid, open_raster
 
 __all__ = [
     "IGBP_CLASSES",
@@ -106,8 +106,9 @@ def open_land_cover(
     Parameters
     ----------
     path
-        GeoTIFF (or another GDAL raster; the HDF4 products need a GDAL built with HDF4,
-        e.g. with ``variable="Majority_Land_Cover_Type_1"`` for MCD12C1).
+        NetCDF / Zarr with ``lat``/``lon`` (read with the core dependencies), or a GeoTIFF
+        or another GDAL raster (needs ``rioxarray``; the HDF4 products need a GDAL built
+        with HDF4, e.g. with ``variable="Majority_Land_Cover_Type_1"`` for MCD12C1).
     scheme
         ``"mcd12c1"``, ``"igbp"`` (MCD12Q1 LC_Type1) or ``"auto"`` (from the file name, else
         from the codes present).
@@ -136,7 +137,7 @@ def open_land_cover(
     (('lat', 'lon'), 'igbp', True)
     """
     path = Path(path)
-    raw = open_raster(path, variable=variable)
+    raw = _open_classes(path, variable)
     if bbox is not None:
         lon0, lat0, lon1, lat1 = map(float, bbox)
         raw = raw.sel(lat=slice(lat0, lat1), lon=slice(lon0, lon1))
@@ -174,6 +175,22 @@ def open_land_cover(
         "source": str(path.name),
     }
     return out
+
+
+def _open_classes(path: Path, variable: str | None) -> xr.DataArray:
+    """The class grid of a NetCDF/Zarr file (xarray) or of a raster (rioxarray), lat ascending."""
+    if path.suffix.lower() not in (".nc", ".nc4", ".zarr"):
+        return open_raster(path, variable=variable)
+    ds = open_grid(path)
+    names = (
+        [variable] if variable else [v for v in ds.data_vars if {"lat", "lon"} <= set(ds[v].dims)]
+    )
+    if len(names) != 1 or names[0] not in ds.data_vars:
+        raise GridError(
+            f"{path}: expected one land-cover variable on (lat, lon); it has "
+            f"{sorted(ds.data_vars)}: pass variable=..."
+        )
+    return ds[names[0]]
 
 
 def _check_geographic(land_cover: xr.DataArray) -> None:
