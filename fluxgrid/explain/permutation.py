@@ -24,13 +24,20 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._docstring import fill_doc
 from .._lazy import lazy_import
 from .._progress import track
 from ..errors import ModelError
 from ..evaluate import metrics_from_sums
 from ..plots.explain import plot_importance
 from .base import Explainer, ExplainOptions, register_explainer
-from .target import ExplainTarget, feature_groups, inputs_of_groups, resolve_target
+from .target import (
+    EXPLAIN_DOCS,
+    ExplainTarget,
+    feature_groups,
+    inputs_of_groups,
+    resolve_target,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.base import FluxModel
@@ -321,6 +328,7 @@ def _check_settings(metric: str, n_repeats: Any, within: str) -> None:
         raise ModelError(f"within={within!r}; expected 'site' or 'all'")
 
 
+@fill_doc(EXPLAIN_DOCS)
 def permutation_importance(
     model: TrainedRun | FluxModel | str | os.PathLike,
     data: xr.Dataset | WindowCube,
@@ -389,9 +397,7 @@ def permutation_importance(
         Windows per forward pass (all drivers of a batch are stacked into it).
     device
         Device of the tensors (default: the run's).
-    progress
-        Show a progress bar over the batches; ``None``: in notebooks and on terminals, not
-        under CI (:func:`fluxgrid.set_progress`).
+    %(progress)s
 
     Returns
     -------

@@ -21,12 +21,20 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from .._docstring import fill_doc
 from .._lazy import lazy_import
 from .._progress import track
 from ..errors import ConfigError, DataNotFoundError, ModelError
 from ..plots.explain import plot_response_surface
 from .base import Explainer, ExplainOptions, register_explainer
-from .target import ExplainTarget, reference_windows, resolve_target, subsample, units_of
+from .target import (
+    EXPLAIN_DOCS,
+    ExplainTarget,
+    reference_windows,
+    resolve_target,
+    subsample,
+    units_of,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models.base import FluxModel
@@ -209,6 +217,7 @@ def _check_settings(x: str, y: str, bins: int, min_count: int, min_fraction: flo
         )
 
 
+@fill_doc(EXPLAIN_DOCS)
 def response_surface(
     model: TrainedRun | FluxModel | str | os.PathLike,
     data: xr.Dataset | WindowCube,
@@ -262,9 +271,7 @@ def response_surface(
         Use a seeded random subset of at most this many windows.
     batch_size
         Sequences per forward pass (windows x grid points).
-    progress
-        Show a progress bar over the batches; ``None``: in notebooks and on terminals, not
-        under CI (:func:`fluxgrid.set_progress`).
+    %(progress)s
 
     Returns
     -------

@@ -29,6 +29,7 @@ from ..tensors import WindowCube
 from ..windows import WindowIndex
 
 __all__ = [
+    "EXPLAIN_DOCS",
     "ExplainTarget",
     "default_groups",
     "feature_groups",
@@ -38,6 +39,14 @@ __all__ = [
     "subsample",
     "units_of",
 ]
+
+#: numpydoc entries shared by the explanation methods, filled into their docstrings by
+#: :func:`fluxgrid._docstring.fill_doc`
+EXPLAIN_DOCS = {
+    "progress": """progress
+    Show a progress bar over the batches; ``None``: in notebooks and on terminals, not
+    under CI (:func:`fluxgrid.set_progress`).""",
+}
 
 #: calendar inputs: not drivers of a bare model
 _CALENDAR = ("doy_sin", "doy_cos")
