@@ -39,7 +39,7 @@ def fraction(option: str) -> Callable[[str], float]:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"{option} {text!r} is not a number; expected a fraction between 0 and 1, e.g. 0.7"
+                f"{text!r} is not a number; {option} takes a fraction between 0 and 1, e.g. 0.7"
             ) from None
         if not 0 <= value <= 1:
             raise argparse.ArgumentTypeError(

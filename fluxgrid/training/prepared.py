@@ -25,7 +25,7 @@ from typing import Any
 import xarray as xr
 
 from ..config.experiment import ExperimentConfig
-from ..errors import SplitError, WindowError
+from ..errors import SplitError
 from ..models import FluxModel
 from ..prep.pipeline import load_data
 from ..prep.scaling import Scaler, fit_scaler
@@ -129,15 +129,6 @@ def prepare_from_cube(
         features=features,
     )
     n_train = len(index.select("train"))
-    if len(index) == 0:
-        time = ds["time"].values
-        raise WindowError(
-            f"no complete {w.lookback}-step window with a valid {d.target!r} value in the "
-            f"cube ({str(time[0])[:10]}..{str(time[-1])[:10]}, {ds.sizes['site']} sites), in "
-            "any part of the split: the target and the drivers "
-            f"{list(d.drivers)} are rarely valid together; shorten windows.lookback, raise "
-            "windows.fill_gaps (driver gaps filled), or choose another period, sites or drivers"
-        )
     if n_train == 0:
         raise SplitError(
             f"the split leaves no complete {w.lookback}-step training window; lower "
