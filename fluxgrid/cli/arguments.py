@@ -250,6 +250,12 @@ def add_upscale(p: argparse.ArgumentParser) -> None:
         help="first and last date of the maps (YYYY-MM-DD)",
     )
     p.add_argument(
+        "--clip-period",
+        action="store_true",
+        help="map only the days of --period the drivers cover, warning about the others "
+        "(default: refuse a period the drivers do not cover)",
+    )
+    p.add_argument(
         "--quantiles", nargs="+", type=float, default=(), help="ensemble quantiles, e.g. 0.05 0.95"
     )
     p.add_argument("--totals", metavar="CSV", help="also write regional totals (TgC yr-1) here")
