@@ -298,3 +298,13 @@ def add_explain(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto, cpu, cuda (default: the run's)")
     p.add_argument("-o", "--output", help="folder for <method>.nc/.png (default RUN_DIR/explain)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+
+
+def add_validate_upscaling(p: argparse.ArgumentParser) -> None:
+    """Options of ``fluxgrid validate-upscaling``."""
+    p.add_argument("config", help="experiment YAML (its split is replaced by site folds)")
+    p.add_argument("-o", "--output", required=True, help="result folder")
+    p.add_argument("--folds", type=int, default=5, help="site folds, stratified by IGBP (5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (0)")
+    p.add_argument("--device", help="override train.device (auto, cpu, cuda)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing result folder")
