@@ -62,6 +62,7 @@ _PUBLIC = {
     # model application (fluxgrid.upscale.upscale: the module name is taken), ensembles, demo
     "upscale_ensemble": ".upscale",
     "upscale_to_map": ".upscale",
+    "validate_upscaling": ".upscale",
     "map_totals": ".upscale",
     "tower_grid": ".demo",
     "run_demo": ".demo",

@@ -73,6 +73,11 @@ COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] 
         arguments.add_upscale,
         "grids:run_upscale",
     ),
+    "validate-upscaling": (
+        "leave-sites-out validation of an experiment, towers predicted as map cells",
+        arguments.add_validate_upscaling,
+        "validate:run_validate_upscaling",
+    ),
 }
 
 

@@ -48,7 +48,10 @@ The modules, each with one job (each imports only those above it):
     the maps and their file (:func:`upscale`, :func:`upscale_ensemble`,
     :func:`upscale_to_map`, :func:`upscale_config_to_map`);
 ``totals``
-    after the maps: :func:`open_maps`, :func:`main_variable`, :func:`map_totals`.
+    after the maps: :func:`open_maps`, :func:`main_variable`, :func:`map_totals`;
+``validation``
+    the honest accuracy of a map: towers held out by site folds and predicted through the
+    same kernel (:func:`validate_upscaling`).
 
 No module is named after a function it exports, so ``fluxgrid.upscale.upscale`` stays the
 function. Names are loaded on first use: ``from fluxgrid.upscale import map_totals`` reads
@@ -79,6 +82,7 @@ _PUBLIC = {
     "main_variable": ".totals",
     "map_totals": ".totals",
     "open_maps": ".totals",
+    "open_validation": ".validation",
     "predict_pixels": ".inference",
     "provenance": ".checks",
     "read_layer": ".layers",
@@ -86,6 +90,7 @@ _PUBLIC = {
     "upscale_config_to_map": ".maps",
     "upscale_ensemble": ".maps",
     "upscale_to_map": ".maps",
+    "validate_upscaling": ".validation",
 }
 
 __all__ = sorted(_PUBLIC)

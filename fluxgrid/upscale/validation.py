@@ -1,0 +1,229 @@
+"""Spatial validation of a map: each tower predicted by models that never saw it.
+
+A map's honest accuracy is the accuracy at places the model was not trained on.
+:func:`validate_upscaling` runs leave-sites-out cross-validation over the towers: the sites
+are put in ``n_folds`` folds stratified by IGBP class
+(:func:`fluxgrid.prep.splits.site_kfold_split`); for each fold the experiment is trained on
+the other folds' towers (validation carved from their training part as the experiment
+says), and every tower of the fold is then predicted from its own drivers **through the
+upscaling kernel** (:func:`fluxgrid.upscale.inference.predict_pixels`: the tower is a grid
+cell with its coordinates and IGBP class, exactly as in :func:`fluxgrid.upscale.upscale`).
+Every tower is predicted once, by the model of its fold.
+
+The result (written atomically as a folder) holds the fold runs, ``predictions.nc``
+(``obs``, ``pred`` and ``fold`` on ``(site, time)``) and the scores pooled, per fold, per
+site and per IGBP class (``scores_*.csv``, :func:`fluxgrid.evaluate.scores`).
+
+Examples
+--------
+>>> result = validate_upscaling("experiments/lstm.yaml", output="validation/lstm")  # doctest: +SKIP
+>>> result.scores("igbp")[["r2", "rmse"]]                                          # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .._progress import track
+from ..config.experiment import ExperimentConfig, SplitConfig
+from ..errors import ConfigError
+from ..evaluate import scores
+from ..grids.landcover import IGBP_CLASSES
+from ..io.atomic import atomic_path, check_writable
+from ..prep.pipeline import load_data
+from ..prep.splits import TEST, site_kfold_split
+from ..runs import load_run
+from ..training.build import load_experiment
+from ..training.experiment import train_experiment
+from .inference import igbp_names, predict_pixels
+
+__all__ = ["SpatialValidation", "open_validation", "validate_upscaling"]
+
+_GROUPS = {"pooled": (), "fold": ("fold",), "site": ("site",), "igbp": ("igbp",)}
+
+
+@dataclasses.dataclass
+class SpatialValidation:
+    """Predictions of every tower by the model of its fold, and their scores.
+
+    Attributes
+    ----------
+    predictions
+        ``obs``, ``pred`` (target units) and ``fold`` on ``(site, time)``; ``part`` is
+        ``test`` wherever a tower was held out (everywhere).
+    folder
+        Where the result was written (``None`` if not written).
+    """
+
+    predictions: xr.Dataset
+    folder: Path | None = None
+
+    def scores(self, by: str = "pooled") -> pd.DataFrame:
+        """Scores ``"pooled"``, per ``"fold"``, ``"site"`` or ``"igbp"`` (R2, RMSE, MAE, ...)."""
+        if by not in _GROUPS:
+            raise ConfigError(f"by={by!r}; expected one of {sorted(_GROUPS)}")
+        preds = self.predictions
+        if by == "pooled":
+            return _pooled_row(preds).to_frame("pooled").T
+        if by == "fold":
+            fold = preds["fold"].values
+            rows = {int(k): _pooled_row(preds.isel(site=fold == k)) for k in np.unique(fold)}
+            return pd.DataFrame(rows).T.rename_axis("fold")
+        return scores(preds, by=_GROUPS[by], part="test").to_dataframe()
+
+    def __repr__(self) -> str:
+        pooled = self.scores().iloc[0]
+        n_sites = self.predictions.sizes["site"]
+        n_folds = int(np.nanmax(self.predictions["fold"].values)) + 1
+        return (
+            f"SpatialValidation({n_sites} towers in {n_folds} folds, pooled R2 "
+            f"{pooled['r2']:.3f}, RMSE {pooled['rmse']:.3f}; folder={self.folder})"
+        )
+
+
+def _pooled_row(preds: xr.Dataset) -> pd.Series:
+    table = scores(preds, part="test")
+    return pd.Series({k: float(v) for k, v in table.data_vars.items()})
+
+
+def _fold_of_sites(cube: xr.Dataset, cfg: ExperimentConfig, n_folds: int, seed: int) -> np.ndarray:
+    """Fold number of every site (the test fold of :func:`site_kfold_split`)."""
+    fold = np.full(cube.sizes["site"], -1, dtype=np.int64)
+    target = cfg.data.target
+    for k in range(n_folds):
+        split = site_kfold_split(cube, n_folds=n_folds, fold=k, seed=seed, target=target)
+        held = (split["part"] == TEST).any("time").values
+        fold[held] = k
+    return fold
+
+
+def _predict_towers(run_dir: Path, cube: xr.Dataset, sites: np.ndarray) -> np.ndarray:
+    """``(site, time)`` predictions of the towers ``sites`` through the upscaling kernel."""
+    run = load_run(run_dir)
+    sub = cube.isel(site=sites)
+    drivers = list(run.inputs["drivers"])
+    series = np.stack([sub[d].transpose("site", "time").values for d in drivers], axis=-1)
+    igbp = igbp_names(_igbp_codes(sub["igbp"].values)) if "igbp" in sub.coords else None
+    return predict_pixels(
+        run,
+        series.astype(np.float32),
+        sub["time"].values,
+        sub["latitude"].values.astype(float),
+        sub["longitude"].values.astype(float),
+        igbp,
+    )
+
+
+def _igbp_codes(names: np.ndarray) -> np.ndarray:
+    by_abbr = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
+    return np.array([by_abbr.get(str(n), -1) for n in names], dtype=np.int64)
+
+
+def validate_upscaling(
+    cfg: ExperimentConfig | str | os.PathLike,
+    *,
+    output: str | os.PathLike,
+    n_folds: int = 5,
+    seed: int = 0,
+    overwrite: bool = False,
+    cube: xr.Dataset | None = None,
+    progress: bool | None = None,
+) -> SpatialValidation:
+    """Leave-sites-out cross-validation of an experiment, predicted as the map would be.
+
+    Parameters
+    ----------
+    cfg
+        The experiment (or its YAML); its split is replaced by ``site_kfold`` folds (its
+        ``validation``/``val_fraction`` are kept).
+    output
+        Result folder (written atomically): ``folds/fold<k>/`` run directories,
+        ``predictions.nc``, ``scores_pooled.csv``, ``scores_fold.csv``, ``scores_site.csv``,
+        ``scores_igbp.csv``.
+    n_folds
+        Folds (at least 2; at most the number of towers).
+    seed
+        Seed of the fold assignment (within each IGBP class).
+    overwrite
+        Replace an existing result folder.
+    cube
+        Use this site cube instead of reading ``cfg.data.source``.
+    progress
+        Progress bar over the folds.
+
+    Returns
+    -------
+    SpatialValidation
+        Predictions and scores; ``folder`` is ``output``.
+
+    Raises
+    ------
+    ConfigError
+        If there are fewer towers with target data than folds.
+
+    Examples
+    --------
+    >>> v = validate_upscaling("lstm.yaml", output="validation/lstm", n_folds=5)  # doctest: +SKIP
+    >>> v.scores("site").sort_values("r2").head()                                # doctest: +SKIP
+    """
+    if not isinstance(cfg, ExperimentConfig):
+        cfg = load_experiment(cfg)
+    folder = check_writable(output, overwrite)
+    data, _ = load_data(cfg.data, cube=cube, progress=progress)
+    target = cfg.data.target
+    has_target = np.isfinite(data[target]).any("time").values
+    if int(has_target.sum()) < n_folds:
+        raise ConfigError(
+            f"n_folds={n_folds}: only {int(has_target.sum())} towers have {target!r} data; "
+            "use at most that many folds"
+        )
+    fold = _fold_of_sites(data, cfg, n_folds, seed)
+    pred = np.full((data.sizes["site"], data.sizes["time"]), np.nan, dtype=np.float32)
+    with atomic_path(folder) as tmp:
+        for k in track(range(n_folds), desc="site folds", show=progress):
+            split = dataclasses.replace(
+                cfg.split, method="site_kfold", n_folds=n_folds, fold=k, seed=seed
+            )
+            fold_cfg = dataclasses.replace(cfg, split=SplitConfig(**_split_keys(split)))
+            run_dir = train_experiment(
+                fold_cfg, output=tmp / "folds" / f"fold{k}", cube=cube, progress=False
+            )
+            held = np.flatnonzero(fold == k)
+            pred[held] = _predict_towers(run_dir, data, held)
+        result = SpatialValidation(_predictions(data, target, pred, fold), folder)
+        result.predictions.to_netcdf(tmp / "predictions.nc")
+        for by in _GROUPS:
+            result.scores(by).to_csv(tmp / f"scores_{by}.csv")
+    return result
+
+
+def _split_keys(split: SplitConfig) -> dict:
+    """The keys ``site_kfold`` reads (others would be refused as unread)."""
+    keep = ("method", "n_folds", "fold", "seed", "validation", "val_fraction")
+    return {k: getattr(split, k) for k in keep}
+
+
+def _predictions(data: xr.Dataset, target: str, pred: np.ndarray, fold: np.ndarray) -> xr.Dataset:
+    obs = data[target].transpose("site", "time")
+    out = xr.Dataset(
+        {
+            "obs": obs,
+            "pred": (("site", "time"), pred, {"units": obs.attrs.get("units", "")}),
+            "part": (("site", "time"), np.full(pred.shape, TEST, dtype=np.int8)),
+        },
+    )
+    out["fold"] = ("site", fold, {"long_name": "fold in which the tower was held out"})
+    out.attrs = {"target": target, "method": "site_kfold through the upscaling kernel"}
+    return out
+
+
+def open_validation(folder: str | os.PathLike) -> SpatialValidation:
+    """Read a result written by :func:`validate_upscaling` back."""
+    folder = Path(folder)
+    return SpatialValidation(xr.load_dataset(folder / "predictions.nc"), folder)

@@ -1,0 +1,82 @@
+"""Spatial validation: every tower predicted once, by the model of its fold, as a map cell."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from fluxgrid.cli import main
+from fluxgrid.config.experiment import ExperimentConfig
+from fluxgrid.config.serialise import dump_config, from_dict
+from fluxgrid.errors import ConfigError
+from fluxgrid.upscale.validation import open_validation, validate_upscaling
+
+
+def _config(model: dict) -> ExperimentConfig:
+    return from_dict(
+        ExperimentConfig,
+        {
+            "data": {"source": "demo", "drivers": ["ta", "sw_in", "vpd"], "target": "nee"},
+            "windows": {"lookback": 30, "static": ["doy", "latlon", "igbp"]},
+            "model": model,
+            "train": {"epochs": 1, "batch_size": 512},
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def lstm_validation(tmp_path_factory):
+    from fluxgrid.testing import load_demo_cube
+
+    out = tmp_path_factory.mktemp("validation") / "lstm"
+    cfg = _config({"name": "lstm", "params": {"hidden": 8}})
+    return validate_upscaling(cfg, output=out, n_folds=2, cube=load_demo_cube())
+
+
+@pytest.mark.slow
+def test_every_tower_is_held_out_once_and_predicted_as_its_run_does(lstm_validation):
+    v = lstm_validation
+    fold = v.predictions["fold"].values
+    assert sorted(np.unique(fold).tolist()) == [0, 1] and fold.size == 5
+    # the three DBF towers are spread over both folds (stratified by IGBP)
+    dbf = v.predictions["igbp"].values.astype(str) == "DBF"
+    assert len(np.unique(fold[dbf])) == 2
+    for k in (0, 1):
+        run_pred = xr.load_dataset(v.folder / "folds" / f"fold{k}" / "predictions.nc")["pred"]
+        held = v.predictions.site.values[fold == k]
+        ours, theirs = v.predictions["pred"].sel(site=held), run_pred.sel(site=held)
+        # the upscaling kernel gives the same numbers as the run's own prediction
+        np.testing.assert_allclose(ours.values, theirs.values, atol=1e-5, equal_nan=True)
+        assert np.isfinite(ours).sum() > 1000
+
+
+@pytest.mark.slow
+def test_scores_are_written_and_read_back(lstm_validation):
+    v = lstm_validation
+    for by in ("pooled", "fold", "site", "igbp"):
+        assert (v.folder / f"scores_{by}.csv").exists()
+    assert v.scores("igbp").index.tolist() == ["DBF", "EBF", "ENF"]
+    assert v.scores("site")["n"].sum() == v.scores("pooled")["n"].iloc[0]
+    again = open_validation(v.folder)
+    np.testing.assert_allclose(again.scores("site")["r2"], v.scores("site")["r2"])
+    assert "5 towers in 2 folds" in repr(again)
+
+
+@pytest.mark.slow
+def test_cli_with_a_random_forest(tmp_path, capsys):
+    cfg = tmp_path / "rf.yaml"
+    dump_config(_config({"name": "rf", "params": {"n_estimators": 10}}), cfg)
+    assert main(["validate-upscaling", str(cfg), "-o", str(tmp_path / "rf"), "--folds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "held-out towers, pooled (nee)" in printed and "DBF" in printed
+    assert main(["validate-upscaling", str(cfg), "-o", str(tmp_path / "rf"), "--folds", "2"]) == 2
+
+
+def test_more_folds_than_towers_is_refused(tmp_path):
+    from fluxgrid.testing import load_demo_cube
+
+    cfg = _config({"name": "rf"})
+    with pytest.raises(ConfigError, match="only 5 towers have 'nee' data"):
+        validate_upscaling(cfg, output=tmp_path / "v", n_folds=6, cube=load_demo_cube())
+    assert not (tmp_path / "v").exists()
