@@ -433,9 +433,13 @@ def _locked_elsewhere(target: Path) -> tuple[Path, dict[str, Any] | None] | None
     if found is None:
         return None
     holder = found[1]
-    if holder is None or _stale_reason(holder) is None:
-        return lock, holder
-    return None
+    if holder is None:
+        try:
+            fresh = time.time() - lock.stat().st_mtime < EMPTY_LOCK_SECONDS
+        except FileNotFoundError:
+            return None
+        return (lock, None) if fresh else None
+    return (lock, holder) if _stale_reason(holder) is None else None
 
 
 # --------------------------------------------------------------------------- writes
