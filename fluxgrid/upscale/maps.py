@@ -15,25 +15,31 @@ Examples
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
 import xarray as xr
 
 from .. import catalog
 from .._progress import progress_bar
-from ..errors import ModelError
-from ..io.atomic import check_writable
+from ..errors import FluxgridWarning, GridError, ModelError
+from ..grids.core import standardise_grid
+from ..io.atomic import atomic_path, check_writable, write_lock
 from ..io.maps import write_map
 from ..runs import TrainedRun
 from .checks import RunLike, load_runs, provenance
 from .members import DEFAULT_CHUNK_BYTES, MemberOptions, member_maps
+from .totals import main_variable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config.stages import UpscaleConfig
 
 __all__ = [
+    "check_map_values",
     "upscale",
     "upscale_config_to_map",
     "upscale_ensemble",
@@ -53,6 +59,7 @@ def upscale(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     torch_threads: int | None = None,
     quantiles: Sequence[float] = (),
+    clip_period: bool = False,
 ) -> xr.Dataset:
     """Apply a trained run to a daily driver grid: flux maps ``(time, lat, lon)``.
 
@@ -74,8 +81,9 @@ def upscale(
         needed when the model has an IGBP one-hot. Cells with negative codes are not mapped.
     period
         ``(start, end)`` dates of the maps; the drivers must start ``lookback - 1`` days
-        before ``start``. Default: the whole driver record (NaN for the first
-        ``lookback - 1`` days).
+        before ``start`` and reach ``end``: a period they do not cover is refused, naming
+        the drivers' range and the missing days. Default: the whole driver record (NaN for
+        the first ``lookback - 1`` days).
     device
         ``auto`` (CUDA when present), ``cpu`` or ``cuda``; resolved in each task.
     batch_size
@@ -88,6 +96,9 @@ def upscale(
         Set torch's CPU threads in each task (e.g. 1 when Dask runs one task per core).
     quantiles
         For ensembles: quantiles across members to add.
+    clip_period
+        Map only the days of ``period`` the drivers cover instead of refusing; a
+        :class:`~fluxgrid.errors.FluxgridWarning` names the days left out.
 
     Returns
     -------
@@ -102,7 +113,15 @@ def upscale(
     ------
     GridError
         Missing drivers (named with their ERA5 sources), a time axis shorter than the
-        look-back or not daily, lat/lon out of range, a mask on another grid.
+        look-back or not daily, lat/lon out of range, a mask on another grid, a ``period``
+        the drivers do not cover (without ``clip_period``); maps in memory without any value
+        (every driver window incomplete: the message names the NaN-only drivers).
+
+    Warns
+    -----
+    FluxgridWarning
+        Maps in memory with mappable days that have no value in any cell (named, with the
+        drivers that are NaN-only on them), and a clipped ``period``.
     ModelError
         A run trained on other variables, resolution or units than the drivers provide.
 
@@ -112,7 +131,9 @@ def upscale(
     >>> maps.nee.sel(time="2012-07").mean("time").plot()  # doctest: +SKIP
     """
     runs = load_runs(run)
-    options = MemberOptions(mask, igbp, period, device, batch_size, chunk_bytes, torch_threads)
+    options = MemberOptions(
+        mask, igbp, period, device, batch_size, chunk_bytes, torch_threads, clip_period
+    )
     if len(runs) > 1:
         return _ensemble(drivers, runs, options, quantiles)
     if len(quantiles):
@@ -122,7 +143,7 @@ def upscale(
     da = members.isel(member=0, drop=True)
     da.attrs = _target_attrs(runs)
     out = xr.Dataset({target: da}, attrs=_map_attrs(runs, drivers, report, "model output"))
-    return _computed_unless_lazy(out, drivers)
+    return _computed_unless_lazy(out, drivers, runs)
 
 
 def upscale_ensemble(
@@ -138,6 +159,7 @@ def upscale_ensemble(
     chunk_bytes: int = DEFAULT_CHUNK_BYTES,
     torch_threads: int | None = None,
     keep_members: bool = False,
+    clip_period: bool = False,
 ) -> xr.Dataset:
     """Ensemble maps from several runs (seeds, folds): mean, spread and quantiles.
 
@@ -147,7 +169,7 @@ def upscale_ensemble(
 
     Parameters
     ----------
-    drivers, mask, igbp, period, device, batch_size, chunk_bytes, torch_threads
+    drivers, mask, igbp, period, device, batch_size, chunk_bytes, torch_threads, clip_period
         See :func:`upscale`.
     runs
         Two or more runs (objects or directories) predicting the same target.
@@ -176,7 +198,9 @@ def upscale_ensemble(
             "an ensemble needs at least two runs; use upscale() for one run "
             f"(got {len(members_runs)})"
         )
-    options = MemberOptions(mask, igbp, period, device, batch_size, chunk_bytes, torch_threads)
+    options = MemberOptions(
+        mask, igbp, period, device, batch_size, chunk_bytes, torch_threads, clip_period
+    )
     return _ensemble(drivers, members_runs, options, quantiles, keep_members=keep_members)
 
 
@@ -214,7 +238,7 @@ def _ensemble(
     if keep_members:
         # (member, time, lat, lon): for analysis; drop it before write_map (maps are 3-D)
         out[f"{target}_member"] = members.assign_attrs(_target_attrs(runs, " (ensemble member)"))
-    return _computed_unless_lazy(out, drivers)
+    return _computed_unless_lazy(out, drivers, runs)
 
 
 def _percent(q: float) -> str:
@@ -223,10 +247,122 @@ def _percent(q: float) -> str:
     return text.zfill(2) if "." not in text else text.replace(".", "p").zfill(4)
 
 
-def _computed_unless_lazy(out: xr.Dataset, drivers: xr.Dataset) -> xr.Dataset:
-    """Dask-backed maps from Dask-backed drivers; computed maps from drivers in memory."""
-    lazy = any(v.chunks is not None for v in drivers.data_vars.values())
-    return out if lazy else out.compute()
+def _lazy(drivers: xr.Dataset) -> bool:
+    return any(v.chunks is not None for v in drivers.data_vars.values())
+
+
+def _computed_unless_lazy(
+    out: xr.Dataset, drivers: xr.Dataset, runs: Sequence[TrainedRun]
+) -> xr.Dataset:
+    """Lazy maps from Dask-backed drivers; from drivers in memory computed and checked."""
+    if _lazy(drivers):
+        return out
+    out = out.compute()
+    check_map_values(out, drivers, max(r.lookback for r in runs))
+    return out
+
+
+def _spans(days: pd.DatetimeIndex) -> str:
+    """Days as runs of consecutive dates: ``2012-01-03..2012-01-09 (7 days), 2012-02-01``."""
+    parts, start, prev = [], days[0], days[0]
+    for day in [*days[1:], None]:
+        if day is not None and day - prev == pd.Timedelta(days=1):
+            prev = day
+            continue
+        n = (prev - start).days + 1
+        parts.append(f"{start.date()}" if n == 1 else f"{start.date()}..{prev.date()} ({n} days)")
+        if day is not None:
+            start = prev = day
+    return ", ".join(parts[:10]) + (f" and {len(parts) - 10} more spans" if len(parts) > 10 else "")
+
+
+def _nan_only_drivers(raw: xr.Dataset, empty: pd.DatetimeIndex, lookback: int) -> str:
+    """Drivers without a value in any cell in the windows of the days ``empty``.
+
+    As ``"ta, vpd on 2012-01-03..2012-01-04 (2 days)"``; ``""`` when there are none.
+    """
+    start = empty[0] - pd.Timedelta(days=lookback - 1)
+    times = pd.DatetimeIndex(raw.time.values)
+    sel = np.flatnonzero((times >= start) & (times <= empty[-1]))
+    by_days: dict[str, list[str]] = {}
+    for name, v in raw.data_vars.items():
+        if "time" not in v.dims or not sel.size:
+            continue
+        other = [d for d in v.dims if d != "time"]
+        blank = np.asarray(v.isel(time=sel).isnull().all(other).values, bool)
+        if blank.any():
+            by_days.setdefault(_spans(times[sel][blank]), []).append(str(name))
+    return "; ".join(f"{', '.join(names)} on {days}" for days, names in by_days.items())
+
+
+def check_map_values(
+    maps: xr.Dataset,
+    drivers: xr.Dataset,
+    lookback: int,
+    *,
+    variable: str | None = None,
+    values: xr.DataArray | None = None,
+    consequence: str = "",
+) -> None:
+    """Refuse maps without any value; warn about mappable days without a value in any cell.
+
+    Days before the first mappable day (the drivers' first day plus ``lookback - 1``) are
+    NaN by design and not counted. The messages name the days and the driver variables that
+    are NaN-only (all cells NaN) on them.
+
+    Parameters
+    ----------
+    maps
+        Maps ``(time, lat, lon)`` (from :func:`upscale` or :func:`upscale_ensemble`).
+    drivers
+        The drivers they were made from.
+    lookback
+        The longest look-back of the runs (days).
+    variable
+        The map variable to check (default: :func:`~fluxgrid.upscale.main_variable`).
+    values
+        That variable as read back from a file (default: ``maps[variable]``).
+    consequence
+        Added to the error message (e.g. ``"; nothing was written"``).
+
+    Raises
+    ------
+    GridError
+        No value anywhere on a mappable day: nothing could be computed.
+
+    Warns
+    -----
+    FluxgridWarning
+        Some mappable days have no value in any cell.
+    """
+    variable = variable or main_variable(maps)
+    da = maps[variable] if values is None else values
+    raw = standardise_grid(drivers)
+    first_ok = pd.Timestamp(raw.time.values[0]) + pd.Timedelta(days=lookback - 1)
+    counts = da.notnull().sum(("lat", "lon")).compute().to_series()
+    counts = counts[counts.index >= first_ok]
+    empty = counts.index[counts.to_numpy() == 0]
+    if counts.empty or empty.empty:
+        return
+    nan_only = _nan_only_drivers(raw, empty, lookback)
+    why = (
+        f"drivers NaN-only in every cell: {nan_only}"
+        if nan_only
+        else "no driver is NaN-only in every cell on these days or their look-back windows: "
+        "each window misses some driver value in each mapped cell, or the cells are masked"
+    )
+    if len(empty) == len(counts):
+        raise GridError(
+            f"every value of {variable} is NaN on the mappable days {_spans(empty)}: nothing "
+            f"could be computed ({why}). Check the driver files (missing values such as -9999 "
+            f"are NaN), the mask and the period{consequence}"
+        )
+    warnings.warn(
+        f"{variable} has no value in any cell on {len(empty)} of {len(counts)} mappable "
+        f"day(s): {_spans(empty)} ({why})",
+        FluxgridWarning,
+        stacklevel=3,
+    )
 
 
 def _target_attrs(runs: Sequence[TrainedRun], what: str = "") -> dict[str, str]:
@@ -268,12 +404,16 @@ def upscale_to_map(
     title: str | None = None,
     **kwargs: Any,
 ) -> Path:
-    """Upscale and write the CF-1.8 NetCDF map in one call, atomically.
+    """Upscale and write the CF-1.8 NetCDF map in one call, atomically and exclusively.
 
-    The output path is checked first (an existing file is refused unless ``overwrite``,
-    before anything is computed); the drivers and runs are checked next; then the map is
-    computed tile by tile while it is written to a temporary file that is moved into place
-    only when complete, so a failure leaves no partial NetCDF.
+    The output's lock ``.NAME.lock`` is taken first and held until the map is in place, so a
+    second upscaling onto the same file is refused
+    (:class:`~fluxgrid.errors.OutputLockedError`) instead of replacing this one. The output
+    path is checked next (an existing file is refused unless ``overwrite``, before anything is
+    computed); then the drivers and runs; then the map is computed tile by tile while it is
+    written to a temporary file, checked (:func:`check_map_values`: a map without any value is
+    refused, mappable days without any value are warned about) and moved into place only
+    when complete, so a failure leaves no partial NetCDF.
 
     Parameters
     ----------
@@ -290,26 +430,58 @@ def upscale_to_map(
     title
         Global ``title`` of the file.
     **kwargs
-        Passed to :func:`upscale` (``mask``, ``igbp``, ``period``, ``quantiles``, ...).
+        Passed to :func:`upscale` (``mask``, ``igbp``, ``period``, ``clip_period``,
+        ``quantiles``, ...).
 
     Returns
     -------
     pathlib.Path
         The written file (read it with :func:`fluxgrid.io.maps.open_map`).
+
+    Raises
+    ------
+    OutputLockedError
+        Another process writes ``path``.
+    OutputExistsError
+        ``path`` exists and ``overwrite`` is not given.
+    GridError
+        See :func:`upscale`; also a map without any value (nothing is written).
     """
-    path = check_writable(path, overwrite)
-    maps = upscale(drivers, runs, **kwargs)
-    with progress_bar(progress, label=f"upscaling to {path}"):
-        return write_map(
+    path = Path(path)
+    with write_lock(path):
+        path = check_writable(path, overwrite)
+        loaded = load_runs(runs)
+        maps = upscale(drivers, loaded, **kwargs)
+        with progress_bar(progress, label=f"upscaling to {path}"), atomic_path(path) as tmp:
+            write_map(
+                maps,
+                tmp,
+                overwrite=True,
+                title=title or maps.attrs.get("title"),
+                history=(
+                    f"fluxgrid.upscale.upscale_to_map: {maps.attrs['model_name']} from "
+                    f"{maps.attrs['model_run_dir']} applied to "
+                    f"{maps.attrs.get('data_drivers_source_files', 'drivers in memory')}"
+                ),
+            )
+            if _lazy(drivers):  # maps from drivers in memory were checked by upscale
+                _check_written(tmp, maps, drivers, loaded, path)
+    return path
+
+
+def _check_written(
+    tmp: Path, maps: xr.Dataset, drivers: xr.Dataset, runs: list[TrainedRun], path: Path
+) -> None:
+    """:func:`check_map_values` on the map as written to ``tmp`` (one read of one variable)."""
+    variable = main_variable(maps)
+    with xr.open_dataset(tmp, chunks={}) as written:
+        check_map_values(
             maps,
-            path,
-            overwrite=overwrite,
-            title=title or maps.attrs.get("title"),
-            history=(
-                f"fluxgrid.upscale.upscale_to_map: {maps.attrs['model_name']} from "
-                f"{maps.attrs['model_run_dir']} applied to "
-                f"{maps.attrs.get('data_drivers_source_files', 'drivers in memory')}"
-            ),
+            drivers,
+            max(r.lookback for r in runs),
+            variable=variable,
+            values=written[variable],
+            consequence=f"; nothing was written to {path}",
         )
 
 
@@ -322,6 +494,7 @@ def upscale_config_to_map(
     mask: xr.DataArray | None = None,
     overwrite: bool = False,
     progress: bool | None = None,
+    clip_period: bool = False,
 ) -> Path:
     """:func:`upscale_to_map` with the runs and inference settings of an ``UpscaleConfig``.
 
@@ -341,6 +514,9 @@ def upscale_config_to_map(
         The layers (see :func:`fluxgrid.upscale.layers.config_layers`).
     overwrite, progress
         See :func:`upscale_to_map`.
+    clip_period
+        Map only the days of ``cfg.period`` the drivers cover, with a warning naming the
+        others (default: such a period is refused); see :func:`upscale`.
 
     Returns
     -------
@@ -366,4 +542,5 @@ def upscale_config_to_map(
         batch_size=cfg.batch_size,
         chunk_bytes=int(cfg.chunk_mb * 2**20),
         torch_threads=cfg.torch_threads,
+        clip_period=clip_period,
     )

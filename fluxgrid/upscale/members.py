@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,7 +27,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from ..errors import GridError, ModelError
+from ..errors import ConfigError, FluxgridWarning, GridError, ModelError
 from ..grids.core import standardise_grid
 from ..grids.prepare import prepare_drivers
 from ..grids.store import grid_chunk_plan
@@ -59,6 +60,9 @@ class MemberOptions:
         Bytes per driver variable in one tile.
     torch_threads
         torch CPU threads in each task.
+    clip_period
+        Map only the days of ``period`` the drivers cover (with a warning naming the others)
+        instead of refusing a period the drivers do not cover.
     """
 
     mask: xr.DataArray | None = None
@@ -68,6 +72,7 @@ class MemberOptions:
     batch_size: int | None = None
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     torch_threads: int | None = None
+    clip_period: bool = False
 
 
 def member_maps(
@@ -137,7 +142,8 @@ def member_maps(
             "lon": ready["lon"],
         },
     )
-    return _in_period(out, ready, options.period, max(r.lookback for r in runs)), report
+    longest = max(r.lookback for r in runs)
+    return _in_period(out, ready, options.period, longest, options.clip_period), report
 
 
 def _check_same_target(runs: Sequence[TrainedRun]) -> None:
@@ -232,25 +238,87 @@ def _to_dask_2d(da: xr.DataArray, chunks: tuple) -> dsa.Array:
     return dsa.from_array(np.asarray(data), chunks=chunks)
 
 
+def _period_bounds(period: tuple[Any, Any]) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(start, end)`` as days, refused when unreadable or reversed."""
+    if not isinstance(period, list | tuple) or len(period) != 2:
+        raise ConfigError(f"period={period!r}; expected (start, end) dates, e.g. 2012-01-01")
+    try:
+        start, end = (pd.Timestamp(p).normalize() for p in period)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(
+            f"period={tuple(map(str, period))}: not a date ({err}); expected YYYY-MM-DD"
+        ) from None
+    if end < start:
+        raise ConfigError(f"period {start.date()}..{end.date()} ends before it starts")
+    return start, end
+
+
+def _days(a: pd.Timestamp, b: pd.Timestamp) -> str:
+    n = (b - a).days + 1
+    return f"{a.date()}" if n == 1 else f"{a.date()}..{b.date()} ({n} days)"
+
+
 def _in_period(
-    out: xr.DataArray, ready: xr.Dataset, period: tuple[Any, Any] | None, longest: int
+    out: xr.DataArray,
+    ready: xr.Dataset,
+    period: tuple[Any, Any] | None,
+    longest: int,
+    clip: bool = False,
 ) -> xr.DataArray:
-    """``out`` cut to ``period``, refused when it starts before the first mappable day."""
+    """``out`` cut to ``period``; days the drivers cannot map are refused, or clipped on request.
+
+    A period starting before the first mappable day (the drivers' first day plus the
+    look-back) or ending after the drivers' last day raises :class:`GridError` naming the
+    drivers' range; with ``clip`` the maps cover only the mappable days of the period and a
+    :class:`~fluxgrid.errors.FluxgridWarning` names the days left out.
+    """
     if period is None:
         return out
-    start, end = (pd.Timestamp(p) for p in period)
-    first_ok = pd.Timestamp(ready.time.values[0]) + pd.Timedelta(days=longest - 1)
+    start, end = _period_bounds(period)
+    first = pd.Timestamp(ready.time.values[0])
+    last = pd.Timestamp(ready.time.values[-1])
+    first_ok = first + pd.Timedelta(days=longest - 1)
+    one = pd.Timedelta(days=1)
+    gaps = []
     if start < first_ok:
-        raise GridError(
-            f"period starts {start.date()} but the drivers start "
-            f"{_day(ready.time.values[0])}: with a look-back of {longest} days the first "
-            f"mappable day is {first_ok.date()}; extend the drivers back to "
-            f"{(start - pd.Timedelta(days=longest - 1)).date()} or start the period later"
+        gaps.append(
+            f"{_days(start, min(end, first_ok - one))} before the first mappable day "
+            f"{first_ok.date()}"
         )
-    out = out.sel(time=slice(start, end))
-    if out.sizes["time"] == 0:
-        raise GridError(f"period {start.date()}..{end.date()} selects no day of the drivers")
-    return out
+    if end > last:
+        gaps.append(f"{_days(max(start, last + one), end)} after the drivers end")
+    if start > last or end < first_ok:
+        raise GridError(
+            f"period {start.date()}..{end.date()} selects no mappable day of the drivers: "
+            f"they cover {first.date()}..{last.date()} and, with a look-back of {longest} "
+            f"days, the first mappable day is {first_ok.date()}"
+        )
+    if gaps and not clip:
+        hints = []
+        if start < first_ok:
+            hints.append(
+                f"extend the drivers back to {(start - pd.Timedelta(days=longest - 1)).date()} "
+                "or start the period later"
+            )
+        if end > last:
+            hints.append(f"extend the drivers to {end.date()} or end the period earlier")
+        raise GridError(
+            f"period {start.date()}..{end.date()} is not covered by the drivers: they cover "
+            f"{first.date()}..{last.date()} and, with a look-back of {longest} days, the first "
+            f"mappable day is {first_ok.date()}; missing: {'; '.join(gaps)}. "
+            f"{'; '.join(hints).capitalize()}, or pass clip_period=True (command line: "
+            "--clip-period) to map only the covered days"
+        )
+    if gaps:
+        warnings.warn(
+            f"period {start.date()}..{end.date()} clipped to "
+            f"{max(start, first_ok).date()}..{min(end, last).date()}; not mapped: "
+            f"{'; '.join(gaps)} (drivers cover {first.date()}..{last.date()}, look-back "
+            f"{longest} days)",
+            FluxgridWarning,
+            stacklevel=5,
+        )
+    return out.sel(time=slice(max(start, first_ok), min(end, last)))
 
 
 def _day(t: Any) -> str:
