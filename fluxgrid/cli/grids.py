@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
+from contextlib import ExitStack
 
 from .._progress import progress_bar
 from ..config.stages import UpscaleConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, FluxgridWarning
 from ..grids import DRIVER_VARIABLES, make_grid, open_grid, read_era5, regrid, write_grid
-from ..io.atomic import check_writable
+from ..io.atomic import check_writable, write_lock
 from ..regions import totals_to_csv
 from ..upscale import config_layers, main_variable, map_totals, open_maps, upscale_config_to_map
 
@@ -36,12 +39,39 @@ def run_drivers(args: argparse.Namespace) -> int:
 
 
 def run_upscale(args: argparse.Namespace) -> int:
-    """Apply runs to a driver grid: the NetCDF map and, on request, regional totals."""
+    """Apply runs to a driver grid: the NetCDF map and, on request, regional totals.
+
+    The map (and the totals table) are locked for the whole command: a second
+    ``fluxgrid upscale`` onto the same files meanwhile is refused. Every
+    :class:`~fluxgrid.errors.FluxgridWarning` (a clipped ``--period``, days without any
+    value, a stale lock taken over) is printed as ``fluxgrid upscale: warning: ...``.
+    """
     if len(args.inputs) < 2:
         raise ConfigError("give one or more run directories and then the driver grid")
+    with warnings.catch_warnings(record=True) as caught, ExitStack() as held:
+        warnings.simplefilter("always", FluxgridWarning)
+        try:
+            held.enter_context(write_lock(args.output))
+            if args.totals:
+                held.enter_context(write_lock(args.totals))
+                check_writable(args.totals, args.overwrite)
+            return _upscale(args)
+        finally:
+            _show(caught, "upscale")
+
+
+def _show(caught: list[warnings.WarningMessage], command: str) -> None:
+    """FluxgridWarnings as one line each on stderr; other warnings shown as usual."""
+    for w in caught:
+        if issubclass(w.category, FluxgridWarning):
+            print(f"fluxgrid {command}: warning: {w.message}", file=sys.stderr)
+        else:
+            warnings.showwarning(w.message, w.category, w.filename, w.lineno)
+
+
+def _upscale(args: argparse.Namespace) -> int:
+    """``fluxgrid upscale`` with its outputs locked."""
     *runs, drivers_path = args.inputs
-    if args.totals:
-        check_writable(args.totals, args.overwrite)
     cfg = UpscaleConfig(  # the recipe's settings; torch keeps its own thread count here
         runs=tuple(runs),
         drivers=drivers_path,
@@ -57,7 +87,13 @@ def run_upscale(args: argparse.Namespace) -> int:
     drivers = open_grid(drivers_path)
     igbp, mask = config_layers(cfg)
     path = upscale_config_to_map(
-        cfg, drivers, args.output, igbp=igbp, mask=mask, overwrite=args.overwrite
+        cfg,
+        drivers,
+        args.output,
+        igbp=igbp,
+        mask=mask,
+        overwrite=args.overwrite,
+        clip_period=args.clip_period,
     )
     maps = open_maps(path)
     variable = main_variable(maps)
