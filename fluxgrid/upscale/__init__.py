@@ -24,6 +24,15 @@ several: :func:`upscale_ensemble`) into flux maps in the run's target units (gC 
    window), on days whose window has a missing driver, and in cells outside the mask (the
    ``mask`` argument, a ``land`` coordinate from ``prepare_drivers(mask=...)``, and cells
    whose IGBP grid value is negative, i.e. no vegetation type). Nothing is filled.
+   Maps without any value (e.g. a NaN-only driver) are refused, naming the NaN-only
+   drivers; mappable days without a value in any cell are named in a
+   :class:`~fluxgrid.errors.FluxgridWarning` (:func:`check_map_values`).
+6. **Period.** A ``period`` the drivers do not cover (ending after their last day, or
+   starting before their first day plus the look-back) is refused, naming the drivers'
+   range and the missing days; ``clip_period=True`` (``--clip-period``) maps only the
+   covered days and warns naming the others.
+7. **One writer.** :func:`upscale_to_map` holds the lock ``.NAME.lock`` of its file for the
+   whole call (:mod:`fluxgrid.io.atomic`): a second upscaling onto the same file is refused.
 
 Ensembles (:func:`upscale_ensemble`) predict every member inside the same tile (one pass
 over the drivers) and return the member mean, the standard deviation across members
@@ -76,6 +85,7 @@ from .._lazy import lazy_names
 #: public name -> module of this package that defines it
 _PUBLIC = {
     "DEFAULT_CHUNK_BYTES": ".members",
+    "check_map_values": ".maps",
     "check_run": ".checks",
     "config_layers": ".layers",
     "load_runs": ".checks",
