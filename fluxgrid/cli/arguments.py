@@ -176,7 +176,8 @@ def add_run(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--overwrite",
         action="store_true",
-        help="recompute outputs that exist (default: skip them and resume)",
+        help="recompute outputs that exist, also those of a changed config (default: skip "
+        "them and resume; a changed config is refused)",
     )
 
 

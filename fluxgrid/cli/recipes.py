@@ -21,7 +21,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def run_recipe_command(args: argparse.Namespace) -> int:
-    """Run a recipe YAML and list its outputs."""
+    """Run a recipe YAML and list its outputs.
+
+    The output folder is locked for the run (a second ``fluxgrid run`` into it is refused);
+    a re-run whose config differs from the one that made the folder's outputs is refused
+    naming the changed keys, unless ``--overwrite`` (see :mod:`fluxgrid.recipe`).
+    """
     result = run_recipe(
         args.recipe,
         output=args.output,
