@@ -34,7 +34,9 @@ class FilledDocstrings(griffe.Extension):
             obj.docstring.value = doc
 
     def on_function(self, *, func: griffe.Function, **kwargs: Any) -> None:
+        """Fill a function's (or method's) docstring."""
         self._fill(func)
 
     def on_class(self, *, cls: griffe.Class, **kwargs: Any) -> None:
+        """Fill a class's docstring."""
         self._fill(cls)
