@@ -523,12 +523,13 @@ def _plain_strings(ds: xr.Dataset) -> xr.Dataset:
     """
     fixed = {}
     for name, var in ds.variables.items():
-        if var.dtype.kind != "T":
-            continue
-        if name in ds.indexes:
-            values = np.asarray(var.values).astype(object).astype(str)
-            fixed[name] = xr.Variable(var.dims, values, var.attrs, encoding=var.encoding)
-        else:
+        if name in ds.indexes and var.dtype.kind in "OT":  # object with NumPy < 2
+            values = np.asarray(var.values).astype(object)
+            if all(isinstance(v, str) for v in values.ravel()):
+                fixed[name] = xr.Variable(
+                    var.dims, values.astype(str), var.attrs, encoding=var.encoding
+                )
+        elif var.dtype.kind == "T":
             fixed[name] = var.astype(object)
     coords = {k: v for k, v in fixed.items() if k in ds.coords}
     return ds.assign_coords(coords).assign({k: v for k, v in fixed.items() if k not in coords})
