@@ -733,6 +733,8 @@ sinks = pd.DataFrame(
         "area [1000 km2]": table.area.to_pandas() / 1e9,
     }
 )
+# the table's "all" area is the whole grid; the mapped area is that of the forest cells
+sinks.loc["all", "area [1000 km2]"] = float(fluxgrid.cell_area(drivers).where(forest).sum()) / 1e9
 sinks.round(2)
 """
     ),
