@@ -27,22 +27,10 @@ import argparse
 import dataclasses
 import time
 
+import _repro_common as repro
 import numpy as np
 import pandas as pd
 import torch
-from _repro_common import (
-    FIGURES,
-    HH,
-    RESULTS,
-    ROOT,
-    Timer,
-    ensure_dirs,
-    machine,
-    md_table,
-    nee_data,
-    rel,
-    write_text,
-)
 
 from fluxgrid.config import ExperimentConfig, QuickstartConfig, from_dict
 from fluxgrid.data import demo_land_cover_path, load_demo_cube
@@ -80,7 +68,7 @@ def experiment(name: str, sites: list[str], quick: bool) -> ExperimentConfig:
     return from_dict(
         ExperimentConfig,
         {
-            "data": nee_data(HH, sites),
+            "data": repro.nee_data(repro.HH, sites),
             "split": {"method": "site_kfold", "validation": "tail", "val_fraction": 0.2},
             "windows": {"lookback": LOOKBACK, "static": ["doy", "latlon", "igbp"]},
             "model": {"name": name, "params": params},
@@ -128,9 +116,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 12 sites)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    ensure_dirs()
-    timer = Timer()
-    work = ROOT / "runs" / "spatial_validation"
+    repro.ensure_dirs()
+    timer = repro.Timer()
+    work = repro.ROOT / "runs" / "spatial_validation"
 
     with timer("load hh.zarr (204 sites), daily, QC"):
         base = experiment("rf", [], False)
@@ -177,11 +165,11 @@ def main() -> None:
             runs = [work / "lstm" / "folds" / f"fold{k}" for k in range(args.folds)]
             spread = ensemble_spread(runs, args.quick)
 
-    figdir = work / "figures" if args.quick else FIGURES
+    figdir = work / "figures" if args.quick else repro.FIGURES
     figdir.mkdir(parents=True, exist_ok=True)
     fig_path = figdir / "spatial_validation_pooled.png"
     bars(pooled, fig_path)
-    link = str if args.quick else rel
+    link = str if args.quick else repro.rel
     best = pooled["r2"].idxmax()
     spread_text = "(LSTM not run)"
     if spread:
@@ -203,7 +191,7 @@ def main() -> None:
     text = f"""# Spatial validation: towers predicted by models that never saw them
 
 Written by `benchmarks/reproduce_spatial_validation.py` on {time.strftime("%Y-%m-%d")}
-({machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
+({repro.machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
 
 ## Protocol
 
@@ -223,7 +211,7 @@ Written by `benchmarks/reproduce_spatial_validation.py` on {time.strftime("%Y-%m
 
 ## Pooled scores at held-out towers (gC m-2 d-1)
 
-{md_table(pooled[cols])}
+{repro.md_table(pooled[cols])}
 
 Best pooled R2: **{best}**.
 
@@ -231,15 +219,15 @@ Best pooled R2: **{best}**.
 
 ## R2 per IGBP class
 
-{md_table(per_igbp)}
+{repro.md_table(per_igbp)}
 
 ## R2 per fold
 
-{md_table(per_fold.rename_axis("fold"))}
+{repro.md_table(per_fold.rename_axis("fold"))}
 
 ## Per-site R2
 
-{md_table(site_summary)}
+{repro.md_table(site_summary)}
 
 ## Map-level uncertainty beside it
 
@@ -252,8 +240,8 @@ Best pooled R2: **{best}**.
 Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
 {", ".join(sites)}; MODIS MCD12C1 2019 land cover (doi:10.5067/MODIS/MCD12C1.006).
 """
-    page = work / "quick.md" if args.quick else RESULTS / "spatial_validation.md"
-    write_text(page, text)
+    page = work / "quick.md" if args.quick else repro.RESULTS / "spatial_validation.md"
+    repro.write_text(page, text)
     print(f"wrote {page}")
     print(pooled[cols].round(3).to_string())
     if spread:
