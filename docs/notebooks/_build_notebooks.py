@@ -297,7 +297,7 @@ acclimation). All three models here see a **look-back window** of 30 days of `ta
 The split keeps whole years apart: a third of each site's years are for testing, validation
 years are carved from the training years. Models are trained for a few epochs so that the
 notebook runs in about a minute on two CPU cores; the scores show the workflow, not the skill
-a full training reaches.
+a full training reaches. SHAP needs the `explain` extra (`pip install "fluxgrid[explain]"`).
 """
     ),
     setup(pandas=True, torch=True),
@@ -772,7 +772,7 @@ served by the Planetary Computer, Sentinel-1 RTC, MOD11A1/MYD11A1). **Their pixe
 are synthetic** (a seasonal vegetation/soil mixture with clouds, shadow and no-data dates):
 they exercise the processing, they are not observations of these forests. For real data,
 pass a STAC API instead, e.g. `StacConfig(source="https://planetarycomputer.microsoft.com/api/stac/v1",
-sign="planetary_computer.sign")`.
+sign="planetary_computer.sign")`. Needs the `rs` extra (`pip install "fluxgrid[rs]"`).
 """
     ),
     setup(pandas=True),
