@@ -19,7 +19,7 @@ from fluxgrid.errors import OptionalDependencyError
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 PROJECT = PYPROJECT["project"]
-FEATURE_EXTRAS = ("explain", "search", "excel", "raster", "rs", "cloud")
+FEATURE_EXTRAS = ("explain", "search", "excel", "raster", "rs", "cloud", "notebook")
 
 
 def _canonical(name: str) -> str:
