@@ -156,3 +156,27 @@ def test_out_of_range_values_are_refused_at_load_time(cls, data, match):
     with pytest.raises(ConfigError, match=match):
         from_dict(getattr(config, cls), data)
     assert from_dict(getattr(config, cls), {})  # the defaults are in range
+
+
+_YEAR_RANGES = {"method": "year_ranges", "train_years": [2007, 2010], "test_years": [2011, 2012]}
+
+
+@pytest.mark.parametrize(
+    ("over", "match"),
+    [
+        ({"val_years": [2011, 2012]}, r"val_years \[2011, 2012\] overlap test_years"),
+        ({"val_years": [2010, 2009]}, r"SplitConfig.val_years: \[2010, 2009\]; expected \[first"),
+        ({"val_years": [2010, 2010], "validation": "tail"}, r"validation \('tail'\) .* not read"),
+        ({"val_years": [2010, 2010], "val_fraction": 0.3}, r"val_fraction \(0.3\) .* not read"),
+        ({"train_years": [2007, 2011]}, r"train_years \[2007, 2011\] and test_years .* overlap"),
+    ],
+)
+def test_split_val_years_checked_at_load_time(over, match):
+    from fluxgrid.config import SplitConfig
+
+    with pytest.raises(ConfigError, match=match):
+        from_dict(SplitConfig, {**_YEAR_RANGES, **over})
+    cfg = from_dict(SplitConfig, {**_YEAR_RANGES, "val_years": [2009, 2010]})
+    assert cfg.val_years == (2009, 2010)
+    with pytest.raises(ConfigError, match="'val_years' is not read by method 'random_years'"):
+        from_dict(SplitConfig, {"val_years": [2009, 2010]})

@@ -74,6 +74,50 @@ def test_year_ranges_and_overlap_refused(cube):
         year_range_split(cube, train_years=(2007, 2011), test_years=(2011, 2012))
 
 
+def test_year_ranges_with_validation_years(cube):
+    split = year_range_split(
+        cube, train_years=(2007, 2010), test_years=(2011, 2012), val_years=(2010, 2010)
+    )
+    # the validation year overlapping the training range leaves training
+    assert _years_of(split, "US-MMS", TRAIN) == {2007, 2008, 2009}
+    assert _years_of(split, "US-MMS", VAL) == {2010}
+    assert _years_of(split, "US-MMS", TEST) == {2011, 2012}
+    assert split.attrs["validation"] == "val_years" and split.attrs["val_years"] == "2010,2010"
+    # validation years outside the training range are validation too
+    split = year_range_split(
+        cube, train_years=(2007, 2009), test_years=(2011, 2012), val_years=(2010, 2010)
+    )
+    assert _years_of(split, "DE-Hai", TRAIN) == {2007, 2008, 2009}
+    assert _years_of(split, "DE-Hai", VAL) == {2010}
+    with pytest.raises(SplitError, match="val_years \\[2011, 2011\\] overlap test_years"):
+        year_range_split(
+            cube, train_years=(2007, 2010), test_years=(2011, 2012), val_years=(2011, 2011)
+        )
+    # nothing is carved on top of named validation years
+    with pytest.raises(SplitError, match="already has validation days"):
+        carve_validation(split, cube, method="years", fraction=0.25)
+
+
+def test_make_split_uses_val_years_instead_of_carving(cube):
+    cfg = {
+        "method": "year_ranges",
+        "train_years": [2007, 2010],
+        "test_years": [2011, 2012],
+        "val_years": [2009, 2010],
+    }
+    split = make_split(cube, cfg, target="nee")
+    carved = make_split(cube, {**cfg, "val_years": None}, target="nee")
+    for site in cube.site.values:
+        assert _years_of(split, site, VAL) == {2009, 2010}
+        assert _years_of(split, site, TRAIN) == {2007, 2008}
+        assert _years_of(split, site, TEST) == {2011, 2012}
+    # without val_years one random training year per site is carved (validation: years)
+    assert carved.attrs["validation"] == "years"
+    for site in cube.site.values:
+        assert len(_years_of(carved, site, VAL)) == 1
+        assert _years_of(carved, site, VAL) <= {2007, 2008, 2009, 2010}
+
+
 def test_site_and_igbp_splits(cube):
     split = site_split(cube, test_sites=["DE-Hai", "FR-Pue"])
     assert set(split.site.values[(split.part == TEST).any("time").values]) == {"DE-Hai", "FR-Pue"}
@@ -125,6 +169,8 @@ def test_split_config_refuses_keys_the_method_does_not_read():
         from_dict(SplitConfig, {"method": "random_years", "test_sites": ["US-MMS"]})
     with pytest.raises(ConfigError, match="needs train_years"):
         from_dict(SplitConfig, {"method": "year_ranges"})
+    with pytest.raises(ConfigError, match="'val_years' is not read by method 'temporal'"):
+        from_dict(SplitConfig, {"method": "temporal", "val_years": [2010, 2010]})
 
 
 def test_split_is_data_and_round_trips_netcdf(cube, tmp_path):

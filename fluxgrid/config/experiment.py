@@ -138,7 +138,7 @@ class DataConfig:
 _SPLIT_READS: dict[str, set[str]] = {
     "random_years": {"test_fraction", "seed"},
     "temporal": {"test_fraction"},
-    "year_ranges": {"train_years", "test_years"},
+    "year_ranges": {"train_years", "test_years", "val_years"},
     "leave_sites_out": {"test_sites"},
     "leave_igbp_out": {"test_igbp"},
     "site_kfold": {"n_folds", "fold", "seed"},
@@ -161,7 +161,17 @@ class SplitConfig:
     validation
         How validation data (early stopping, search) is carved from the training part:
         ``years`` (whole training years per site), ``tail`` (last part of each site's
-        training record), ``sites`` (whole training sites) or ``none``.
+        training record), ``sites`` (whole training sites) or ``none``. Not read when
+        ``val_years`` names the validation years.
+    train_years, test_years
+        ``[first, last]`` calendar years (inclusive) of the ``year_ranges`` parts; they
+        must not overlap.
+    val_years
+        ``[first, last]`` calendar years (inclusive) of the validation part of a
+        ``year_ranges`` split, instead of carving validation from the training years:
+        they must lie outside ``test_years``; where they overlap ``train_years`` those
+        years leave training. ``validation`` and ``val_fraction`` are then not read (leave
+        them at their defaults).
     test_fraction
         Share of years (``random_years``, default 1/3) or of the record (``temporal``,
         default 0.2) used for testing.
@@ -175,6 +185,7 @@ class SplitConfig:
     test_fraction: float | None = None
     train_years: tuple[int, int] | None = None
     test_years: tuple[int, int] | None = None
+    val_years: tuple[int, int] | None = None
     test_sites: tuple[str, ...] = ()
     test_igbp: tuple[str, ...] = ()
     n_folds: int = bounded(5, 2)
@@ -195,12 +206,53 @@ class SplitConfig:
                 "SplitConfig: method 'year_ranges' needs train_years and test_years, "
                 "e.g. train_years: [2000, 2010], test_years: [2011, 2014]"
             )
+        self._check_year_ranges()
         if self.method == "leave_sites_out" and not self.test_sites:
             raise ConfigError("SplitConfig: method 'leave_sites_out' needs test_sites")
         if self.method == "leave_igbp_out" and not self.test_igbp:
             raise ConfigError("SplitConfig: method 'leave_igbp_out' needs test_igbp")
         if self.method == "site_kfold" and not 0 <= self.fold < self.n_folds:
             raise ConfigError(f"SplitConfig.fold: expected 0..{self.n_folds - 1}")
+
+    def _check_year_ranges(self) -> None:
+        """``[first, last]`` ranges; validation years outside the test years, not carved too."""
+        ranges = {"train_years": self.train_years, "test_years": self.test_years}
+        ranges.update(val_years=self.val_years)
+        for name, years in ranges.items():
+            if years is not None and (len(years) != 2 or years[0] > years[1]):
+                raise ConfigError(
+                    f"SplitConfig.{name}: {list(years)}; expected [first, last] calendar "
+                    "years (inclusive), e.g. [2009, 2010]"
+                )
+        train, test, val = self.train_years, self.test_years, self.val_years
+        if train is not None and test is not None and _overlap(train, test):
+            raise ConfigError(
+                f"SplitConfig: train_years {list(train)} and test_years {list(test)} "
+                "overlap; make them disjoint"
+            )
+        if val is None:
+            return
+        if test is not None and _overlap(val, test):
+            raise ConfigError(
+                f"SplitConfig.val_years {list(val)} overlap test_years {list(test)}; "
+                "validation years must lie outside the test years"
+            )
+        defaults = _defaults(self)
+        if (self.validation, self.val_fraction) != (
+            defaults["validation"],
+            defaults["val_fraction"],
+        ):
+            raise ConfigError(
+                f"SplitConfig: val_years {list(val)} name the validation years, so "
+                f"validation ({self.validation!r}) and val_fraction ({self.val_fraction}) "
+                "are not read; remove them, or remove val_years to carve validation from "
+                "the training years"
+            )
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    """Whether two inclusive year ranges share a year."""
+    return max(a[0], b[0]) <= min(a[1], b[1])
 
 
 # --------------------------------------------------------------------------- windows

@@ -7,8 +7,9 @@ every run (``split.nc``), so the exact test days of a result can always be recov
 
 Methods: random whole years per site (train:test about 2:1 in the iLSTM study), the last part
 of each site's record (temporal hold-out), fixed year ranges, leave-sites-out, leave an IGBP
-class out, and site k-fold stratified by IGBP. Validation is always carved from the training
-part (:func:`carve_validation`), never from the test part.
+class out, and site k-fold stratified by IGBP. Validation is carved from the training part
+(:func:`carve_validation`), never from the test part, unless a ``year_ranges`` split names
+its validation years (``val_years``).
 
 Examples
 --------
@@ -235,9 +236,36 @@ def year_range_split(
     *,
     train_years: tuple[int, int],
     test_years: tuple[int, int],
+    val_years: tuple[int, int] | None = None,
     target: str = "nee",
 ) -> xr.Dataset:
     """Fixed calendar-year ranges (inclusive), e.g. train 2016-2018, test 2019-2020.
+
+    Parameters
+    ----------
+    ds
+        Site cube, dims ``(site, time)``.
+    train_years, test_years
+        ``(first, last)`` years of the training and test parts; disjoint.
+    val_years
+        ``(first, last)`` years of the validation part (``None``: no validation; carve
+        it from the training years with :func:`carve_validation`). They must lie outside
+        ``test_years``; validation years inside ``train_years`` leave training.
+    target
+        Variable whose valid values define which sites have data.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``part`` (site, time); sites without any valid target are unused. With
+        ``val_years`` the attributes record ``validation="val_years"`` and the years, and
+        :func:`carve_validation` refuses to carve more.
+
+    Raises
+    ------
+    SplitError
+        A range is not ``(first, last)``, train and test overlap, or validation and test
+        overlap.
 
     Examples
     --------
@@ -246,13 +274,27 @@ def year_range_split(
     >>> split = year_range_split(cube, train_years=(2007, 2010), test_years=(2011, 2012))
     >>> int(split.part.sel(time="2011-06-01").isel(site=0))
     3
+    >>> split = year_range_split(
+    ...     cube, train_years=(2007, 2010), test_years=(2011, 2012), val_years=(2010, 2010)
+    ... )
+    >>> int(split.part.sel(time="2010-06-01").isel(site=0)), split.attrs["validation"]
+    (2, 'val_years')
     """
-    if train_years[0] > train_years[1] or test_years[0] > test_years[1]:
-        raise SplitError(f"year ranges {train_years}, {test_years}: give [first, last] years")
+    ranges = {"train_years": train_years, "test_years": test_years, "val_years": val_years}
+    for name, years in ranges.items():
+        if years is not None and years[0] > years[1]:
+            raise SplitError(f"{name} {list(years)}: give [first, last] years")
     if max(train_years[0], test_years[0]) <= min(train_years[1], test_years[1]):
         raise SplitError(
             f"train_years {list(train_years)} and test_years {list(test_years)} overlap; "
             "make them disjoint"
+        )
+    if val_years is not None and max(val_years[0], test_years[0]) <= min(
+        val_years[1], test_years[1]
+    ):
+        raise SplitError(
+            f"val_years {list(val_years)} overlap test_years {list(test_years)}; validation "
+            "years must lie outside the test years"
         )
     valid = _target_valid(ds, target)
     years = _years(ds)
@@ -260,9 +302,19 @@ def year_range_split(
     part = np.zeros(valid.shape, dtype=np.int8)
     part[:, (years >= train_years[0]) & (years <= train_years[1])] = TRAIN
     part[:, (years >= test_years[0]) & (years <= test_years[1])] = TEST
+    extra: dict[str, Any] = {}
+    if val_years is not None:
+        part[:, (years >= val_years[0]) & (years <= val_years[1])] = VAL
+        extra = {"validation": "val_years", "val_years": val_years}
     part = np.where(has_any, part, UNUSED)
     return as_split(
-        ds, part, "year_ranges", target=target, train_years=train_years, test_years=test_years
+        ds,
+        part,
+        "year_ranges",
+        target=target,
+        train_years=train_years,
+        test_years=test_years,
+        **extra,
     )
 
 
@@ -427,6 +479,12 @@ def carve_validation(
     xarray.Dataset
         A new split (the input is not modified) with ``part == VAL`` days.
 
+    Raises
+    ------
+    SplitError
+        The split already has validation days (``year_ranges`` with ``val_years``):
+        carving more would move training days without being asked to.
+
     Examples
     --------
     >>> from fluxgrid.testing import load_demo_cube
@@ -436,6 +494,13 @@ def carve_validation(
     >>> bool(((split.part == TEST) == (with_val.part == TEST)).all())
     True
     """
+    if (split["part"].values == VAL).any():
+        raise SplitError(
+            f"the {split.attrs.get('method', '')} split already has validation days "
+            f"(validation {split.attrs.get('validation', '?')!r}, val_years "
+            f"{split.attrs.get('val_years', '-')}); carve validation from a split without "
+            "them, or drop val_years"
+        )
     out = split.copy(deep=True)
     if method == "none" or fraction <= 0:
         out.attrs.update(validation="none", val_fraction=0.0)
@@ -470,7 +535,7 @@ _METHODS: dict[str, Callable[..., xr.Dataset]] = {
         ds, target=t, test_fraction=c.test_fraction if c.test_fraction is not None else 0.2
     ),
     "year_ranges": lambda ds, c, t: year_range_split(
-        ds, train_years=c.train_years, test_years=c.test_years, target=t
+        ds, train_years=c.train_years, test_years=c.test_years, val_years=c.val_years, target=t
     ),
     "leave_sites_out": lambda ds, c, t: site_split(ds, test_sites=c.test_sites, target=t),
     "leave_igbp_out": lambda ds, c, t: igbp_split(ds, test_igbp=c.test_igbp, target=t),
@@ -512,9 +577,15 @@ def make_split(
         valid = ds[target].notnull()
         ds = ds[[target]].assign({target: valid.where(valid)}).compute()
     split = _METHODS[cfg.method](ds, cfg, target)
-    split = carve_validation(
-        split, ds, method=cfg.validation, fraction=cfg.val_fraction, seed=cfg.seed, target=target
-    )
+    if cfg.val_years is None:  # named validation years are the validation part: no carving
+        split = carve_validation(
+            split,
+            ds,
+            method=cfg.validation,
+            fraction=cfg.val_fraction,
+            seed=cfg.seed,
+            target=target,
+        )
     check_split(split, ds, target=target)
     return split
 
