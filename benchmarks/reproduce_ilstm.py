@@ -25,23 +25,11 @@ from __future__ import annotations
 import argparse
 import time
 
+import _repro_common as repro
 import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
-from _repro_common import (
-    DATA,
-    FIGURES,
-    HH,
-    RESULTS,
-    Timer,
-    ensure_dirs,
-    machine,
-    md_table,
-    nee_data,
-    rel,
-    write_text,
-)
 
 from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.evaluate import scores
@@ -97,7 +85,7 @@ def experiment(name: str, params: dict, epochs: int) -> ExperimentConfig:
     return from_dict(
         ExperimentConfig,
         {
-            "data": nee_data(HH, SITES),
+            "data": repro.nee_data(repro.HH, SITES),
             "split": {
                 "method": "random_years",
                 "test_fraction": 1 / 3,
@@ -129,8 +117,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    ensure_dirs()
-    timer = Timer()
+    repro.ensure_dirs()
+    timer = repro.Timer()
 
     with timer("load hh.zarr, daily, QC"):
         cube, _qc = load_data(experiment("ilstm", {}, 1).data)
@@ -155,7 +143,7 @@ def main() -> None:
     all_m.attrs = {
         "description": "test scores of the model trained at train_site applied to test_site"
     }
-    to_netcdf(all_m, DATA / "ilstm_transfer.nc", overwrite=True)
+    to_netcdf(all_m, repro.DATA / "ilstm_transfer.nc", overwrite=True)
 
     published = xr.DataArray(
         PUBLISHED_MATRIX,
@@ -209,14 +197,14 @@ def main() -> None:
             for i, a in enumerate(SITES):
                 for j, b in enumerate(SITES):
                     da.loc[a, b] = f"{da.loc[a, b]} ({PUBLISHED_MATRIX[i, j]:.2f})"
-            return md_table(da)
-        return md_table(da)
+            return repro.md_table(da)
+        return repro.md_table(da)
 
     # ------------------------------------------------------------------ figures
     figs = {}
     for m, (name, title) in TRANSFER_FIGURES.items():
         if m in matrices:
-            figs[f"transfer_{m}"] = FIGURES / name
+            figs[f"transfer_{m}"] = repro.FIGURES / name
             plot_transfer_matrix(
                 matrices[m],
                 reference=published,
@@ -230,7 +218,7 @@ def main() -> None:
             run = runs_by_model["ilstm"][site]
             att = run.attention(cube.sel(site=[site]), part="test")
             beta_rows[site] = att.beta.mean("sample").to_pandas()
-            figs[f"attention_{site}"] = FIGURES / f"ilstm_attention_{site}.png"
+            figs[f"attention_{site}"] = repro.FIGURES / f"ilstm_attention_{site}.png"
             plot_attention(
                 att,
                 title=f"iLSTM attention at {site} (test windows)",
@@ -238,7 +226,7 @@ def main() -> None:
                 overwrite=True,
             )
             own = preds_by_model["ilstm"][site].sel(site=[site])
-            figs[f"obs_pred_{site}"] = FIGURES / f"ilstm_obs_pred_{site}.png"
+            figs[f"obs_pred_{site}"] = repro.FIGURES / f"ilstm_obs_pred_{site}.png"
             plot_obs_pred(
                 own,
                 site,
@@ -251,7 +239,7 @@ def main() -> None:
         diag_preds = xr.concat(
             [preds_by_model["ilstm"][s].sel(site=[s]) for s in SITES], dim="site"
         )
-        figs["scatter"] = FIGURES / "ilstm_scatter_test.png"
+        figs["scatter"] = repro.FIGURES / "ilstm_scatter_test.png"
         plot_scatter(
             diag_preds,
             title="iLSTM, test years of each site",
@@ -288,7 +276,9 @@ def main() -> None:
                         "chosen": "yes" if r["value"] == table["value"].min() else "",
                     }
                 )
-        ilstm_choice = md_table(pd.DataFrame(rows), index=False, ints=("hidden", "best epoch"))
+        ilstm_choice = repro.md_table(
+            pd.DataFrame(rows), index=False, ints=("hidden", "best epoch")
+        )
     n_test = scores(
         xr.concat([preds_by_model[args.models[0]][s].sel(site=[s]) for s in SITES], "site"),
         by="site",
@@ -307,7 +297,7 @@ def main() -> None:
         )
     text = f"""# iLSTM at three US deciduous forests: per-site R2 and cross-site transfer
 
-Written by `benchmarks/reproduce_ilstm.py` on {time.strftime("%Y-%m-%d")} ({machine()}).
+Written by `benchmarks/reproduce_ilstm.py` on {time.strftime("%Y-%m-%d")} ({repro.machine()}).
 
 ## Protocol
 
@@ -335,21 +325,21 @@ Written by `benchmarks/reproduce_ilstm.py` on {time.strftime("%Y-%m-%d")} ({mach
 * R2 is 1 - SSE/SST on the test days (squared Pearson r in a second table: the paper does not
   state which R2 it reports).
 
-{md_table(split_table)}
+{repro.md_table(split_table)}
 
 Test days per site: {", ".join(f"{s} {int(n_test[s])}" for s in SITES)}.
 
 ## Per-site test R2 (model trained and tested at the same site)
 
-{md_table(diag)}
+{repro.md_table(diag)}
 
 Squared Pearson correlation:
 
-{md_table(diag_p)}
+{repro.md_table(diag_p)}
 
 RMSE (gC m-2 d-1):
 
-{md_table(diag_rmse)}
+{repro.md_table(diag_rmse)}
 
 ## Transfer matrices (R2; published iLSTM values in parentheses)
 """
@@ -358,7 +348,7 @@ RMSE (gC m-2 d-1):
     text += f"""
 ## Against the targets
 
-{md_table(summary)}
+{repro.md_table(summary)}
 
 {verdict}
 """
@@ -367,24 +357,24 @@ RMSE (gC m-2 d-1):
             f"""
 ## Figures
 
-![iLSTM transfer]({rel(figs["transfer_ilstm"])})
+![iLSTM transfer]({repro.rel(figs["transfer_ilstm"])})
 """
             + (
                 ""
                 if "transfer_lstm" not in figs
-                else f"\n![LSTM transfer]({rel(figs['transfer_lstm'])})\n"
+                else f"\n![LSTM transfer]({repro.rel(figs['transfer_lstm'])})\n"
             )
             + f"""
-![iLSTM scatter]({rel(figs["scatter"])})
+![iLSTM scatter]({repro.rel(figs["scatter"])})
 
 Mean variable attention (beta) of the iLSTM on the test windows of its own site:
 
-{md_table(beta)}
+{repro.md_table(beta)}
 
 """
             + "\n".join(
-                f"![attention {s}]({rel(figs[f'attention_{s}'])})\n\n"
-                f"![obs vs pred {s}]({rel(figs[f'obs_pred_{s}'])})\n"
+                f"![attention {s}]({repro.rel(figs[f'attention_{s}'])})\n\n"
+                f"![obs vs pred {s}]({repro.rel(figs[f'obs_pred_{s}'])})\n"
                 for s in SITES
             )
         )
@@ -395,8 +385,8 @@ Mean variable attention (beta) of the iLSTM on the test windows of its own site:
 
 Sites: US-MMS, US-Oho, US-UMB (FLUXNET2015, CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225).
 """
-    write_text(RESULTS / "ilstm.md", text)
-    print(f"wrote {RESULTS / 'ilstm.md'}")
+    repro.write_text(repro.RESULTS / "ilstm.md", text)
+    print(f"wrote {repro.RESULTS / 'ilstm.md'}")
 
 
 if __name__ == "__main__":

@@ -22,23 +22,10 @@ import argparse
 import dataclasses
 import time
 
+import _repro_common as repro
 import pandas as pd
 import torch
 import xarray as xr
-from _repro_common import (
-    FIGURES,
-    HH,
-    RESULTS,
-    ROOT,
-    TAIL_SPLIT,
-    Timer,
-    ensure_dirs,
-    machine,
-    md_table,
-    nee_data,
-    rel,
-    write_text,
-)
 
 from fluxgrid.config import ExperimentConfig, from_dict, load_config, to_dict
 from fluxgrid.evaluate import METRICS, scores
@@ -85,8 +72,8 @@ def experiment(name: str, sites: list[str], lookback: int, quick: bool) -> Exper
     return from_dict(
         ExperimentConfig,
         {
-            "data": nee_data(HH, sites),
-            "split": TAIL_SPLIT,
+            "data": repro.nee_data(repro.HH, sites),
+            "split": repro.TAIL_SPLIT,
             "windows": {"lookback": lookback, "static": ["doy", "latlon", "igbp"]},
             "model": {"name": name, "params": params},
             "train": {"lr": 1e-3, "loss": "mse", "seed": 0, "device": "auto", **train},
@@ -129,9 +116,9 @@ def main() -> None:
     )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    ensure_dirs()
-    timer = Timer()
-    work = ROOT / "runs" / "model_comparison"
+    repro.ensure_dirs()
+    timer = repro.Timer()
+    work = repro.ROOT / "runs" / "model_comparison"
 
     with timer("load hh.zarr (204 sites), daily, QC"):
         base = experiment("lasso", [], args.lookback, False)
@@ -150,7 +137,7 @@ def main() -> None:
         cfg = experiment(name, sites, args.lookback, args.quick)
         run = work / name
         if args.reuse and same_config(run, cfg):
-            print(f"{name}: reusing {run.relative_to(ROOT)} (same config)", flush=True)
+            print(f"{name}: reusing {run.relative_to(repro.ROOT)} (same config)", flush=True)
             when = time.gmtime((run / "predictions.nc").stat().st_mtime)
             reused[name] = f"written {time.strftime('%Y-%m-%d %H:%M', when)} UTC"
             if (run / "history.nc").is_file():  # seconds per epoch (one "epoch" for the baselines)
@@ -187,10 +174,10 @@ def main() -> None:
     best_rmse = pooled["rmse"].idxmin()
     best_r2 = pooled["r2"].idxmax()
 
-    figdir = work / "figures" if args.quick else FIGURES
+    figdir = work / "figures" if args.quick else repro.FIGURES
     figdir.mkdir(parents=True, exist_ok=True)
     figs = {"bars": figdir / "model_comparison_pooled.png"}
-    link = str if args.quick else rel
+    link = str if args.quick else repro.rel
     bars(pooled, figs["bars"])
     if "lstm" in preds:
         figs["scatter"] = figdir / "model_comparison_lstm_scatter.png"
@@ -211,7 +198,7 @@ def main() -> None:
     text = f"""# Model comparison across FLUXNET2015 sites: LSTM vs LASSO, SVR, RF, FNN
 
 Written by `benchmarks/reproduce_model_comparison.py` on {time.strftime("%Y-%m-%d")}
-({machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
+({repro.machine()}){" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
 
 ## Protocol
 
@@ -232,7 +219,7 @@ Written by `benchmarks/reproduce_model_comparison.py` on {time.strftime("%Y-%m-%
 
 ## Pooled test scores (gC m-2 d-1)
 
-{md_table(pooled)}
+{repro.md_table(pooled)}
 
 {lstm_line}
 
@@ -243,26 +230,26 @@ Written by `benchmarks/reproduce_model_comparison.py` on {time.strftime("%Y-%m-%
 
 ## Test R2 per IGBP class
 
-{md_table(per_igbp["r2"])}
+{repro.md_table(per_igbp["r2"])}
 
 ## Test RMSE per IGBP class (gC m-2 d-1)
 
-{md_table(per_igbp["rmse"])}
+{repro.md_table(per_igbp["rmse"])}
 
 ## Test MAE per IGBP class (gC m-2 d-1)
 
-{md_table(per_igbp["mae"])}
+{repro.md_table(per_igbp["mae"])}
 
 ## Test LCS per IGBP class ((gC m-2 d-1)^2)
 
 LCS = 2 sd_pred sd_obs (1 - r): the part of the mean squared error due to a lack of
 correlation (MSE = bias^2 + (sd_pred - sd_obs)^2 + LCS).
 
-{md_table(per_igbp["lcs"])}
+{repro.md_table(per_igbp["lcs"])}
 
 ## Per-site test R2
 
-{md_table(site_summary, floats="{:.3f}")}
+{repro.md_table(site_summary, floats="{:.3f}")}
 """
     if "scatter" in figs:
         text += f"\n![LSTM scatter]({link(figs['scatter'])})\n"
@@ -282,8 +269,8 @@ correlation (MSE = bias^2 + (sd_pred - sd_obs)^2 + LCS).
 Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
 {", ".join(sites)}.
 """
-    page = work / "quick.md" if args.quick else RESULTS / "model_comparison.md"
-    write_text(page, text)
+    page = work / "quick.md" if args.quick else repro.RESULTS / "model_comparison.md"
+    repro.write_text(page, text)
     print(f"wrote {page}")
     print(pooled.round(3).to_string())
 

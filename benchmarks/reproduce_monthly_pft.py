@@ -26,26 +26,11 @@ import argparse
 import dataclasses
 import time
 
+import _repro_common as repro
 import numpy as np
 import pandas as pd
 import torch
 import xarray as xr
-from _repro_common import (
-    DATA,
-    FIGURES,
-    MM,
-    RESULTS,
-    ROOT,
-    SITES_CSV,
-    TAIL_SPLIT,
-    Timer,
-    ensure_dirs,
-    machine,
-    md_table,
-    nee_data,
-    rel,
-    write_text,
-)
 
 from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.evaluate import scores
@@ -87,8 +72,8 @@ def experiment(
     return from_dict(
         ExperimentConfig,
         {
-            "data": nee_data(MM, sites, drivers, resolution="monthly"),
-            "split": TAIL_SPLIT,
+            "data": repro.nee_data(repro.MM, sites, drivers, resolution="monthly"),
+            "split": repro.TAIL_SPLIT,
             "windows": {"lookback": 6, "static": list(static), "fill_gaps": 1},
             "model": MODEL,
             "train": {**TRAIN, **(train or {})},
@@ -109,13 +94,13 @@ def main() -> None:
     train_over = {"epochs": 5, "patience": 2} if args.quick else {}
     n_grid = int(np.prod([len(v) for v in grid.values()]))
     torch.set_num_threads(args.threads)
-    ensure_dirs()
-    timer = Timer()
-    work = ROOT / "runs" / "monthly_pft"
+    repro.ensure_dirs()
+    timer = repro.Timer()
+    work = repro.ROOT / "runs" / "monthly_pft"
 
-    files = sorted(MM.glob("*.csv"))
+    files = sorted(repro.MM.glob("*.csv"))
     file_sites = [parse_fluxnet_filename(f).site for f in files]
-    meta = pd.read_csv(SITES_CSV)
+    meta = pd.read_csv(repro.SITES_CSV)
     located = set(meta.dropna(subset=["latitude", "longitude"]).site_id)
     no_coords = sorted(set(file_sites) - located)
     sites = [s for s in file_sites if s in located]
@@ -218,11 +203,11 @@ def main() -> None:
     table = pd.DataFrame(rows).set_index("IGBP")
     search_all = pd.concat(searches, ignore_index=True)
     if not args.quick:
-        search_all.to_csv(DATA / "monthly_pft_search.csv", index=False)
+        search_all.to_csv(repro.DATA / "monthly_pft_search.csv", index=False)
     weights = table["test months"]
     pooled = xr.concat(list(preds.values()), dim="site")
     pooled_ens = xr.concat(list(ens_preds.values()), dim="site")
-    before = pd.read_csv(DATA / "monthly_pft_untuned.csv", index_col="IGBP")
+    before = pd.read_csv(repro.DATA / "monthly_pft_untuned.csv", index_col="IGBP")
     compare = pd.DataFrame(
         {
             "sites": table["sites"],
@@ -281,9 +266,9 @@ def main() -> None:
     ax.set_xticks(x, table.index)
     ax.set_ylabel("R2 (monthly NEE)")
     ax.legend(fontsize="small", ncols=2)
-    figdir = work / "figures" if args.quick else FIGURES
+    figdir = work / "figures" if args.quick else repro.FIGURES
     figdir.mkdir(parents=True, exist_ok=True)
-    link = str if args.quick else rel
+    link = str if args.quick else repro.rel
     bars_path = save_figure(fig, figdir / "monthly_pft_r2.png", overwrite=True)
     scatter_path = save_figure(
         plot_scatter(pooled, title="monthly NEE, test months, all classes (tuned LSTM)"),
@@ -304,7 +289,7 @@ def main() -> None:
     met = mean_tuned >= PUBLISHED_MEAN_TEST_R2
     text = f"""# Monthly NEE per vegetation type (FLUXNET2015 MM files)
 
-Written by `benchmarks/reproduce_monthly_pft.py` on {time.strftime("%Y-%m-%d")} ({machine()})\
+Written by `benchmarks/reproduce_monthly_pft.py` on {time.strftime("%Y-%m-%d")} ({repro.machine()})\
 {" -- QUICK SMOKE RUN, not a result" if args.quick else ""}.
 
 ## Protocol
@@ -341,9 +326,9 @@ Written by `benchmarks/reproduce_monthly_pft.py` on {time.strftime("%Y-%m-%d")} 
 
 ## Test R2 per vegetation class, before and after tuning
 
-{md_table(compare)}
+{repro.md_table(compare)}
 
-{md_table(summary)}
+{repro.md_table(summary)}
 
 **Published mean test R2 0.73**: {"reached" if met else "not reached"} by the tuned LSTM
 (mean over classes {mean_tuned:.3f}; {args.seeds}-seed ensemble {mean_ens:.3f}; untuned
@@ -355,11 +340,11 @@ Written by `benchmarks/reproduce_monthly_pft.py` on {time.strftime("%Y-%m-%d")} 
 
 ## Scores per vegetation class, tuned LSTM (monthly NEE, gC m-2 d-1)
 
-{md_table(shown)}
+{repro.md_table(shown)}
 
 ## Drivers and chosen hyper-parameters per class
 
-{md_table(drivers_table)}
+{repro.md_table(drivers_table)}
 
 The full search (every fit, its validation MSE on scaled NEE and its best epoch) is in
 `docs/results/data/monthly_pft_search.csv`.
@@ -372,8 +357,8 @@ Notes: {"; ".join(notes) or "none"}.
 
 Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225).
 """
-    page = work / "quick.md" if args.quick else RESULTS / "monthly_pft.md"
-    write_text(page, text)
+    page = work / "quick.md" if args.quick else repro.RESULTS / "monthly_pft.md"
+    repro.write_text(page, text)
     print(f"wrote {page}")
     print(compare.round(3).to_string())
     print(summary)
