@@ -34,6 +34,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import dask
+import dask.array as da
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -141,6 +142,84 @@ def _dataset(values: dict[str, np.ndarray], dims, coords, units: str | None) -> 
     return ds
 
 
+#: sufficient statistics, in the order of the leading axis of :func:`_block_stats`
+_STATS = ("n", "so", "sp", "soo", "spp", "sop", "sae", "omin", "omax")
+_N_SUMS = 7  # the first seven add up over blocks; omin and omax take the min and max
+
+
+def _block_stats(o, p, mask, n_reduced: int) -> np.ndarray:
+    """Every statistic of :data:`_STATS` for one block, in one vectorised pass.
+
+    Parameters
+    ----------
+    o, p
+        Observations and predictions of one block, same shape; the last ``n_reduced``
+        axes are reduced.
+    mask
+        Boolean block of the pairs to use, or ``None`` (all pairs valid in both).
+    n_reduced
+        Number of trailing axes reduced.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(9, *kept, 1, ..., 1)`` float64: the statistics with the reduced axes kept as
+        length 1 (``omin``/``omax`` are +inf/-inf where a block has no valid pair).
+    """
+    o = np.asarray(o, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    axes = tuple(range(o.ndim - n_reduced, o.ndim))
+    ok = ~(np.isnan(o) | np.isnan(p))
+    if mask is not None:
+        ok &= np.asarray(mask, dtype=bool)
+    o0 = np.where(ok, o, 0.0)
+    p0 = np.where(ok, p, 0.0)
+    out = np.empty((len(_STATS), *(1 if i in axes else s for i, s in enumerate(o.shape))))
+    out[0] = ok.sum(axis=axes, keepdims=True)
+    for i, term in enumerate((o0, p0, o0 * o0, p0 * p0, o0 * p0, np.abs(p0 - o0)), start=1):
+        out[i] = term.sum(axis=axes, keepdims=True)
+    out[7] = np.where(ok, o, np.inf).min(axis=axes, keepdims=True)
+    out[8] = np.where(ok, o, -np.inf).max(axis=axes, keepdims=True)
+    return out
+
+
+def _fused_stats(o, p, mask, n_reduced: int):
+    """Statistics of :data:`_STATS` over the last ``n_reduced`` axes, ``(9, *kept)``.
+
+    Numpy inputs give numpy; any Dask input gives one lazy Dask array: the kernel
+    :func:`_block_stats` per block (``map_blocks``, each input block read once), then a
+    sum (min, max) over the small per-block results.
+    """
+    arrays = [a for a in (o, p, mask) if a is not None]
+    lazy = [a for a in arrays if isinstance(a, da.Array)]
+    if not lazy:
+        blocks = _block_stats(o, p, mask, n_reduced)
+    else:
+        chunks = lazy[0].chunks
+        o, p, mask = (None if a is None else da.asarray(a).rechunk(chunks) for a in (o, p, mask))
+        kept = o.ndim - n_reduced
+        out_chunks = (
+            (len(_STATS),),
+            *chunks[:kept],
+            *(((1,) * len(c)) for c in chunks[kept:]),
+        )
+        blocks = da.map_blocks(
+            _block_stats,
+            o,
+            p,
+            mask,
+            n_reduced,
+            new_axis=0,
+            chunks=out_chunks,
+            dtype=np.float64,
+        )
+    axes = tuple(range(1 + o.ndim - n_reduced, 1 + o.ndim))
+    sums = blocks[:_N_SUMS].sum(axis=axes)
+    lo = blocks[_N_SUMS : _N_SUMS + 1].min(axis=axes)[0]
+    hi = blocks[_N_SUMS + 1 :].max(axis=axes)[0]
+    return sums, lo, hi
+
+
 def metrics(
     obs: xr.DataArray,
     pred: xr.DataArray,
@@ -149,6 +228,9 @@ def metrics(
     mask: xr.DataArray | None = None,
 ) -> xr.Dataset:
     """Metrics of ``pred`` against ``obs``, reducing over ``dim`` (default: all dims).
+
+    Every sufficient statistic comes from one vectorised pass per block
+    (:func:`_block_stats`); lazy (Dask) inputs are read once, in a single compute.
 
     Parameters
     ----------
@@ -173,31 +255,28 @@ def metrics(
     ('site',)
     """
     obs, pred = xr.align(obs, pred, join="exact")
-    valid = obs.notnull() & pred.notnull()
     if mask is not None:
-        valid = valid & mask.astype(bool)
+        obs, pred, mask = xr.broadcast(obs, pred, mask.astype(bool))
+    else:
+        obs, pred = xr.broadcast(obs, pred)
     dims = list(obs.dims) if dim is None else ([dim] if isinstance(dim, str) else list(dim))
-    o = obs.astype(np.float64).where(valid, 0.0)
-    p = pred.astype(np.float64).where(valid, 0.0)
-    stats = xr.Dataset(
-        {
-            "n": valid.sum(dims),
-            "so": o.sum(dims),
-            "sp": p.sum(dims),
-            "soo": (o * o).sum(dims),
-            "spp": (p * p).sum(dims),
-            "sop": (o * p).sum(dims),
-            "sae": abs(p - o).sum(dims),
-            "omin": obs.where(valid).min(dims),
-            "omax": obs.where(valid).max(dims),
-        }
-    )
-    # one pass over lazy (Dask) inputs: every sum comes from the same compute
-    stats = stats.compute()
-    kept = stats["n"]
-    values = metrics_from_sums({k: np.asarray(v.values) for k, v in stats.items()}, None)
-    ds = _dataset(values, kept.dims, kept.coords, obs.attrs.get("units"))
-    return ds
+    missing = [d for d in dims if d not in obs.dims]
+    if missing:
+        raise FluxgridError(f"metrics: dim {missing} not in the inputs' dims {list(obs.dims)}")
+    kept = [d for d in obs.dims if d not in dims]
+    order = [*kept, *dims]
+    o, p = obs.transpose(*order), pred.transpose(*order)
+    m = None if mask is None else mask.transpose(*order).data
+    sums, lo, hi = _fused_stats(o.data, p.data, m, len(dims))
+    coords = {k: c for k, c in o.coords.items() if set(c.dims) <= set(kept)}
+    # one compute for everything lazy: the statistics and any lazy kept coordinates
+    sums, lo, hi, coords = dask.compute(sums, lo, hi, coords)
+    stats = dict(zip(_STATS[:_N_SUMS], np.asarray(sums), strict=True))
+    none = stats["n"] == 0
+    stats["omin"] = np.where(none, np.nan, lo)
+    stats["omax"] = np.where(none, np.nan, hi)
+    values = metrics_from_sums(stats, None)
+    return _dataset(values, tuple(kept), coords, obs.attrs.get("units"))
 
 
 # --------------------------------------------------------------------------- groups

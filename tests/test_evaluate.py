@@ -176,6 +176,36 @@ def test_metrics_of_lazy_inputs_take_one_compute(pairs):
     xr.testing.assert_allclose(got, want)
 
 
+def test_metrics_fused_blocks_match_hand_computed(pairs):
+    """Chunks split along both dims, a mask on time only, a site without valid pairs."""
+    obs = pairs.obs.copy()
+    obs[1] = np.nan  # no valid pair at this site
+    summer = (pairs.time.dt.month >= 5) & (pairs.time.dt.month <= 9)
+    lazy_obs = obs.chunk({"site": 2, "time": 333})
+    lazy_pred = pairs.pred.chunk({"site": 3, "time": 500})
+    with _ComputeCounter() as counter:
+        per_site = metrics(lazy_obs, lazy_pred, dim="time", mask=summer.chunk({"time": 400}))
+        per_day = metrics(lazy_obs, lazy_pred, dim="site")
+    assert counter.calls == 2  # one per call
+    o, p, keep = obs.values, pairs.pred.values, summer.values
+    assert int(per_site.n[1]) == 0 and np.isnan(per_site.r2[1]) and np.isnan(per_site.nrmse[1])
+    for i in (0, 2, 3, 4):
+        want = _hand(o[i][keep], p[i][keep])
+        for key in METRICS:
+            assert float(per_site[key][i]) == pytest.approx(want[key], rel=1e-9), key
+    assert per_site.igbp.values.tolist() == pairs.igbp.values.tolist()
+    assert per_day.r2.dims == ("time",)
+    for t in (0, 800, 2000):
+        want = _hand(o[:, t], p[:, t])
+        got = per_day.isel(time=t)
+        for key in METRICS:
+            if np.isnan(want[key]):
+                assert want["n"] < 2 or np.isnan(float(got[key])), key
+            else:
+                assert float(got[key]) == pytest.approx(want[key], rel=1e-9), key
+    xr.testing.assert_allclose(per_site, metrics(obs, pairs.pred, dim="time", mask=summer))
+
+
 def test_scores_of_lazy_inputs_take_one_compute(pairs):
     lazy = pairs.chunk({"site": 1, "time": 500})
     subset = growing_season(pairs.assign_coords(latitude=("site", [40.0, 42.0, 43.0, 50.0, 51.0])))
