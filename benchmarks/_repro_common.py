@@ -1,17 +1,21 @@
-"""Helpers shared by the ``reproduce_*.py`` scripts: paths, Markdown tables, timing."""
+"""Helpers shared by the ``reproduce_*.py`` scripts: paths, site selection, tables, timing."""
 
 from __future__ import annotations
 
+import dataclasses
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+import xarray as xr
 
+from fluxgrid.config import DataConfig
 from fluxgrid.io.atomic import atomic_path
+from fluxgrid.prep.pipeline import load_data
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "docs" / "results"
@@ -40,6 +44,27 @@ def nee_data(
         "qc_threshold": 0.7,
         **extra,
     }
+
+
+def long_record_cube(
+    data: DataConfig,
+    keep: Callable[[xr.DataArray], xr.DataArray],
+    *,
+    limit: int | None = None,
+) -> tuple[xr.Dataset, list[str]]:
+    """The cube of the sites of ``data.source`` whose record of valid daily NEE ``keep`` accepts.
+
+    ``data`` is loaded for every site of its source (daily, QC as it says); ``keep`` maps the
+    years of valid NEE per site (dims: site; valid days / 365.25) to a boolean mask, e.g.
+    ``lambda years: years > 5``; ``limit`` keeps only the first sites (smoke runs).
+    Returns the cube of the kept sites and their names, in the source's order.
+    """
+    cube, _ = load_data(dataclasses.replace(data, sites=None))
+    years = cube.nee.notnull().sum("time") / 365.25
+    sites = cube.site.values[keep(years).values].astype(str).tolist()
+    if limit is not None:
+        sites = sites[:limit]
+    return cube.sel(site=sites), sites
 
 
 INT_COLUMNS = ("n", "sites", "sites where best", "months", "windows", "train", "val", "test")

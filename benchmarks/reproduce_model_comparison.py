@@ -19,7 +19,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import _repro_common as repro
@@ -30,7 +29,6 @@ import xarray as xr
 from fluxgrid.config import ExperimentConfig, from_dict, load_config, to_dict
 from fluxgrid.evaluate import METRICS, scores
 from fluxgrid.plots import new_figure, plot_scatter, save_figure
-from fluxgrid.prep.pipeline import load_data
 from fluxgrid.training import train_experiment
 
 PUBLISHED = {"rmse": 1.563, "r2": 0.634, "sites": 94}
@@ -122,13 +120,9 @@ def main() -> None:
 
     with timer("load hh.zarr (204 sites), daily, QC"):
         base = experiment("lasso", [], args.lookback, False)
-        cube, _ = load_data(dataclasses.replace(base.data, sites=None))
-    years = cube.nee.notnull().sum("time") / 365.25
-    long = years > 5
-    sites = cube.site.values[long.values].astype(str).tolist()
-    if args.quick:
-        sites = sites[:10]
-    cube = cube.sel(site=sites)
+        cube, sites = repro.long_record_cube(
+            base.data, lambda years: years > 5, limit=10 if args.quick else None
+        )
     print(f"{len(sites)} sites with more than 5 years of valid daily NEE", flush=True)
 
     preds: dict[str, xr.Dataset] = {}

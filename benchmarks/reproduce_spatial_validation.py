@@ -24,7 +24,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import time
 
 import _repro_common as repro
@@ -37,7 +36,6 @@ from fluxgrid.data import demo_land_cover_path, load_demo_cube
 from fluxgrid.demo import tower_grid
 from fluxgrid.grids import land_mask, open_land_cover, vegetation_type
 from fluxgrid.plots import new_figure, save_figure
-from fluxgrid.prep.pipeline import load_data
 from fluxgrid.upscale import upscale_ensemble, validate_upscaling
 
 #: fixed hyper-parameters (model params, train overrides); budgets reduced to fit 2 CPU cores
@@ -122,12 +120,9 @@ def main() -> None:
 
     with timer("load hh.zarr (204 sites), daily, QC"):
         base = experiment("rf", [], False)
-        cube, _ = load_data(dataclasses.replace(base.data, sites=None))
-    years = cube.nee.notnull().sum("time") / 365.25
-    sites = cube.site.values[(years >= 5).values].astype(str).tolist()
-    if args.quick:
-        sites = sites[:12]
-    cube = cube.sel(site=sites)
+        cube, sites = repro.long_record_cube(
+            base.data, lambda years: years >= 5, limit=12 if args.quick else None
+        )
     print(f"{len(sites)} sites with at least 5 years of valid daily NEE", flush=True)
 
     results = {}
