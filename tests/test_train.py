@@ -166,6 +166,48 @@ def test_early_stopping_keeps_best_epoch(demo_cube):
     assert now == pytest.approx(float(h.val_loss.sel(epoch=best)), rel=1e-5)
 
 
+def test_without_validation_the_lowest_training_loss_epoch_is_kept(demo_cube):
+    """What fit_torch's docstring promises: no validation -> the epoch of lowest training loss.
+
+    The learning rate jumps before the last epoch, so that the last epoch is not the best
+    one and keeping the last weights (or any other epoch's) fails here.
+    """
+    from fluxgrid.training.build import build_model
+    from fluxgrid.training.fit import Trainer
+
+    cfg = _cfg(
+        data={"sites": ["US-MMS"]},
+        split={"validation": "none"},
+        windows={"lookback": 10, "static": ["doy"]},
+        model={"name": "lstm", "params": {"hidden": 4}},
+        train={"epochs": 3, "lr": 0.05, "batch_size": 64, "max_batches_per_epoch": 4},
+    )
+    p = prepare(cfg, cube=demo_cube)
+    assert len(p.part("val")) == 0
+
+    class Snapshots(Trainer):
+        def end_epoch(self, epoch, record):
+            self.states = getattr(self, "states", {})
+            self.states[epoch] = {k: v.clone() for k, v in self.model.net.state_dict().items()}
+            stop = super().end_epoch(epoch, record)
+            if epoch == cfg.train.epochs - 1:  # overshoot in the last epoch
+                for group in self.optimizer.param_groups:
+                    group["lr"] = 50.0
+            return stop
+
+    model = build_model(cfg, p.wcube.n_dynamic + p.wcube.n_static)
+    trainer = Snapshots(model, p.wcube, cfg.train)
+    h = trainer.fit(p.part("train"), None)
+    assert h.sizes["epoch"] == 3 and not h.attrs["stopped_early"]
+    assert np.isnan(h.val_loss).all() and np.isnan(h.attrs["best_val_loss"])
+    best = int(np.argmin(h.train_loss.values)) + 1
+    assert h.attrs["best_epoch"] == best != 3
+    kept = model.net.state_dict()
+    for name, value in trainer.states[best].items():
+        torch.testing.assert_close(kept[name], value, rtol=0, atol=0)
+    assert any(not torch.equal(kept[k], v) for k, v in trainer.states[3].items())
+
+
 @pytest.mark.parametrize(
     ("over", "error", "match"),
     [

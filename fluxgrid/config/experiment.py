@@ -325,7 +325,9 @@ class TrainConfig:
         ``mse``, ``mae`` or ``huber`` (on scaled targets).
     patience
         Stop after this many epochs without a validation-loss improvement larger than
-        ``min_delta``; the best checkpoint is kept.
+        ``min_delta``; the best checkpoint is kept. Without validation data
+        (``split.validation: none``) every epoch runs and the epoch of lowest training loss
+        is kept.
     max_batches_per_epoch
         Cap on steps per epoch (a random subset of training windows each epoch).
     eval_batch_size

@@ -1,10 +1,12 @@
 """The training loop of the torch models: small named hooks around a short loop.
 
 :class:`Trainer` runs Adam over shuffled batches of a :class:`~fluxgrid.tensors.WindowCube`,
-scores the validation windows each epoch, keeps the best weights and stops early. Each step
-is a method (``setup``, ``train_epoch``, ``train_step``, ``validate``, ``end_epoch``,
-``finish``) so that a variant overrides one hook, not the loop (as in neuralhydrology's
-``BaseTrainer``). The trainer knows a model only through the contract of
+scores the validation windows each epoch, keeps the weights of the best epoch (lowest
+validation loss; without validation windows, lowest training loss) and stops early (only
+with validation windows). Each step is a method (``setup``, ``train_epoch``,
+``train_step``, ``validate``, ``end_epoch``, ``finish``) so that a variant overrides one
+hook, not the loop (as in neuralhydrology's ``BaseTrainer``). The trainer knows a model
+only through the contract of
 :class:`~fluxgrid.models.base.TorchModel` (``net``, ``training_loss``, ``name``, ``params``),
 which is why :meth:`TorchModel.fit <fluxgrid.models.base.TorchModel.fit>` can hand its work
 to :func:`fit_torch` without this module importing the models.
@@ -184,6 +186,9 @@ progress, desc
 @fill_doc(_DOCS)
 class Trainer:
     """Adam with early stopping on the validation windows; one method per step.
+
+    The weights of the best epoch are kept: lowest validation loss, or, without validation
+    windows, lowest training loss (all ``epochs`` then run).
 
     Parameters
     ----------
