@@ -75,6 +75,19 @@ SETTING_NAMES = {
     "growing_season": "growing season",
     "extremes": "climate extremes",
 }
+#: page labels of the study's column names (ranking and search-trial tables)
+LABELS = {
+    "median_rank": "median rank",
+    "rank_q25": "rank q25",
+    "rank_q75": "rank q75",
+    "share_first": "share of sites ranked first",
+    "median_importance": "median NRMSE increase",
+    "model.layers": "layers",
+    "model.hidden": "hidden",
+    "train.lr": "lr",
+    "value": "val MAE (scaled)",
+    "best_epoch": "best epoch",
+}
 ALPHA = 0.05
 #: columns printed as integers (last word of the column name)
 INTS = (
@@ -279,15 +292,7 @@ def ranking_tables(result: GppStudyResult) -> tuple[pd.DataFrame, pd.DataFrame]:
     frame = rank[["median_rank", "rank_q25", "rank_q75", "share_first", "median_importance"]]
     long = frame.to_dataframe().reset_index()
     long["model"] = long["model"].str.upper()
-    long = long.rename(
-        columns={
-            "median_rank": "median rank",
-            "rank_q25": "rank q25",
-            "rank_q75": "rank q75",
-            "share_first": "share of sites ranked first",
-            "median_importance": "median NRMSE increase",
-        }
-    )
+    long = long.rename(columns=LABELS)
     long = long.sort_values(["model", "median rank"]).set_index("model")
     rows = []
     for m in rank.model.values:
@@ -318,15 +323,7 @@ def trials_table(result: GppStudyResult) -> pd.DataFrame:
         t.insert(0, "model", label.upper())
         frames.append(t)
     frame = pd.concat(frames)
-    frame = frame.rename(
-        columns={
-            "model.layers": "layers",
-            "model.hidden": "hidden",
-            "train.lr": "lr",
-            "value": "val MAE (scaled)",
-            "best_epoch": "best epoch",
-        }
-    )
+    frame = frame.rename(columns=LABELS)
     keep = ["model", "trial", "layers", "hidden", "lr", "state"]
     keep += ["val MAE (scaled)", "best epoch", "seconds"]
     frame = frame[keep].set_index("model")
