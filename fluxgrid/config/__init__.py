@@ -26,7 +26,9 @@ from .._deprecation import moved
 from ..rs.config import ClearSkyConfig, LSTConfig, S1Config, S2Config, StacConfig
 from .experiment import (
     DataConfig,
+    EnsembleConfig,
     ExperimentConfig,
+    FineTuneConfig,
     ModelConfig,
     SearchConfig,
     SearchParam,
@@ -41,7 +43,9 @@ __all__ = [
     "ClearSkyConfig",
     "DataConfig",
     "DriversConfig",
+    "EnsembleConfig",
     "ExperimentConfig",
+    "FineTuneConfig",
     "LSTConfig",
     "ModelConfig",
     "QuickstartConfig",
@@ -70,4 +74,3 @@ __getattr__, __dir__ = moved(
         "ScaleWindowConfig": "fluxgrid.studies.guided.config",
     },
 )
-

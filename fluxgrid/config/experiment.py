@@ -38,7 +38,9 @@ from .serialise import bounded
 
 __all__ = [
     "DataConfig",
+    "EnsembleConfig",
     "ExperimentConfig",
+    "FineTuneConfig",
     "ModelConfig",
     "SearchConfig",
     "SearchParam",
@@ -508,6 +510,92 @@ class SearchConfig:
                 )
 
 
+# --------------------------------------------------------------------------- ensembles
+@dataclasses.dataclass(frozen=True)
+class EnsembleConfig:
+    """A seed ensemble: one member per seed, same data, split and settings.
+
+    Each member is trained like a single run with ``train.seed`` set to its seed (weight
+    initialisation and batch order differ; the split's own ``split.seed`` is shared) and
+    written as a normal run directory ``members/seed<k>/``; the ensemble directory holds
+    the member mean, standard deviation and each member's predictions, the scores of the
+    mean and every member's scores (:func:`fluxgrid.training.train_experiment`).
+
+    Attributes
+    ----------
+    seeds
+        Seeds of the members, at least two and all different, e.g. ``[0, 1, 2]``
+        (empty: a single run seeded by ``train.seed``).
+
+    Examples
+    --------
+    >>> from fluxgrid.config import from_dict
+    >>> from_dict(EnsembleConfig, {"seeds": [0, 1, 2]}).seeds
+    (0, 1, 2)
+    """
+
+    seeds: tuple[int, ...] = ()
+
+    def validate(self) -> None:
+        """At least two seeds, all different."""
+        if len(self.seeds) == 1:
+            raise ConfigError(
+                f"EnsembleConfig.seeds: {list(self.seeds)}; an ensemble needs at least two "
+                "seeds (remove the ensemble section to train one model with train.seed)"
+            )
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ConfigError(
+                f"EnsembleConfig.seeds: {list(self.seeds)} repeat a seed; the members would "
+                "be identical, give different seeds"
+            )
+
+
+# --------------------------------------------------------------------------- transfer
+_FINE_TUNE_READS: dict[str, set[str]] = {
+    "full": set(),
+    "freeze_recurrent": set(),
+    "low_lr": {"lr_factor"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class FineTuneConfig:
+    """Per-site fine-tuning of a model pre-trained on all training sites.
+
+    Read by :func:`fluxgrid.training.cross_site_transfer` with ``pretrain="all_sites"``.
+
+    Attributes
+    ----------
+    mode
+        ``full`` (every weight trained further at ``train.lr``), ``freeze_recurrent``
+        (the recurrent layers keep their pre-trained weights; the head is trained at
+        ``train.lr``) or ``low_lr`` (every weight trained at ``train.lr * lr_factor``).
+    lr_factor
+        Learning-rate factor of ``low_lr``, in (0, 1).
+    epochs
+        Fine-tuning epochs (``null``: ``train.epochs``); early stopping as in training.
+
+    Examples
+    --------
+    >>> from fluxgrid.config import from_dict
+    >>> from_dict(FineTuneConfig, {"mode": "low_lr", "lr_factor": 0.1, "epochs": 5}).lr_factor
+    0.1
+    """
+
+    mode: Literal["full", "freeze_recurrent", "low_lr"] = "full"
+    lr_factor: float = 0.1
+    epochs: int | None = bounded(None, 1)
+
+    def validate(self) -> None:
+        """``lr_factor`` only with ``low_lr``, in (0, 1)."""
+        _refuse_unread(self, "mode", _FINE_TUNE_READS, {"epochs"})
+        if not 0 < self.lr_factor < 1:
+            raise ConfigError(
+                f"FineTuneConfig.lr_factor: {self.lr_factor}; expected a factor in (0, 1) "
+                "(1 is mode 'full')"
+            )
+
+
 # --------------------------------------------------------------------------- experiment
 @dataclasses.dataclass(frozen=True)
 class ExperimentConfig:
@@ -515,6 +603,10 @@ class ExperimentConfig:
 
     Attributes
     ----------
+    ensemble
+        Train a seed ensemble (:class:`EnsembleConfig`, ``ensemble: {seeds: [0, 1, 2]}``)
+        instead of one model; not combined with a search (search first, then put the
+        winners in ``model`` / ``train``).
     output
         Run directory (``fluxgrid train -o`` overrides it).
     description
@@ -527,5 +619,15 @@ class ExperimentConfig:
     model: ModelConfig = ModelConfig()
     train: TrainConfig = TrainConfig()
     search: SearchConfig = SearchConfig()
+    ensemble: EnsembleConfig = EnsembleConfig()
     output: str = "runs/train"
     description: str = ""
+
+    def validate(self) -> None:
+        """An ensemble trains fixed settings: no search with it."""
+        if self.ensemble.seeds and self.search.method != "none":
+            raise ConfigError(
+                f"ExperimentConfig: ensemble.seeds {list(self.ensemble.seeds)} with search "
+                f"method {self.search.method!r}; run the search alone first, put the winning "
+                "settings in model.params / train, then train the ensemble"
+            )
