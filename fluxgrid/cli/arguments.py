@@ -243,6 +243,13 @@ def add_upscale(p: argparse.ArgumentParser) -> None:
     p.add_argument("--igbp", help="grid file with an integer 'igbp' (lat, lon) layer")
     p.add_argument("--mask", help="grid file with a boolean 'mask' or 'land' (lat, lon) layer")
     p.add_argument(
+        "--fractions",
+        metavar="PATH",
+        help="upscale by cover fraction: NetCDF/Zarr with a 'class_fraction' (class, lat, lon) "
+        "variable on the drivers' grid (class_fractions of a land-cover grid); instead of "
+        "--igbp. With --totals, the classes' shares are reported",
+    )
+    p.add_argument(
         "--period",
         nargs=2,
         type=date_text,
