@@ -13,7 +13,14 @@ from ..errors import ConfigError, FluxgridWarning
 from ..grids import DRIVER_VARIABLES, make_grid, open_grid, read_era5, regrid, write_grid
 from ..io.atomic import check_writable, write_lock
 from ..regions import totals_to_csv
-from ..upscale import config_layers, main_variable, map_totals, open_maps, upscale_config_to_map
+from ..upscale import (
+    config_layers,
+    main_variable,
+    map_totals,
+    open_maps,
+    read_fractions,
+    upscale_config_to_map,
+)
 
 __all__ = ["run_drivers", "run_upscale"]
 
@@ -84,6 +91,11 @@ def _upscale(args: argparse.Namespace) -> int:
         chunk_mb=args.chunk_mb,
         torch_threads=None,
     )
+    fractions = None
+    if getattr(args, "fractions", None):
+        if args.igbp:
+            raise ConfigError("give --igbp (majority class) or --fractions, not both")
+        fractions = read_fractions(args.fractions)
     drivers = open_grid(drivers_path)
     igbp, mask = config_layers(cfg)
     path = upscale_config_to_map(
@@ -94,6 +106,7 @@ def _upscale(args: argparse.Namespace) -> int:
         mask=mask,
         overwrite=args.overwrite,
         clip_period=args.clip_period,
+        fractions=fractions,
     )
     maps = open_maps(path)
     variable = main_variable(maps)
@@ -102,7 +115,7 @@ def _upscale(args: argparse.Namespace) -> int:
         f"{maps.sizes['lat']} lat x {maps.sizes['lon']} lon ({maps[variable].attrs['units']})"
     )
     if args.totals:
-        table = map_totals(maps, igbp, variable=variable)
+        table = map_totals(maps, igbp, variable=variable, fractions=fractions)
         totals_to_csv(table, args.totals, overwrite=args.overwrite)
         name = "sink" if "sink" in table else "total"
         print(f"regional {name} (TgC yr-1):")

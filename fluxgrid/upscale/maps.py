@@ -32,8 +32,9 @@ from ..io.atomic import atomic_path, check_writable, write_lock
 from ..io.maps import write_map
 from ..runs import TrainedRun
 from .checks import RunLike, load_runs, provenance
+from .layers import DEFAULT_NON_VEGETATED
 from .members import DEFAULT_CHUNK_BYTES, MemberOptions, member_maps
-from .totals import main_variable
+from .totals import class_variable, main_variable
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..config.stages import UpscaleConfig
@@ -60,8 +61,26 @@ def upscale(
     torch_threads: int | None = None,
     quantiles: Sequence[float] = (),
     clip_period: bool = False,
+    fractions: xr.DataArray | None = None,
+    non_vegetated: Sequence[int | str] = DEFAULT_NON_VEGETATED,
+    min_fraction: float = 0.0,
+    class_fluxes: bool = True,
 ) -> xr.Dataset:
     """Apply a trained run to a daily driver grid: flux maps ``(time, lat, lon)``.
+
+    Two land-cover modes (recorded in the map's ``land_cover_mode`` attribute):
+
+    * **majority class** (default, ``igbp=``): each cell is predicted once with its
+      dominant IGBP class as the model's input;
+    * **cover fractions** (``fractions=``, the FLUXCOM approach): each cell's flux is
+      ``sum_k f_k * y_k`` over the vegetated classes ``k`` present in it, ``y_k`` being the
+      model's prediction with class ``k`` as its IGBP input. All ``(cell, class)`` pairs of a
+      tile are one device batch. Non-vegetated classes (``non_vegetated``, by default URB,
+      SNO, BSV, WAT) contribute zero flux, so a cell covered only by them is 0 (NaN when a
+      mask or the drivers' ``land`` coordinate excludes it). Fractions below
+      ``min_fraction`` are skipped. The kept fractions are **not renormalised**: the flux
+      is per m2 of the whole cell, water and skipped shares adding nothing, so that the
+      map times the cell area is the cell's flux.
 
     Parameters
     ----------
@@ -99,6 +118,22 @@ def upscale(
     clip_period
         Map only the days of ``period`` the drivers cover instead of refusing; a
         :class:`~fluxgrid.errors.FluxgridWarning` names the days left out.
+    fractions
+        Cover fractions ``(class, lat, lon)`` on the drivers' grid, class = IGBP codes,
+        summing to 1 over all classes (e.g. :func:`fluxgrid.grids.class_fractions` with
+        ``target=drivers``); checked with :func:`fluxgrid.grids.check_fractions`. Cells
+        with NaN fractions are not mapped. Not together with ``igbp``; an ``igbp``
+        variable of the drivers is then ignored.
+    non_vegetated
+        Cover-fraction mode: classes (codes or abbreviations) with zero flux.
+    min_fraction
+        Cover-fraction mode: fractions below this are skipped (default 0: every class
+        present is predicted).
+    class_fluxes
+        Cover-fraction mode: also return each modelled class's prediction ``y_k`` as
+        ``<target>_class_<ABBR>`` (per m2 of that class; NaN where the class is absent),
+        which :func:`~fluxgrid.upscale.map_totals` needs for totals per class. One map per
+        class: pass False for large grids when no per-class totals are wanted.
 
     Returns
     -------
@@ -106,8 +141,9 @@ def upscale(
         The run's target (``nee`` or ``gpp_*``) in its units (gC m-2 d-1), dims
         ``(time, lat, lon)``, Dask-backed when the drivers are (else computed), with
         provenance attributes (:func:`~fluxgrid.upscale.checks.provenance`) and
-        ``mask_rules``, ``cells_mapped``, ``igbp_outside_training`` where known. Ensembles:
-        see :func:`upscale_ensemble`.
+        ``mask_rules``, ``land_cover_mode``, ``cells_mapped``, ``igbp_outside_training``
+        where known (cover fractions: the ``land_cover_*`` attributes of the method).
+        Ensembles: see :func:`upscale_ensemble`.
 
     Raises
     ------
@@ -132,18 +168,52 @@ def upscale(
     """
     runs = load_runs(run)
     options = MemberOptions(
-        mask, igbp, period, device, batch_size, chunk_bytes, torch_threads, clip_period
+        mask,
+        igbp,
+        period,
+        device,
+        batch_size,
+        chunk_bytes,
+        torch_threads,
+        clip_period,
+        fractions,
+        tuple(non_vegetated),
+        min_fraction,
+        class_fluxes,
     )
     if len(runs) > 1:
         return _ensemble(drivers, runs, options, quantiles)
     if len(quantiles):
         raise ModelError("quantiles need an ensemble: give several runs")
-    members, report = member_maps(drivers, runs, options)
+    members, report, classes = member_maps(drivers, runs, options)
     target = runs[0].inputs["target"]
     da = members.isel(member=0, drop=True)
     da.attrs = _target_attrs(runs)
     out = xr.Dataset({target: da}, attrs=_map_attrs(runs, drivers, report, "model output"))
+    if classes is not None:
+        _add_class_fluxes(out, target, classes.isel(member=0, drop=True), runs)
     return _computed_unless_lazy(out, drivers, runs)
+
+
+def _add_class_fluxes(
+    out: xr.Dataset, variable: str, classes: xr.DataArray, runs: Sequence[TrainedRun], what=""
+) -> None:
+    """Each class's prediction ``(class, time, lat, lon)`` as ``<variable>_class_<ABBR>``."""
+    base = _target_attrs(runs)
+    for code, abbr in zip(classes["class"].values, classes["class_name"].values, strict=True):
+        da = classes.sel({"class": code}, drop=True).drop_vars("class_name", errors="ignore")
+        da.attrs = {
+            "long_name": f"{base['long_name']} predicted for IGBP class {abbr}{what}",
+            "units": base["units"],
+            "land_cover_class": str(abbr),
+            "land_cover_class_code": int(code),
+            "comment": (
+                f"the model's prediction with {abbr} as its IGBP input, per m2 of {abbr}; NaN "
+                f"where the cell has no (kept) {abbr} fraction. The cell's flux is the sum over "
+                "classes of this times the class's cover fraction"
+            ),
+        }
+        out[class_variable(variable, str(abbr))] = da
 
 
 def upscale_ensemble(
@@ -160,6 +230,10 @@ def upscale_ensemble(
     torch_threads: int | None = None,
     keep_members: bool = False,
     clip_period: bool = False,
+    fractions: xr.DataArray | None = None,
+    non_vegetated: Sequence[int | str] = DEFAULT_NON_VEGETATED,
+    min_fraction: float = 0.0,
+    class_fluxes: bool = True,
 ) -> xr.Dataset:
     """Ensemble maps from several runs (seeds, folds): mean, spread and quantiles.
 
@@ -171,6 +245,9 @@ def upscale_ensemble(
     ----------
     drivers, mask, igbp, period, device, batch_size, chunk_bytes, torch_threads, clip_period
         See :func:`upscale`.
+    fractions, non_vegetated, min_fraction, class_fluxes
+        Cover-fraction mode, see :func:`upscale`; the class fluxes are the member means
+        (``<target>_class_<ABBR>_mean``).
     runs
         Two or more runs (objects or directories) predicting the same target.
     quantiles
@@ -199,7 +276,18 @@ def upscale_ensemble(
             f"(got {len(members_runs)})"
         )
     options = MemberOptions(
-        mask, igbp, period, device, batch_size, chunk_bytes, torch_threads, clip_period
+        mask,
+        igbp,
+        period,
+        device,
+        batch_size,
+        chunk_bytes,
+        torch_threads,
+        clip_period,
+        fractions,
+        tuple(non_vegetated),
+        min_fraction,
+        class_fluxes,
     )
     return _ensemble(drivers, members_runs, options, quantiles, keep_members=keep_members)
 
@@ -216,7 +304,7 @@ def _ensemble(
     qs = [float(q) for q in quantiles]
     if any(not 0.0 <= q <= 1.0 for q in qs):
         raise ModelError(f"quantiles {qs}: expected values in [0, 1]")
-    members, report = member_maps(drivers, runs, options)
+    members, report, classes = member_maps(drivers, runs, options)
     target = runs[0].inputs["target"]
     n = len(runs)
     out = xr.Dataset(attrs=_map_attrs(runs, drivers, report, f"{n}-member ensemble"))
@@ -235,6 +323,14 @@ def _ensemble(
                 .assign_attrs(_target_attrs(runs, f" ({q:g} quantile across {n} members)"))
             )
     out.attrs["model_member_labels"] = ", ".join(members["member"].values.tolist())
+    if classes is not None:
+        _add_class_fluxes(
+            out,
+            f"{target}_mean",
+            classes.mean("member", skipna=False),
+            runs,
+            f" (mean of {n} ensemble members)",
+        )
     if keep_members:
         # (member, time, lat, lon): for analysis; drop it before write_map (maps are 3-D)
         out[f"{target}_member"] = members.assign_attrs(_target_attrs(runs, " (ensemble member)"))
@@ -387,7 +483,7 @@ def _map_attrs(
         "missing_values": (
             f"NaN for the first {lookback - 1} days of the drivers (look-back of {lookback} "
             "days), on days whose look-back window has a missing driver, and in cells outside "
-            "the mask; nothing is filled"
+            "the mask (and, with cover fractions, cells without fractions); nothing is filled"
         ),
         **provenance(runs, drivers),
         **report,
@@ -430,8 +526,8 @@ def upscale_to_map(
     title
         Global ``title`` of the file.
     **kwargs
-        Passed to :func:`upscale` (``mask``, ``igbp``, ``period``, ``clip_period``,
-        ``quantiles``, ...).
+        Passed to :func:`upscale` (``mask``, ``igbp`` or ``fractions``, ``period``,
+        ``clip_period``, ``quantiles``, ...).
 
     Returns
     -------
@@ -495,6 +591,7 @@ def upscale_config_to_map(
     overwrite: bool = False,
     progress: bool | None = None,
     clip_period: bool = False,
+    fractions: xr.DataArray | None = None,
 ) -> Path:
     """:func:`upscale_to_map` with the runs and inference settings of an ``UpscaleConfig``.
 
@@ -512,6 +609,9 @@ def upscale_config_to_map(
         Target ``.nc`` file.
     igbp, mask
         The layers (see :func:`fluxgrid.upscale.layers.config_layers`).
+    fractions
+        Cover fractions ``(class, lat, lon)`` (:func:`fluxgrid.upscale.layers.read_fractions`):
+        cover-fraction mode, see :func:`upscale`.
     overwrite, progress
         See :func:`upscale_to_map`.
     clip_period
@@ -543,4 +643,5 @@ def upscale_config_to_map(
         chunk_bytes=int(cfg.chunk_mb * 2**20),
         torch_threads=cfg.torch_threads,
         clip_period=clip_period,
+        fractions=fractions,
     )

@@ -34,7 +34,7 @@ from ..grids.store import grid_chunk_plan
 from ..runs import TrainedRun
 from .checks import check_run, run_label
 from .inference import TileSpec, igbp_names, predict_tile
-from .layers import mapped_cells
+from .layers import DEFAULT_NON_VEGETATED, FractionLayer, fraction_layer, mapped_cells
 
 __all__ = ["DEFAULT_CHUNK_BYTES", "MemberOptions", "member_labels", "member_maps"]
 
@@ -63,6 +63,13 @@ class MemberOptions:
     clip_period
         Map only the days of ``period`` the drivers cover (with a warning naming the others)
         instead of refusing a period the drivers do not cover.
+    fractions
+        Cover fractions ``(class, lat, lon)``: cover-fraction mode instead of the majority
+        class (see :func:`fluxgrid.upscale.upscale`).
+    non_vegetated, min_fraction
+        Classes with zero flux, and the smallest fraction kept (cover-fraction mode).
+    class_fluxes
+        Cover-fraction mode: also return each class's prediction.
     """
 
     mask: xr.DataArray | None = None
@@ -73,11 +80,15 @@ class MemberOptions:
     chunk_bytes: int = DEFAULT_CHUNK_BYTES
     torch_threads: int | None = None
     clip_period: bool = False
+    fractions: xr.DataArray | None = None
+    non_vegetated: tuple[int | str, ...] = DEFAULT_NON_VEGETATED
+    min_fraction: float = 0.0
+    class_fluxes: bool = True
 
 
 def member_maps(
     drivers: xr.Dataset, runs: list[TrainedRun], options: MemberOptions
-) -> tuple[xr.DataArray, dict[str, Any]]:
+) -> tuple[xr.DataArray, dict[str, Any], xr.DataArray | None]:
     """Lazy member predictions ``(member, time, lat, lon)`` and a report of the mapped cells.
 
     Parameters
@@ -94,8 +105,13 @@ def member_maps(
     members : xarray.DataArray
         float32, Dask-backed, target units; coordinate ``member`` labels the runs.
     report : dict
-        ``mask_rules`` and, where known without computing, ``cells_mapped``,
-        ``cells_masked``, ``igbp_outside_training``.
+        ``mask_rules``, ``land_cover_mode`` (``majority``, ``fractions`` or ``none``) and,
+        where known without computing, ``cells_mapped``, ``cells_masked``,
+        ``igbp_outside_training``; in cover-fraction mode the ``land_cover_*`` attributes.
+    classes : xarray.DataArray or None
+        Cover-fraction mode with ``class_fluxes``: each class's prediction
+        ``(member, class, time, lat, lon)`` (coords ``class`` = IGBP codes, ``class_name``);
+        else ``None``.
 
     Raises
     ------
@@ -111,17 +127,39 @@ def member_maps(
     names = _driver_names(runs)
     raw = standardise_grid(drivers)
     igbp = options.igbp
-    if igbp is None and "igbp" in raw.variables:
+    if options.fractions is not None and igbp is not None:
+        raise ConfigError(
+            "give igbp= (majority-class mode) or fractions= (cover-fraction mode), not both"
+        )
+    if igbp is None and options.fractions is None and "igbp" in raw.variables:
         igbp = raw["igbp"]
     ready = _prepared(raw, runs, names)
+    layer = (
+        fraction_layer(
+            options.fractions,
+            ready,
+            non_vegetated=options.non_vegetated,
+            min_fraction=options.min_fraction,
+        )
+        if options.fractions is not None
+        else None
+    )
     conversions = [
-        check_run(r, ready, has_igbp=igbp is not None, label=run_label(r, i))
+        check_run(r, ready, has_igbp=igbp is not None or layer is not None, label=run_label(r, i))
         for i, r in enumerate(runs)
     ]
     ready, chunks2d = _tiled(ready, names, options.chunk_bytes)
     keep, codes, rules = mapped_cells(ready, options.mask, igbp)
+    if layer is not None:
+        keep = keep & layer.covered
+        rules.append("cells with cover fractions (not NaN)")
     report = {"mask_rules": "; ".join(rules) if rules else "none (every cell)"}
     report.update(_cells_report(keep, codes, runs))
+    if layer is not None:
+        report.update(layer.attrs)
+        report.update(_fraction_report(layer, runs))
+    else:
+        report["land_cover_mode"] = "majority" if codes is not None else "none"
     spec = TileSpec(
         runs=list(runs),
         columns=[[names.index(d) for d in r.inputs["drivers"]] for r in runs],
@@ -130,20 +168,31 @@ def member_maps(
         device=options.device,
         batch_size=options.batch_size,
         torch_threads=options.torch_threads,
+        classes=layer.names if layer is not None else None,
+        class_fluxes=options.class_fluxes,
     )
-    data = _blockwise(ready, names, keep, codes, spec, chunks2d)
-    out = xr.DataArray(
-        data,
-        dims=("member", "time", "lat", "lon"),
-        coords={
-            "member": member_labels(runs),
-            "time": ready["time"],
-            "lat": ready["lat"],
-            "lon": ready["lon"],
-        },
-    )
+    data = _blockwise(ready, names, keep, codes, layer, spec, chunks2d)
+    coords = {
+        "member": member_labels(runs),
+        "time": ready["time"],
+        "lat": ready["lat"],
+        "lon": ready["lon"],
+    }
     longest = max(r.lookback for r in runs)
-    return _in_period(out, ready, options.period, longest, options.clip_period), report
+    out = xr.DataArray(data[:, 0], dims=("member", "time", "lat", "lon"), coords=coords)
+    out = _in_period(out, ready, options.period, longest, options.clip_period)
+    classes = None
+    if spec.slots > 1:
+        classes = xr.DataArray(
+            data[:, 1:],
+            dims=("member", "class", "time", "lat", "lon"),
+            coords={
+                **coords,
+                "class": layer.classes,
+                "class_name": ("class", layer.names),
+            },
+        ).sel(time=out["time"])
+    return out, report, classes
 
 
 def _check_same_target(runs: Sequence[TrainedRun]) -> None:
@@ -202,10 +251,15 @@ def _blockwise(
     names: list[str],
     keep: xr.DataArray,
     codes: xr.DataArray | None,
+    layer: FractionLayer | None,
     spec: TileSpec,
     chunks2d: tuple[tuple[int, ...], tuple[int, ...]],
 ) -> dsa.Array:
-    """One :func:`~fluxgrid.upscale.inference.predict_tile` task per tile; runs shared once."""
+    """One :func:`~fluxgrid.upscale.inference.predict_tile` task per tile; runs shared once.
+
+    The result is ``(member, slot, time, lat, lon)``: slot 0 the flux, then (cover-fraction
+    mode with class fluxes) one slot per class.
+    """
     lat_chunks, lon_chunks = chunks2d
     keep_d = _to_dask_2d(keep, chunks2d)
     codes_d = (
@@ -219,15 +273,23 @@ def _blockwise(
     args: list[Any] = []
     for name in names:
         args += [ready[name].data, "tyx"]
-    args += [keep_d, "yx", codes_d, "yx", lat_d, "y", lon_d, "x", spec_node, None]
+    args += [keep_d, "yx", codes_d, "yx"]
+    if layer is not None:
+        n_cls = layer.weights.sizes["class"]
+        weights = dsa.from_array(layer.weights.values, chunks=((n_cls,), *chunks2d))
+        args += [weights, "cyx"]
+    else:
+        args += [None, None]
+    args += [lat_d, "y", lon_d, "x", spec_node, None]
     return dsa.blockwise(
         predict_tile,
-        "ktyx",
+        "kstyx",
         *args,
-        new_axes={"k": len(spec.runs)},
+        new_axes={"k": len(spec.runs), "s": spec.slots},
+        concatenate=True,
         dtype=np.float32,
-        meta=np.empty((0, 0, 0, 0), dtype=np.float32),
-        name=f"upscale-{dask.base.tokenize(spec_node.key, *names, chunks2d)}",
+        meta=np.empty((0, 0, 0, 0, 0), dtype=np.float32),
+        name=f"upscale-{dask.base.tokenize(spec_node.key, *names, chunks2d, spec.slots)}",
     )
 
 
@@ -355,6 +417,24 @@ def _cells_report(
     if codes is not None and not isinstance(codes.data, dsa.Array):
         report.update(_igbp_report(codes.values, keep, runs))
     return report
+
+
+def _fraction_report(layer: FractionLayer, runs: Sequence[TrainedRun]) -> dict[str, str]:
+    """Modelled classes that are not in a run's one-hot vocabulary (predicted with zeros)."""
+    if not any("igbp" in r.inputs.get("static", ()) for r in runs):
+        return {}
+    vocab = set()
+    for r in runs:
+        vocab |= set(r.inputs.get("igbp_classes", []))
+    outside = [n for n in layer.names if n not in vocab]
+    if not outside:
+        return {"igbp_outside_training": "none"}
+    return {
+        "igbp_outside_training": (
+            f"{', '.join(outside)} (classes not in the training one-hot {sorted(vocab)}: "
+            "all IGBP inputs 0)"
+        )
+    }
 
 
 def _igbp_report(codes: np.ndarray, keep: xr.DataArray, runs: Sequence[TrainedRun]) -> dict:

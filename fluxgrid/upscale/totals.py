@@ -6,6 +6,8 @@ Examples
 'nee_mean'
 >>> main_variable(xr.Dataset({"gpp_dt": 0.0}))
 'gpp_dt'
+>>> class_variable("nee", "DBF"), class_variable("nee_mean", "DBF")
+('nee_class_DBF', 'nee_class_DBF_mean')
 """
 
 from __future__ import annotations
@@ -23,10 +25,20 @@ from ..io.maps import open_map
 from ..regions import regional_totals
 from .layers import align_layer
 
-__all__ = ["main_variable", "map_totals", "open_maps"]
+__all__ = ["class_variable", "main_variable", "map_totals", "open_maps"]
 
 #: bytes per Dask chunk when maps are summarised over time (whole maps x many days)
 _SUMMARY_BYTES = 64 * 2**20
+
+
+def class_variable(variable: str, abbr: str) -> str:
+    """Name of the per-class prediction of ``variable`` for IGBP class ``abbr``.
+
+    ``nee`` -> ``nee_class_DBF``; an ensemble mean ``nee_mean`` -> ``nee_class_DBF_mean``.
+    """
+    if variable.endswith("_mean"):
+        return f"{variable[: -len('_mean')]}_class_{abbr}_mean"
+    return f"{variable}_class_{abbr}"
 
 
 def main_variable(maps: xr.Dataset) -> str:
@@ -48,7 +60,7 @@ def main_variable(maps: xr.Dataset) -> str:
     GridError
         If there is no such variable.
     """
-    names = [str(n) for n in maps.data_vars]
+    names = [str(n) for n in maps.data_vars if "_class_" not in str(n)]
     means = [n for n in names if n.endswith("_mean")]
     if means:
         return means[0]
@@ -65,13 +77,21 @@ def map_totals(
     igbp: xr.DataArray | None = None,
     *,
     variable: str | None = None,
+    fractions: xr.DataArray | None = None,
     **kwargs: Any,
 ) -> xr.Dataset:
     """Annual regional totals of a flux map: all mapped cells, and per IGBP class.
 
     :func:`fluxgrid.regions.regional_totals` (TgC yr-1; for NEE ``sink = -total``, positive =
     uptake) for the region ``all`` (every cell, ``region_id`` -1) and, with ``igbp``, one
-    region per vegetation type present (``region_id`` = IGBP code).
+    region per vegetation type present (``region_id`` = IGBP code): the cells whose
+    majority class it is.
+
+    With ``fractions`` (maps made in cover-fraction mode with ``class_fluxes``), each
+    modelled class's share instead: ``sum_t sum_cells y_k x f_k x area``, the class's own
+    prediction ``y_k`` (``<variable>_class_<ABBR>``) times its cover fraction and the cell
+    area. As the map is ``sum_k f_k y_k`` (non-vegetated classes contribute 0), the class
+    totals add up to the ``all`` total.
 
     Parameters
     ----------
@@ -82,6 +102,8 @@ def map_totals(
         ``(lat, lon)`` IGBP codes on the map's grid (negative: none).
     variable
         Variable of a dataset (default: :func:`main_variable`).
+    fractions
+        Cover fractions ``(class, lat, lon)`` the maps were made with (not with ``igbp``).
     **kwargs
         Passed to :func:`~fluxgrid.regions.regional_totals` (``min_coverage``,
         ``full_years``, ...).
@@ -92,30 +114,94 @@ def map_totals(
         Dims ``(region, year)``, see :func:`~fluxgrid.regions.regional_totals`; computed
         (Dask-backed maps are read in chunks of whole maps x many days).
 
+    Raises
+    ------
+    GridError
+        Both ``igbp`` and ``fractions``; ``fractions`` on another grid, or maps without the
+        per-class predictions.
+
     Examples
     --------
     >>> table = map_totals(open_map("demo_out/nee_map.nc"), igbp)  # doctest: +SKIP
+    >>> table = map_totals(maps, fractions=fractions)               # doctest: +SKIP
     """
+    if igbp is not None and fractions is not None:
+        raise GridError("give igbp (majority classes) or fractions (cover fractions), not both")
     if isinstance(maps, xr.Dataset):
         variable = variable or main_variable(maps)
         da = maps[variable]
     else:
         da = maps
         variable = variable or str(da.name)
-    if da.chunks is not None:
-        # few large chunks (whole maps x many days) instead of one per day of the file
-        plan = grid_chunk_plan(da.to_dataset(name="v"), layout="maps", target_bytes=_SUMMARY_BYTES)
-        da = da.chunk(plan)
+    da = _summary_chunks(da)
     whole = regional_totals(da, None, variable=variable, **kwargs)
     whole = whole.assign_coords(region=["all"], region_id=("region", [-1]))
     parts = [whole]
+    rule = "others: cells of one IGBP vegetation type (majority class)"
     if igbp is not None:
         parts += _class_totals(da, igbp, variable, **kwargs)
+    if fractions is not None:
+        if not isinstance(maps, xr.Dataset):
+            raise GridError("totals per class from fractions need the map dataset, not one array")
+        parts += _fraction_totals(maps, variable, fractions, **kwargs)
+        rule = (
+            "others: each class's share, sum of the class's own prediction x its cover "
+            "fraction x cell area (the classes add up to all)"
+        )
     table = xr.concat(parts, dim="region", data_vars="minimal", coords="minimal", compat="override")
     table = table.compute()
     table.attrs = dict(whole.attrs)
-    table.attrs["regions"] = "all: every mapped cell; others: cells of one IGBP vegetation type"
+    table.attrs["regions"] = f"all: every mapped cell; {rule}"
     return table
+
+
+def _summary_chunks(da: xr.DataArray) -> xr.DataArray:
+    """Few large chunks (whole maps x many days) instead of one per day of the file."""
+    if da.chunks is None:
+        return da
+    plan = grid_chunk_plan(da.to_dataset(name="v"), layout="maps", target_bytes=_SUMMARY_BYTES)
+    return da.chunk({k: v for k, v in plan.items() if k in da.dims})
+
+
+def _fraction_totals(
+    maps: xr.Dataset, variable: str, fractions: xr.DataArray, **kwargs: Any
+) -> list[xr.Dataset]:
+    """Each modelled class's share: its prediction x its fraction x area, summed."""
+    like = maps[variable].to_dataset(name="v")
+    if set(fractions.dims) != {"class", "lat", "lon"}:
+        raise GridError(f"fractions have dims {list(fractions.dims)}; expected (class, lat, lon)")
+    fr = _on_map_grid(fractions, like)
+    names = {int(c): IGBP_CLASSES.get(int(c), (str(c), ""))[0] for c in fr["class"].values}
+    found = {c: class_variable(variable, n) for c, n in names.items()}
+    found = {c: v for c, v in found.items() if v in maps.data_vars}
+    if not found:
+        raise GridError(
+            f"the map has no per-class predictions ({class_variable(variable, '<ABBR>')}); "
+            "make it with upscale(..., fractions=fractions, class_fluxes=True)"
+        )
+    codes = list(found)
+    flux = xr.concat([_summary_chunks(maps[found[c]]) for c in codes], dim="region").assign_coords(
+        region=[names[c] for c in codes]
+    )
+    flux.attrs = dict(maps[variable].attrs)
+    weights = fr.sel({"class": codes}).fillna(0.0)
+    weights = weights.drop_vars([c for c in weights.coords if c not in ("class", "lat", "lon")])
+    weights = weights.assign_coords(class_name=("class", [names[c] for c in codes]))
+    table = regional_totals(flux, weights, variable=variable, **kwargs)
+    return [table.assign_coords(region_id=("region", codes))]
+
+
+def _on_map_grid(fractions: xr.DataArray, like: xr.Dataset) -> xr.DataArray:
+    """``fractions`` with the map's lat/lon (GridError when on another grid)."""
+    out = fractions.transpose("class", "lat", "lon")
+    out = out.sortby("lat")
+    for c in ("lat", "lon"):
+        if out.sizes[c] != like.sizes[c] or not np.allclose(out[c].values, like[c].values):
+            raise GridError(
+                f"fractions are on another grid than the map ({c} differs); use the fractions "
+                "the map was made with"
+            )
+    return out.assign_coords(lat=like["lat"].values, lon=like["lon"].values)
 
 
 def _class_totals(
