@@ -19,6 +19,20 @@ Run directory layout::
     qc_report.nc      QC removals (when QC ran)
     search.nc/.csv    one row per trial (when a search ran)
 
+A seed ensemble (``ensemble: {seeds: [...]}``) writes an ensemble directory instead::
+
+    ensemble.json     seeds and member directories
+    config.yaml       the ExperimentConfig with its ensemble section
+    split.nc          the split every member shares
+    predictions.nc    obs, part, pred (member mean), pred_std (sd, ddof=1),
+                      pred_member (member, site, time)
+    metrics.nc/.csv   scores of the member mean
+    members.csv       pooled scores of every member (seed, part)
+    members/seed<k>/  one normal run directory per member
+
+:func:`load_run` refuses it (naming its members); :func:`load_ensemble` loads every member
+and ``fluxgrid upscale`` takes the ensemble directory as its members.
+
 Examples
 --------
 >>> run = load_run("runs/demo")                    # doctest: +SKIP
@@ -54,8 +68,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
+    "ENSEMBLE_FILE",
     "TrainedRun",
     "checkpoint_name",
+    "ensemble_members",
+    "is_ensemble",
+    "load_ensemble",
     "load_run",
     "predict_with",
     "predictions_dataset",
@@ -417,6 +435,55 @@ def _checkpoint(path: Path, cfg: ExperimentConfig) -> Path:
     )
 
 
+#: the file that marks an ensemble directory
+ENSEMBLE_FILE = "ensemble.json"
+
+
+def is_ensemble(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an ensemble directory (it has ``ensemble.json``).
+
+    Examples
+    --------
+    >>> is_ensemble("runs/does-not-exist")
+    False
+    """
+    return (Path(path) / ENSEMBLE_FILE).is_file()
+
+
+def ensemble_members(path: str | os.PathLike) -> list[Path]:
+    """The member run directories of an ensemble directory, in seed order.
+
+    Raises
+    ------
+    DataNotFoundError
+        ``path`` is no ensemble directory, or a member listed in ``ensemble.json`` is
+        missing.
+    """
+    path = Path(path)
+    if not is_ensemble(path):
+        raise DataNotFoundError(f"{path} is not a fluxgrid ensemble directory (no {ENSEMBLE_FILE})")
+    listed = json.loads((path / ENSEMBLE_FILE).read_text())["members"]
+    members = [path / m for m in listed]
+    missing = [str(m) for m in members if not (m / "inputs.json").is_file()]
+    if missing:
+        raise DataNotFoundError(
+            f"{path}/{ENSEMBLE_FILE} lists members {missing}, which are not run directories; "
+            "the ensemble directory is incomplete, train it again or copy the whole directory"
+        )
+    return members
+
+
+def load_ensemble(path: str | os.PathLike, *, device: str = "auto") -> list[TrainedRun]:
+    """Every member of an ensemble directory as a :class:`TrainedRun` (seed order).
+
+    Examples
+    --------
+    >>> members = load_ensemble("runs/lstm_ensemble")           # doctest: +SKIP
+    >>> preds = [m.predict(fluxgrid.load_demo_cube()) for m in members]  # doctest: +SKIP
+    """
+    return [load_run(m, device=device) for m in ensemble_members(path)]
+
+
 def load_run(run_dir: str | os.PathLike, *, device: str = "auto") -> TrainedRun:
     """Load a run directory written by :func:`train_experiment`.
 
@@ -424,8 +491,22 @@ def load_run(run_dir: str | os.PathLike, *, device: str = "auto") -> TrainedRun:
     -------
     TrainedRun
         Model (best checkpoint, on ``device``), scaler, input recipe and configuration.
+
+    Raises
+    ------
+    DataNotFoundError
+        ``run_dir`` is not a run directory; for an ensemble directory the message names
+        its members (load one of them, or all with :func:`load_ensemble`).
     """
     path = Path(run_dir)
+    if is_ensemble(path):
+        members = ensemble_members(path)
+        raise DataNotFoundError(
+            f"{path} is an ensemble of {len(members)} runs, not one run; load a member "
+            f"(load_run({str(members[0])!r}), the members are in {path / 'members'}) or all "
+            "of them with fluxgrid.runs.load_ensemble; fluxgrid upscale takes the ensemble "
+            "directory as it is"
+        )
     if not (path / "inputs.json").is_file():
         raise DataNotFoundError(f"{path} is not a fluxgrid run directory (no inputs.json)")
     cfg = load_config(path / "config.yaml", ExperimentConfig)

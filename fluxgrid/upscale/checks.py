@@ -28,7 +28,7 @@ from .._version import __version__
 from ..catalog.units import convert, normalise
 from ..errors import GridError, ModelError, UnitError
 from ..prep.splits import PARTS
-from ..runs import TrainedRun, load_run
+from ..runs import TrainedRun, ensemble_members, is_ensemble, load_run
 
 __all__ = [
     "GRID_STATIC",
@@ -55,6 +55,7 @@ _DRIVER_PROVENANCE = (
     "day_definition",
     "references",
     "license",
+    "land_cover",
 )
 
 RunLike = Any  # TrainedRun, or a run directory (str / PathLike)
@@ -82,7 +83,9 @@ def load_runs(runs: RunLike | Sequence[RunLike]) -> list[TrainedRun]:
     Parameters
     ----------
     runs
-        A :class:`fluxgrid.runs.TrainedRun`, a run directory, or a sequence of them.
+        A :class:`fluxgrid.runs.TrainedRun`, a run directory, an ensemble directory
+        (``fluxgrid train`` with ``ensemble.seeds``: it stands for its members), or a
+        sequence of them.
 
     Returns
     -------
@@ -97,7 +100,13 @@ def load_runs(runs: RunLike | Sequence[RunLike]) -> list[TrainedRun]:
     """
     items = [runs] if isinstance(runs, str | os.PathLike | TrainedRun) else list(runs)
     out = []
+    expanded = []
     for item in items:
+        if isinstance(item, str | os.PathLike) and is_ensemble(item):
+            expanded += ensemble_members(item)
+        else:
+            expanded.append(item)
+    for item in expanded:
         if isinstance(item, str | os.PathLike):
             item = load_run(item, device="cpu")
         if not isinstance(item, TrainedRun):
