@@ -27,6 +27,8 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +42,7 @@ __all__ = [
     "FilePart",
     "TornRecord",
     "binary_kind",
+    "check_unique_names",
     "excerpt",
     "read_entry",
     "torn_last_record",
@@ -127,23 +130,47 @@ def _header(entry: FluxnetEntry) -> list[str]:
             entry.label, "file is empty", expected="a header line and data rows (ONEFlux CSV)"
         )
     names = next(csv.reader([first]))  # names as pandas will see them (quotes removed)
-    _check_unique_names(names, entry.label)
+    check_unique_names(names, entry.label)
     return names
 
 
-def _check_unique_names(names: list[str], label: str) -> None:
-    """A column given twice would be read once (pandas renames the second): refuse it."""
+def check_unique_names(names: Sequence[Any], source: str | Path, *, unit: str = "fields") -> None:
+    """Refuse a header that names a column twice (pandas would rename the second, unread).
+
+    Parameters
+    ----------
+    names
+        The header's names in file order; blank and missing (NaN) names are passed over.
+    source
+        The file (or archive member) the error names.
+    unit
+        What the error calls the 1-based positions it gives: ``"fields"`` or ``"columns"``.
+
+    Raises
+    ------
+    ColumnError
+        A name (stripped of white space) stands twice.
+
+    Examples
+    --------
+    >>> check_unique_names(["TIMESTAMP", "TA_F", ""], "site.csv")
+    >>> check_unique_names(["TIMESTAMP", "TA_F", " TA_F"], "site.csv")
+    Traceback (most recent call last):
+    ...
+    fluxgrid.errors.ColumnError: site.csv: column 'TA_F': expected each column once in the \
+header, found it twice (fields 2 and 3); remove or rename one
+    """
     seen: dict[str, int] = {}
     for pos, name in enumerate(names):
-        key = name.strip()
+        key = "" if pd.isna(name) else str(name).strip()
         if not key:
             continue
         if key in seen:
             raise ColumnError(
                 key,
-                file=label,
+                file=source,
                 expected="each column once in the header",
-                found=f"it twice (fields {seen[key] + 1} and {pos + 1}); remove or rename one",
+                found=f"it twice ({unit} {seen[key] + 1} and {pos + 1}); remove or rename one",
             )
         seen[key] = pos
 

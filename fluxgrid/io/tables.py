@@ -34,7 +34,7 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ from ..errors import (
     UnitError,
 )
 from .column_map import ColumnMap, ColumnSpec, SiteSpec, TimeSpec, load_column_map
-from .fluxnet_csv import binary_kind, excerpt
+from .fluxnet_csv import binary_kind, check_unique_names, excerpt
 from .fluxnet_files import source_paths
 from .metadata import METADATA_COLUMNS, read_site_metadata, site_coordinates, site_coords
 
@@ -71,21 +71,25 @@ _PERIOD_TOTALS = {
 
 
 # --------------------------------------------------------------------------- reading
-def _check_header(names: list[Any], path: Path) -> None:
-    """Each column once: pandas would rename a second ``TA_F`` and it would go unread."""
-    seen: dict[str, int] = {}
-    for pos, name in enumerate(names):
-        key = "" if pd.isna(name) else str(name).strip()
-        if not key:
-            continue
-        if key in seen:
-            raise ColumnError(
-                key,
-                file=path,
-                expected="each column once in the header",
-                found=f"it twice (columns {seen[key] + 1} and {pos + 1}); remove or rename one",
-            )
-        seen[key] = pos
+def _read_checked(
+    read: Callable[..., pd.DataFrame],
+    source: Any,
+    path: Path,
+    missing: list[str],
+    options: Mapping[str, Any],
+    *,
+    head: Mapping[str, Any] | None = None,
+    body: Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """``read(source, **options, **body)`` once the header line names each column once.
+
+    The header line alone is read first (``read(source, header=None, nrows=1, **options,
+    **head)``): pandas would rename a second ``TA_F`` and it would go unread. ``missing`` are
+    the cell values read as NaN (and only those).
+    """
+    first = read(source, header=None, nrows=1, **options, **(head or {}))
+    check_unique_names(first.iloc[0].tolist() if len(first) else [], path, unit="columns")
+    return read(source, na_values=missing, keep_default_na=False, **options, **(body or {}))
 
 
 def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFrame:
@@ -109,18 +113,8 @@ def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFr
                         f"has no sheet {sheet!r}",
                         expected=f"one of {book.sheet_names}",
                     )
-                sheet_name = sheet if sheet is not None else 0
-                head = pd.read_excel(
-                    book, sheet_name=sheet_name, skiprows=skip, header=None, nrows=1
-                )
-                _check_header(head.iloc[0].tolist() if len(head) else [], path)
-                frame = pd.read_excel(
-                    book,
-                    sheet_name=sheet_name,
-                    skiprows=skip,
-                    na_values=missing,
-                    keep_default_na=False,
-                )
+                options = {"sheet_name": sheet if sheet is not None else 0, "skiprows": skip}
+                frame = _read_checked(pd.read_excel, book, path, missing, options)
         else:
             with open(path, "rb") as fh:
                 kind = binary_kind(fh.read(8192))
@@ -131,14 +125,14 @@ def _read_raw(path: Path, cmap: ColumnMap, sheet: str | int | None) -> pd.DataFr
                     expected="a CSV text file, or an Excel workbook named .xlsx/.xls",
                 )
             options = {"sep": cmap.delimiter, "encoding": cmap.encoding, "skiprows": skip}
-            head = pd.read_csv(path, header=None, nrows=1, dtype=str, **options)
-            _check_header(head.iloc[0].tolist() if len(head) else [], path)
-            frame = pd.read_csv(
+            frame = _read_checked(
+                pd.read_csv,
                 path,
-                na_values=missing,
-                keep_default_na=False,
-                skipinitialspace=True,
-                **options,
+                path,
+                missing,
+                options,
+                head={"dtype": str},
+                body={"skipinitialspace": True},
             )
     except pd.errors.EmptyDataError as err:
         raise FileFormatError(path, "file is empty", expected="a header line and rows") from err
