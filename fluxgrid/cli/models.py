@@ -10,20 +10,39 @@ from pathlib import Path
 import pandas as pd
 
 from ..evaluate import METRICS, evaluate_run
+from ..runs import ensemble_members, is_ensemble
 from ..training import load_experiment, train_experiment
+from ..training.ensemble import member_spread
 
 __all__ = ["run_evaluate", "run_train"]
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """Train an experiment YAML into a run directory and print its pooled scores."""
+    """Train an experiment YAML into a run directory and print its pooled scores.
+
+    An ensemble (``ensemble: {seeds: [...]}``) prints the scores of the member mean and
+    the spread of the members' scores (mean, sd, min, max over seeds).
+    """
     cfg = load_experiment(args.config)
     if args.device:
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device=args.device))
     run_dir = train_experiment(cfg, output=args.output, overwrite=args.overwrite)
-    _print_pooled(run_dir / "metrics.csv", METRICS)
+    if is_ensemble(run_dir):
+        _print_ensemble(run_dir)
+    else:
+        _print_pooled(run_dir / "metrics.csv", METRICS)
     print(f"run directory: {run_dir}")
     return 0
+
+
+def _print_ensemble(run_dir: Path) -> None:
+    members = ensemble_members(run_dir)
+    print(f"ensemble of {len(members)} members, scores of the member mean:")
+    _print_pooled(run_dir / "metrics.csv", METRICS)
+    spread = member_spread(pd.read_csv(run_dir / "members.csv", index_col=[0, 1]))
+    print(f"\nspread of the {len(members)} members' scores (over seeds):")
+    print(spread.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"members: {run_dir / 'members'}")
 
 
 def _print_pooled(path: Path, metrics: Sequence[str]) -> None:

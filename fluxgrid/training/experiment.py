@@ -10,6 +10,9 @@ Examples
 ...     "train": {"epochs": 1, "device": "cpu"}})
 >>> run_dir = train_experiment(cfg, output="runs/doc_lstm", overwrite=True)  # doctest: +SKIP
 >>> run = fluxgrid.load_run(run_dir)                                          # doctest: +SKIP
+
+With ``ensemble: {seeds: [0, 1, 2]}`` the same call trains one member per seed and writes
+an ensemble directory (:mod:`fluxgrid.training.ensemble`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from ..evaluate import run_scores
 from ..io.atomic import atomic_path, check_writable
 from ..runs import save_run
 from .build import check_experiment, load_experiment
+from .ensemble import train_ensemble
 from .prepared import predict_prepared, prepare
 from .tuning import search_or_fit
 
@@ -57,13 +61,20 @@ def train_experiment(
     Returns
     -------
     pathlib.Path
-        The run directory (layout in :mod:`fluxgrid.runs`).
+        The run directory (layout in :mod:`fluxgrid.runs`); with ``ensemble.seeds`` an
+        ensemble directory: ``members/seed<k>/`` (one run directory per seed), the
+        member mean, standard deviation and members in ``predictions.nc``, the scores of
+        the mean in ``metrics.csv`` and every member's in ``members.csv``.
     """
     if not isinstance(cfg, ExperimentConfig):
         cfg = load_experiment(cfg)
     run_dir = check_writable(output or cfg.output, overwrite)
     check_experiment(cfg)
     prepared = prepare(cfg, cube=cube, progress=progress)
+    if cfg.ensemble.seeds:
+        with atomic_path(run_dir) as tmp:
+            train_ensemble(prepared, tmp, progress=progress)
+        return run_dir
     model, history, table = search_or_fit(prepared, progress=progress)
     cfg = prepared.config
     predictions = predict_prepared(prepared, model)
