@@ -15,12 +15,18 @@ its section with a message):
 * LSTM attributions: ``fluxgrid.explain.shap_values`` vs captum ``GradientShap`` at equal
   path points per window (windows/s and completeness error);
 * conservative regridding, global 0.25 -> 1 degree: vs xarray-regrid;
-* metrics on a lazy cube: ``fluxgrid.evaluate.metrics`` vs xskillscore.
-
-Not compared here: fluxgrid's LSTM against neuralhydrology's CudaLSTM. neuralhydrology
-trains from a YAML run configuration over its own basin datasets (files on disk in one of
-its dataset layouts) and does not take in-memory arrays; driving it on the same windows
-needs a dataset adapter, which this script does not fake.
+* metrics on a lazy cube: ``fluxgrid.evaluate.metrics`` vs xskillscore;
+* LSTM training: fluxgrid's ``lstm`` vs neuralhydrology's ``CudaLSTM`` (s/epoch, windows/s,
+  peak RSS, test R2). neuralhydrology reads its own on-disk layout, so the benchmark writes
+  the fluxgrid site cube (QC'd daily drivers ``ta``, ``sw_in``, ``vpd`` and target ``nee``)
+  as a neuralhydrology GenericDataset (``time_series/<site>.nc`` with a ``date`` dim), a
+  basin list and a run YAML with the same split years, hidden size, sequence length (75),
+  batch size, epochs, optimiser (Adam 1e-3), loss (MSE), gradient clipping (1.0), forget-
+  gate bias (1) and no static inputs; it trains through ``BaseTrainer`` and predicts with
+  ``eval_run``. Both are scored with :func:`fluxgrid.evaluate.scores` on the test days both
+  predicted (the day sets are compared first and the mismatch printed). Neither validates
+  during training. ``--quick``: demo cube, hidden 32, 2 epochs, 2 runs; otherwise ten
+  long-record towers of ``hh.zarr`` (train 2000-2008, test 2009-2012), hidden 64, 3 epochs.
 
 Data: the bundled demo (five FLUXNET2015 sites, daily) and, where present, the shared
 half-hourly ``hh.zarr``; the regridding field is synthetic (speed, not science).
@@ -49,18 +55,20 @@ from threadpoolctl import threadpool_limits
 from fluxgrid.config import from_dict
 from fluxgrid.config.experiment import ExperimentConfig
 from fluxgrid.data import load_demo_cube, load_demo_hh
-from fluxgrid.evaluate import metrics
+from fluxgrid.evaluate import metrics, scores
 from fluxgrid.explain import resolve_target, shap_values
 from fluxgrid.explain.target import subsample
 from fluxgrid.grids import make_grid, regrid
 from fluxgrid.io.fluxnet_zarr import open_fluxnet_zarr
 from fluxgrid.prep.pipeline import load_data
 from fluxgrid.prep.resample import to_daily
+from fluxgrid.prep.splits import PARTS
 from fluxgrid.prep.ssa import ssa
 from fluxgrid.runs import TrainedRun
 from fluxgrid.tensors import WindowCube
 from fluxgrid.testing import shared_data_path
 from fluxgrid.training import fit_model, prepare_from_cube
+from fluxgrid.training.prepared import predict_prepared
 from fluxgrid.windows import build_windows, input_features
 
 
@@ -363,6 +371,230 @@ def bench_regrid(args) -> None:
     report("regrid conservative vs xarray-regrid", *interleaved(ours, peer, args.repeat), agree)
 
 
+# --------------------------------------------------------------------------- training
+#: long-record towers of hh.zarr for the full training comparison
+TRAIN_SITES = (
+    "US-Ha1", "US-MMS", "DE-Tha", "FI-Hyy", "BE-Vie", "DE-Hai", "CH-Dav", "US-UMB", "NL-Loo",
+    "FR-Pue",
+)  # fmt: skip
+DRIVERS, TARGET, SEQ = ("ta", "sw_in", "vpd"), "nee", 75
+
+
+def _training_setup(args) -> tuple[xr.Dataset, dict]:
+    """The QC'd daily cube both models see and the shared settings (years, sizes)."""
+    if args.quick:
+        setup = {"train": (2007, 2010), "test": (2011, 2012), "hidden": 32, "epochs": 2}
+        data = {"source": "demo"}
+        cube = load_demo_cube()
+    else:
+        shared = shared_data_path()
+        if shared is None:
+            raise SystemExit("full mode needs the shared hh.zarr (or use --quick)")
+        setup = {"train": (2000, 2008), "test": (2009, 2012), "hidden": 64, "epochs": 3}
+        data = {"source": str(shared / "fluxnet2015" / "hh.zarr"), "sites": list(TRAIN_SITES)}
+        data["period"] = [f"{setup['train'][0] - 1}-10-01", f"{setup['test'][1]}-12-31"]
+        cube = None
+    cfg = from_dict(
+        ExperimentConfig,
+        {
+            "data": {**data, "drivers": list(DRIVERS), "target": TARGET},
+            "split": {
+                "method": "year_ranges",
+                "train_years": list(setup["train"]),
+                "test_years": list(setup["test"]),
+                "validation": "none",
+            },
+            "windows": {"lookback": SEQ, "static": []},
+            "model": {"name": "lstm", "params": {"hidden": setup["hidden"], "dropout": 0.0}},
+            "train": {
+                "device": "cpu",
+                "epochs": setup["epochs"],
+                "batch_size": 256,
+                "lr": 1e-3,
+                "loss": "mse",
+                "grad_clip": 1.0,
+                "num_threads": args.threads,
+                "amp": False,
+            },
+        },
+    )
+    ds, _ = load_data(cfg.data, cube=cube)
+    return ds, {**setup, "cfg": cfg}
+
+
+def _nh_dataset(ds: xr.Dataset, root, setup: dict):
+    """Write ``ds`` as a neuralhydrology GenericDataset plus a run YAML; return its path.
+
+    ``root/data/time_series/<site>.nc`` (dim ``date``: the drivers and the QC'd target),
+    one basin file for all periods, and a run configuration with the same split years,
+    sizes and optimiser as the fluxgrid run.
+    """
+    import yaml
+
+    series = root / "data" / "time_series"
+    series.mkdir(parents=True)
+    sites = [str(s) for s in ds.site.values]
+    for site in sites:
+        one = ds[[*DRIVERS, TARGET]].sel(site=site, drop=True)
+        one = one.drop_vars([c for c in one.coords if c != "time"]).rename(time="date")
+        one.astype("float32").to_netcdf(series / f"{site}.nc")
+    basins = root / "basins.txt"
+    basins.write_text("\n".join(sites) + "\n")
+    (a, b), (c, d) = setup["train"], setup["test"]
+    run = {
+        "experiment_name": "fluxgrid_bench",
+        "run_dir": str(root / "runs"),
+        "train_basin_file": str(basins),
+        "validation_basin_file": str(basins),
+        "test_basin_file": str(basins),
+        "train_start_date": f"01/01/{a}",
+        "train_end_date": f"31/12/{b}",
+        "validation_start_date": f"01/01/{c}",  # not used: no validation epochs (as fluxgrid)
+        "validation_end_date": f"31/12/{d}",
+        "test_start_date": f"01/01/{c}",
+        "test_end_date": f"31/12/{d}",
+        "device": "cpu",
+        "validate_every": None,
+        "model": "cudalstm",
+        "head": "regression",
+        "output_activation": "linear",
+        "hidden_size": setup["hidden"],
+        "initial_forget_bias": 1.0,
+        "output_dropout": 0.0,
+        "optimizer": "Adam",
+        "loss": "MSE",
+        "learning_rate": 1e-3,
+        "batch_size": 256,
+        "epochs": setup["epochs"],
+        "clip_gradient_norm": 1.0,
+        "predict_last_n": 1,
+        "seq_length": SEQ,
+        "num_workers": 0,
+        "log_interval": 1000,
+        "log_tensorboard": False,
+        "save_weights_every": setup["epochs"],
+        "save_validation_results": False,
+        "verbose": 0,
+        "dataset": "generic",
+        "data_dir": str(root / "data"),
+        "dynamic_inputs": list(DRIVERS),
+        "target_variables": [TARGET],
+        "seed": 0,
+    }
+    path = root / "run.yml"
+    path.write_text(yaml.safe_dump(run))
+    return path
+
+
+def _nh_predictions(run_dir, ds: xr.Dataset) -> xr.DataArray:
+    """Test predictions of neuralhydrology's ``eval_run``, on ``ds``'s ``(site, time)``."""
+    import pickle
+
+    from neuralhydrology.nh_run import eval_run
+
+    eval_run(run_dir, period="test")
+    (path,) = run_dir.glob("test/model_epoch*/test_results.p")
+    with open(path, "rb") as f:
+        results = pickle.load(f)
+    pred = xr.full_like(ds[TARGET], np.nan, dtype="float64")
+    for i, site in enumerate(ds.site.values):
+        out = results[str(site)]["1D"]["xr"][f"{TARGET}_sim"].isel(time_step=-1)
+        days = pd.DatetimeIndex(out["date"].values)
+        pos = ds.indexes["time"].get_indexer(days)
+        pred[i, pos[pos >= 0]] = out.values[pos >= 0]
+    return pred
+
+
+def bench_training(args) -> None:
+    print("\n[training] fluxgrid LSTM vs neuralhydrology CudaLSTM (same sites, days, sizes)")
+    if not have("neuralhydrology"):
+        return
+    import logging
+    import tempfile
+    from pathlib import Path
+
+    from neuralhydrology.training.basetrainer import BaseTrainer
+    from neuralhydrology.utils.config import Config
+
+    logging.getLogger("neuralhydrology").setLevel(logging.WARNING)
+    ds, setup = _training_setup(args)
+    cfg, repeat = setup["cfg"], 2 if args.quick else args.repeat
+    start = time.perf_counter()
+    prepared = prepare_from_cube(cfg, ds)
+    t_prep = time.perf_counter() - start
+    n_ours = len(prepared.part("train"))
+    ours = {"s": [], "mem": [], "pred": None}
+    peer = {"s": [], "mem": [], "pred": None, "prep": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        yml = _nh_dataset(ds, Path(tmp), setup)
+        for r in range(repeat):
+            with PeakRSS() as mem:
+                start = time.perf_counter()
+                model, _ = fit_model(prepared, progress=False)
+                ours["s"].append((time.perf_counter() - start) / setup["epochs"])
+            ours["mem"].append(mem.peak - mem.start)
+            if r == 0:
+                ours["pred"] = predict_prepared(prepared, model)
+            nh_cfg = Config(Path(yml))
+            nh_cfg.update_config({"experiment_name": f"fluxgrid_bench_{r}"})
+            with PeakRSS() as mem:
+                start = time.perf_counter()
+                trainer = BaseTrainer(cfg=nh_cfg)
+                trainer.initialize_training()  # reads the files, fits the scaler
+                peer["prep"].append(time.perf_counter() - start)
+                start = time.perf_counter()
+                trainer.train_and_validate()
+                peer["s"].append((time.perf_counter() - start) / setup["epochs"])
+            peer["mem"].append(mem.peak - mem.start)
+            n_peer = len(trainer.loader.dataset)
+            if r == 0:
+                peer["pred"] = _nh_predictions(Path(nh_cfg.run_dir), ds)
+    _training_report(ds, setup, prepared, ours, peer, n_ours, n_peer, t_prep)
+
+
+def _training_report(ds, setup, prepared, ours, peer, n_ours, n_peer, t_prep) -> None:
+    """Check the scored day sets, score both on the same days, print the figures."""
+    obs = ds[TARGET].transpose("site", "time")
+    test = (prepared.split["part"] == PARTS["test"]).transpose("site", "time")
+    ours_days = (ours["pred"]["pred"].notnull() & obs.notnull() & test).values
+    peer_days = (peer["pred"].notnull() & obs.notnull() & test).values
+    both = ours_days & peer_days
+    print(
+        f"  {ds.sizes['site']} sites, drivers {', '.join(DRIVERS)} -> {TARGET}; train "
+        f"{setup['train'][0]}-{setup['train'][1]}, test {setup['test'][0]}-{setup['test'][1]};"
+        f" hidden {setup['hidden']}, L={SEQ}, batch 256, Adam 1e-3, MSE, {setup['epochs']} epochs"
+    )
+    print(
+        f"  training windows: fluxgrid {n_ours}, neuralhydrology {n_peer}; data preparation "
+        f"(not timed below): fluxgrid {t_prep:.2f} s, neuralhydrology {min(peer['prep']):.2f} s"
+    )
+    print(
+        f"  test days scored: fluxgrid {int(ours_days.sum())}, neuralhydrology "
+        f"{int(peer_days.sum())}, both {int(both.sum())} (only fluxgrid "
+        f"{int((ours_days & ~peer_days).sum())}, only neuralhydrology "
+        f"{int((peer_days & ~ours_days).sum())})"
+    )
+    subset = xr.DataArray(both, dims=("site", "time"), coords={"site": obs.site, "time": obs.time})
+    r2 = {}
+    for who, pred in (("fluxgrid", ours["pred"]["pred"]), ("peer", peer["pred"])):
+        table = xr.Dataset({"obs": obs, "pred": pred.transpose("site", "time")})
+        r2[who] = float(scores(table, part=None, subset=subset).r2)
+    for who, side, n in (("fluxgrid", ours, n_ours), ("peer", peer, n_peer)):
+        print(
+            f"  {who:9s} s/epoch min {min(side['s']):7.2f} "
+            f"median {statistics.median(side['s']):7.2f}"
+            f"  {n / min(side['s']):8.0f} windows/s  peak RSS +{max(side['mem']) / 2**20:5.0f} MiB"
+            f"  test R2 {r2[who]:.3f}"
+        )
+    ratio = statistics.median(peer["s"]) / statistics.median(ours["s"])
+    agree = f"test R2 on the {int(both.sum())} common days: fluxgrid {r2['fluxgrid']:.3f}, "
+    agree += f"neuralhydrology {r2['peer']:.3f}"
+    print(f"  ratio peer/fluxgrid (median s/epoch): {ratio:.2f}   agreement: {agree}")
+    RESULTS.append(
+        ("LSTM s/epoch vs neuralhydrology", min(ours["s"]), min(peer["s"]), ratio, agree)
+    )
+
+
 # --------------------------------------------------------------------------- metrics
 def bench_metrics(args, cube: xr.Dataset) -> None:
     print("\n[metrics] fluxgrid.evaluate.metrics vs xskillscore on a lazy cube")
@@ -423,10 +655,7 @@ def main() -> None:
         bench_attributions(args)
         bench_regrid(args)
         bench_metrics(args, cube)
-    print(
-        "\n[training] fluxgrid LSTM vs neuralhydrology CudaLSTM: not run (neuralhydrology "
-        "trains from a YAML run config over its own on-disk basin datasets; no adapter here)"
-    )
+        bench_training(args)
     print(f"\nsummary (peak RSS above start {mem.mib:.0f} MiB)")
     print(f"  {'path':42s} {'fluxgrid s':>10s} {'peer s':>9s} {'ratio':>6s}")
     for label, a, b, r, _ in RESULTS:
