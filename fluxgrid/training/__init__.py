@@ -13,6 +13,10 @@ The modules, each with one job:
     grid, random and Hyperband searches on the validation part (:func:`search`);
 ``experiment``
     one experiment end to end, written as a run directory (:func:`train_experiment`);
+``ensemble``
+    seed ensembles: members, their mean and spread (:func:`train_ensemble`);
+``finetune``
+    fine-tuning a pre-trained model: freezing, a lower rate (:func:`fine_tune`);
 ``transfer``
     one model per site scored at every site (:func:`cross_site_transfer`).
 
@@ -39,6 +43,7 @@ _PUBLIC = {
     "check_experiment": ".build",
     "check_model_specs": ".build",
     "cross_site_transfer": ".transfer",
+    "fine_tune": ".finetune",
     "fit_model": ".build",
     "fit_torch": ".fit",
     "load_experiment": ".build",
@@ -48,6 +53,7 @@ _PUBLIC = {
     "search": ".tuning",
     "search_or_fit": ".tuning",
     "seed_everything": ".fit",
+    "train_ensemble": ".ensemble",
     "train_experiment": ".experiment",
 }
 
