@@ -13,17 +13,26 @@ recomputes everything):
    lat/lon and IGBP one-hot) trained on the CPU in well under a minute -> ``run/``;
 3. **driver grid**: no real gridded meteorology can be bundled, so the demo builds a
    *transparent stand-in* from the towers' own measured drivers (:func:`tower_grid`): each
-   cell of a 0.5 degree grid over western/central Europe gets the inverse-distance-weighted
-   daily ``ta``, ``sw_in``, ``vpd`` of DE-Hai, DE-Tha and FR-Pue, and the IGBP class of the
-   nearest of them. The grid's attributes (``title``, ``description``, ``method``,
-   ``source``) say exactly this, and the map's ``data_drivers_*`` attributes carry them on.
-   It is not a meteorological product; real maps use ERA5 / ERA5-Land drivers
-   (``fluxgrid drivers``, :func:`fluxgrid.grids.read_era5`), the path the tests exercise;
+   cell of a 0.5 degree grid over western/central Europe (2-16 E, 43-53 N) gets the
+   inverse-distance-weighted daily ``ta``, ``sw_in``, ``vpd`` of DE-Hai, DE-Tha and
+   FR-Pue. Land cover is real: the bundled MODIS MCD12C1 2019 cut
+   (:func:`fluxgrid.data.demo_land_cover_path`, doi:10.5067/MODIS/MCD12C1.006) gives the
+   grid's ``igbp`` (dominant vegetation type, :func:`fluxgrid.grids.vegetation_type`) and
+   ``land`` (land/sea mask, :func:`fluxgrid.grids.land_mask`). The grid's attributes
+   (``title``, ``description``, ``method``, ``source``, ``land_cover``) say exactly this,
+   and the map's ``data_drivers_*`` attributes carry them on. The meteorology is not a
+   product; real maps use ERA5 / ERA5-Land drivers (``fluxgrid drivers``,
+   :func:`fluxgrid.grids.read_era5`, :func:`fluxgrid.grids.open_era5_zarr`);
 4. **map**: blockwise inference (:func:`fluxgrid.upscale.upscale_to_map`) -> CF-1.8
-   ``nee_map.nc`` (2011-2012);
-5. **regional totals** per IGBP class and over all cells (TgC yr-1, sink = -NEE) ->
-   ``regional_totals.csv``;
-6. **figures**: ``nee_mean_annual.png`` and ``regional_sinks.png``.
+   ``nee_map.nc`` (2011-2012), by cover fraction (``land_cover_mode="fractions"``: the
+   MCD12C1 class fractions of each cell, :func:`fluxgrid.grids.class_fractions`; water,
+   urban, snow/ice and barren add no flux) or by the dominant class (``"majority"``); sea
+   cells (``land`` False) are NaN;
+5. **regional totals** over all land cells and per IGBP class (TgC yr-1, sink = -NEE;
+   with fractions each class's share: its prediction x its cover fraction x cell area,
+   the classes adding up to ``all``) -> ``regional_totals.csv``;
+6. **figures**: ``nee_mean_annual.png`` (with the coastline drawn from the land mask) and
+   ``regional_sinks.png``.
 
 Examples
 --------
@@ -46,10 +55,16 @@ from ._version import __version__
 from .config.experiment import ExperimentConfig
 from .config.serialise import from_dict
 from .config.stages import QuickstartConfig
-from .data import load_demo_hh
+from .data import demo_land_cover_path, load_demo_hh
 from .errors import DataNotFoundError, GridError
 from .grids.core import make_grid, standardise_grid
-from .grids.landcover import IGBP_CLASSES
+from .grids.landcover import (
+    IGBP_CLASSES,
+    class_fractions,
+    land_mask,
+    open_land_cover,
+    vegetation_type,
+)
 from .grids.store import open_grid, write_grid
 from .io.store import open_cube, to_netcdf, write_cube
 from .plots import plot_mean_annual_nee, plot_regional_totals
@@ -60,10 +75,31 @@ from .training.experiment import train_experiment
 from .upscale.maps import upscale_to_map
 from .upscale.totals import map_totals, open_maps
 
-__all__ = ["run_demo", "run_quickstart", "tower_grid"]
+__all__ = ["DEMO_LAND_COVER", "demo_land_cover", "run_demo", "run_quickstart", "tower_grid"]
 
 #: Earth radius for great-circle distances (km)
 _EARTH_KM = 6371.0
+
+#: citation of the bundled land cover (map attribute ``data_drivers_land_cover``)
+DEMO_LAND_COVER = (
+    "MODIS MCD12C1 C6 2019 IGBP land cover (Majority_Land_Cover_Type_1, 0.05 deg), cut to "
+    "2-16 E, 43-53 N: Friedl, M., Sulla-Menashe, D., MCD12C1 MODIS/Terra+Aqua Land Cover Type "
+    "Yearly L3 Global 0.05Deg CMG V006, NASA LP DAAC, doi:10.5067/MODIS/MCD12C1.006"
+)
+
+
+def demo_land_cover() -> xr.DataArray:
+    """The bundled MODIS MCD12C1 2019 cut as IGBP codes ``(lat, lon)`` (17 water, 255 fill).
+
+    Returns
+    -------
+    xarray.DataArray
+        :func:`fluxgrid.grids.open_land_cover` of :func:`fluxgrid.data.demo_land_cover_path`,
+        ``attrs["source"]`` = :data:`DEMO_LAND_COVER`.
+    """
+    lc = open_land_cover(demo_land_cover_path())
+    lc.attrs["source"] = DEMO_LAND_COVER
+    return lc
 
 
 def _great_circle_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -84,15 +120,19 @@ def tower_grid(
     drivers: Sequence[str] = ("ta", "sw_in", "vpd"),
     power: float = 2.0,
     min_distance_km: float = 1.0,
+    land_cover: xr.DataArray | None = None,
 ) -> xr.Dataset:
     """A demo driver grid made from towers' measured daily drivers (inverse distance weighting).
 
     Each cell's value on each day is ``sum_s w_s x_s / sum_s w_s`` over the towers ``s`` that
     have a value that day, with ``w_s = max(d_s, min_distance_km) ** -power`` and ``d_s`` the
-    great-circle distance from the cell centre to the tower. No elevation, lapse-rate,
-    land/sea or other adjustment is made; every cell is mapped (there is no land mask). The
-    ``igbp`` variable is the IGBP class of the nearest tower. The attributes describe exactly
-    this; the grid is a stand-in for gridded meteorology, not a product.
+    great-circle distance from the cell centre to the tower. No elevation, lapse-rate or
+    other adjustment is made to the drivers. With ``land_cover`` (IGBP codes, e.g.
+    :func:`demo_land_cover`) the grid's ``igbp`` is the dominant vegetation type of each
+    cell (:func:`fluxgrid.grids.vegetation_type`) and ``land`` its land/sea mask
+    (:func:`fluxgrid.grids.land_mask`: water below half the cell); without it ``igbp`` is
+    the IGBP class of the nearest tower and there is no land mask. The attributes describe
+    exactly this; the grid is a stand-in for gridded meteorology, not a product.
 
     Parameters
     ----------
@@ -111,14 +151,18 @@ def tower_grid(
         Inverse-distance power.
     min_distance_km
         Distances below this count as this (a tower inside a cell).
+    land_cover
+        IGBP class grid ``(lat, lon)`` covering ``bbox`` (its ``source`` attribute is
+        recorded as the grid's ``land_cover`` attribute).
 
     Returns
     -------
     xarray.Dataset
         Drivers ``(time, lat, lon)`` float32 with the cube's units, ``igbp`` int16
-        ``(lat, lon)`` (IGBP codes with ``flag_values``/``flag_meanings``), CF coordinate
-        attributes, and ``title``/``description``/``method``/``source``/``sites``/
-        ``references``/``license`` attributes.
+        ``(lat, lon)`` (IGBP codes with ``flag_values``/``flag_meanings``), with
+        ``land_cover`` also ``land`` (int8 0/1, ``(lat, lon)``), CF coordinate attributes,
+        and ``title``/``description``/``method``/``source``/``sites``/``references``/
+        ``license`` (and ``land_cover``) attributes.
 
     Raises
     ------
@@ -152,8 +196,15 @@ def tower_grid(
         values = _weighted_mean(weights, sub[name].transpose("site", "time").values)
         values = values.T.reshape(sub.sizes["time"], *shape).astype(np.float32)
         out[name] = (("time", "lat", "lon"), values, dict(sub[name].attrs))
-    out["igbp"] = _nearest_igbp(sub["igbp"].values, dist, shape)
+    if land_cover is None:
+        out["igbp"] = _nearest_igbp(sub["igbp"].values, dist, shape)
+    else:
+        out["igbp"] = vegetation_type(land_cover, target=grid)
+        land = land_mask(land_cover, target=grid)
+        out["land"] = land.astype("int8").assign_attrs(land.attrs)
     out.attrs = _grid_attrs(sub, out, drivers, power, min_distance_km, resolution)
+    if land_cover is not None:
+        out.attrs["land_cover"] = str(land_cover.attrs.get("source", "land_cover argument"))
     return standardise_grid(out)
 
 
@@ -221,10 +272,16 @@ def _grid_attrs(
             f"Each cell's daily {', '.join(drivers)} is the inverse-distance-weighted mean of "
             f"the daily drivers measured at the towers {', '.join(sites)} (weights "
             f"1/max(d, {min_distance_km:g} km)**{power:g}, d = great-circle distance from the "
-            "cell centre to the tower), using on each day only the towers with a value. No "
-            "elevation, lapse-rate, land/sea or other adjustment; every cell is mapped (no land "
-            "mask). igbp is the IGBP class of the nearest of these towers. Made by "
-            f"fluxgrid.demo.tower_grid (fluxgrid {__version__}) for the demo only."
+            "cell centre to the tower), using on each day only the towers with a value: a "
+            "stand-in interpolated from towers, as no real gridded meteorology is bundled. No "
+            "elevation, lapse-rate or other adjustment of the drivers. "
+            + (
+                "igbp is the dominant vegetation type and land the land/sea mask (water below "
+                "half the cell) of the land cover named in the land_cover attribute. "
+                if "land" in out
+                else "igbp is the IGBP class of the nearest of these towers; no land mask. "
+            )
+            + f"Made by fluxgrid.demo.tower_grid (fluxgrid {__version__}) for the demo only."
         ),
         "method": f"inverse distance weighting, power {power:g}, {resolution:g} degree cells",
         "source": (
@@ -310,11 +367,13 @@ def run_quickstart(cfg: QuickstartConfig, ctx: RecipeContext) -> dict[str, str]:
     cube = _site_cube_step(cfg, ctx, paths)
     _model_step(cfg, ctx, cube, paths)
     drivers = _drivers_step(cfg, ctx, cube, paths)
-    igbp = drivers["igbp"].load()
-    maps = _map_step(cfg, ctx, drivers, igbp, paths)
-    table = _totals_step(ctx, maps, igbp, paths)
+    layers = _land_cover_layers(cfg, drivers)
+    maps = _map_step(cfg, ctx, drivers, layers, paths)
+    table = _totals_step(ctx, maps, layers, paths)
     if not ctx.done(paths["nee_mean_annual_png"]):
-        plot_mean_annual_nee(maps["nee"], path=paths["nee_mean_annual_png"], overwrite=True)
+        plot_mean_annual_nee(
+            maps["nee"], land=layers["mask"], path=paths["nee_mean_annual_png"], overwrite=True
+        )
     if not ctx.done(paths["regional_sinks_png"]):
         plot_regional_totals(table, path=paths["regional_sinks_png"], overwrite=True)
     ctx.note("[6/6] figures written")
@@ -391,35 +450,50 @@ def _drivers_step(
             bbox=cfg.grid_bbox,
             resolution=cfg.grid_resolution,
             power=cfg.idw_power,
+            land_cover=demo_land_cover(),
         )
         write_grid(grid, paths["drivers"], overwrite=True)
         ctx.note(
             f"[3/6] demo driver grid {grid.sizes['lat']} x {grid.sizes['lon']} cells of "
             f"{cfg.grid_resolution:g} deg x {grid.sizes['time']} days: inverse-distance-weighted "
-            f"drivers of {', '.join(cfg.grid_sites)} (see the grid's 'description' attribute)"
+            f"drivers of {', '.join(cfg.grid_sites)} (see the grid's 'description' attribute); "
+            f"MODIS MCD12C1 2019 land cover: {int(grid['land'].sum())} land cells"
         )
     return open_grid(paths["drivers"])
+
+
+def _land_cover_layers(cfg: QuickstartConfig, drivers: xr.Dataset) -> dict:
+    """The land mask and, by ``land_cover_mode``, the class fractions or the IGBP grid."""
+    mask = drivers["land"].load().astype(bool)
+    if cfg.land_cover_mode == "majority":
+        return {"mask": mask, "igbp": drivers["igbp"].load(), "fractions": None}
+    fractions = class_fractions(demo_land_cover(), target=drivers)
+    fractions.attrs["source"] = DEMO_LAND_COVER
+    return {"mask": mask, "igbp": None, "fractions": fractions}
 
 
 def _map_step(
     cfg: QuickstartConfig,
     ctx: RecipeContext,
     drivers: xr.Dataset,
-    igbp: xr.DataArray,
+    layers: dict,
     paths: dict,
 ) -> xr.Dataset:
     """4. blockwise inference of the map period -> ``nee_map.nc``, opened for summaries."""
     if not ctx.done(paths["nee_map"]):
         ctx.note(
             f"[4/6] upscaling {cfg.map_start}..{cfg.map_end} "
-            f"({drivers.sizes['lat'] * drivers.sizes['lon']} cells)"
+            f"({int(layers['mask'].sum())} land cells of "
+            f"{drivers.sizes['lat'] * drivers.sizes['lon']}, by {cfg.land_cover_mode})"
         )
         upscale_to_map(
             paths["run"],
             drivers,
             paths["nee_map"],
             overwrite=True,
-            igbp=igbp,
+            igbp=layers["igbp"],
+            fractions=layers["fractions"],
+            mask=layers["mask"],
             period=(cfg.map_start, cfg.map_end),
             device=cfg.device,
             progress=False,
@@ -428,11 +502,9 @@ def _map_step(
     return open_maps(paths["nee_map"])
 
 
-def _totals_step(
-    ctx: RecipeContext, maps: xr.Dataset, igbp: xr.DataArray, paths: dict
-) -> xr.Dataset:
-    """5. annual totals over all cells and per IGBP class -> CSV; the sinks noted."""
-    table = map_totals(maps, igbp)
+def _totals_step(ctx: RecipeContext, maps: xr.Dataset, layers: dict, paths: dict) -> xr.Dataset:
+    """5. annual totals over all land cells and per IGBP class -> CSV; the sinks noted."""
+    table = map_totals(maps, layers["igbp"], fractions=layers["fractions"])
     if not ctx.done(paths["regional_totals"]):
         totals_to_csv(table, paths["regional_totals"], overwrite=True)
     sink = table["sink"].to_pandas()

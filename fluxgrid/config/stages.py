@@ -124,9 +124,15 @@ class QuickstartConfig:
         The LSTM (look-back in days, hidden units) and its training.
     grid_sites, grid_bbox, grid_resolution, idw_power
         The demo driver grid: inverse-distance-weighted daily drivers of ``grid_sites`` on
-        a regular grid (see :func:`fluxgrid.demo.tower_grid`).
+        a regular grid (see :func:`fluxgrid.demo.tower_grid`), with the land/sea mask and
+        vegetation types of the bundled MODIS MCD12C1 2019 cut (2-16 E, 43-53 N: the box
+        must lie inside it).
     map_start, map_end
         Period of the NEE map.
+    land_cover_mode
+        ``fractions`` (default: each cell's NEE is the cover-fraction-weighted sum of the
+        predictions for the vegetation classes of the bundled MODIS MCD12C1 2019 land cover)
+        or ``majority`` (each cell predicted once with its dominant class).
     device
         Training and inference device (``auto``: CUDA when present).
     """
@@ -147,10 +153,16 @@ class QuickstartConfig:
     idw_power: float = 2.0
     map_start: str = "2011-01-01"
     map_end: str = "2012-12-31"
+    land_cover_mode: Literal["fractions", "majority"] = "fractions"
     device: str = "auto"
 
     def validate(self) -> None:
         """Raise :class:`ConfigError` for out-of-range values."""
+        if self.land_cover_mode not in ("fractions", "majority"):
+            raise ConfigError(
+                f"QuickstartConfig.land_cover_mode={self.land_cover_mode!r}; expected "
+                "'fractions' (cover-fraction upscaling) or 'majority' (dominant class)"
+            )
         if self.lookback < 1 or self.hidden < 1 or self.epochs < 1:
             raise ConfigError("QuickstartConfig: lookback, hidden and epochs must be >= 1")
         if self.grid_resolution <= 0 or self.idw_power <= 0:

@@ -34,6 +34,7 @@ def plot_map(
     vmin: float | None = None,
     vmax: float | None = None,
     label: str | None = None,
+    land: xr.DataArray | None = None,
     ax: Any = None,
     path: str | os.PathLike | None = None,
     overwrite: bool = False,
@@ -53,6 +54,9 @@ def plot_map(
         (98th percentile, so single outliers do not wash the map out).
     vmin, vmax
         Explicit limits (override ``center``'s).
+    land
+        Boolean land mask ``(lat, lon)`` on the field's grid (e.g.
+        :func:`fluxgrid.grids.land_mask`): the land outline is drawn as its contour at 0.5.
     %(ax)s
     %(path)s
 
@@ -83,6 +87,8 @@ def plot_map(
         vmax=vmax,
         shading="nearest",
     )
+    if land is not None:
+        _land_outline(ax, land, da)
     units = da.attrs.get("units", "")
     bar = fig.colorbar(mesh, ax=ax, shrink=0.85)
     bar.set_label(label or f"{da.attrs.get('long_name', da.name or '')} ({units})".strip())
@@ -97,10 +103,31 @@ def plot_map(
     )
 
 
+def _land_outline(ax: Any, land: xr.DataArray, like: xr.DataArray) -> None:
+    """The coastline: the contour at 0.5 of the land mask (GridError on another grid)."""
+    if set(land.dims) != {"lat", "lon"}:
+        raise GridError(f"land mask has dims {list(land.dims)}; expected (lat, lon)")
+    land = land.transpose("lat", "lon").sortby("lat")
+    for c in ("lat", "lon"):
+        if land.sizes[c] != like.sizes[c] or not np.allclose(land[c].values, like[c].values):
+            raise GridError(f"the land mask is on another grid than the map ({c} differs)")
+    values = np.asarray(land.values, dtype="float64")
+    if values.min() < 0.5 <= values.max():  # an outline exists
+        ax.contour(
+            land["lon"].values,
+            land["lat"].values,
+            values,
+            levels=[0.5],
+            colors="0.15",
+            linewidths=0.8,
+        )
+
+
 @fill_doc(FIGURE_DOCS)
 def plot_mean_annual_nee(
     nee: xr.DataArray,
     *,
+    land: xr.DataArray | None = None,
     ax: Any = None,
     path: str | os.PathLike | None = None,
     overwrite: bool = False,
@@ -115,6 +142,8 @@ def plot_mean_annual_nee(
     ----------
     nee
         NEE maps, dims ``(time, lat, lon)``, units gC m-2 d-1.
+    land
+        Boolean land mask ``(lat, lon)``: its outline (contour at 0.5) is drawn.
     %(ax)s
     %(output)s
 
@@ -137,6 +166,7 @@ def plot_mean_annual_nee(
         center=0.0,
         cmap="RdBu_r",
         title=title or f"mean annual NEE {span}",
+        land=land,
         ax=ax,
         path=path,
         overwrite=overwrite,
