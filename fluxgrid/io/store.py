@@ -104,7 +104,12 @@ def _prepared(ds: xr.Dataset, zarr_format: int = 3) -> xr.Dataset:
     out = ds.copy()
     for name in out.variables:
         out[name].encoding = {}
-    return _store_strings(out.chunk(plan), zarr_format)
+    # coordinates in memory stay in memory: chunking them would make the string ones be
+    # computed a second time, apart from the write
+    in_memory = {c: out[c].variable for c in out.coords if out[c].chunks is None}
+    chunked = out.chunk(plan)
+    chunked = chunked.assign_coords({c: (v.dims, v.data, v.attrs) for c, v in in_memory.items()})
+    return _store_strings(chunked, zarr_format)
 
 
 def _write_zarr(ds: xr.Dataset, path: Path, **kwargs: Any) -> None:
