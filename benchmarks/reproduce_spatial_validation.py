@@ -180,6 +180,8 @@ def main() -> None:
             f"{spread['mean member sd'] / rmse:.0%} of the error at towers they did not see: "
             "an ensemble spread alone understates a map's uncertainty."
         )
+    skipped = [m for m in MODELS if m not in results]
+    not_run = f" Not run for this page: {', '.join(skipped)}." if skipped else ""
     model_lines = "; ".join(
         f"`{m}` {MODELS[m][0]}, training {MODELS[m][1] or 'n/a'}" for m in results
     )
@@ -199,7 +201,7 @@ Written by `benchmarks/reproduce_spatial_validation.py` on {time.strftime("%Y-%m
   tower's record validates early stopping) and predicts every tower of the fold from its own
   drivers **through the upscaling kernel** (the tower is a map cell with its coordinates and
   IGBP class). Each tower is predicted once, all of its days.
-* Models (fixed settings, nothing tuned on held-out towers): {model_lines}.
+* Models (fixed settings, nothing tuned on held-out towers): {model_lines}.{not_run}
   **CPU budget**: 2 cores, no GPU; the recurrent models see at most
   `max_batches_per_epoch` x 256 random training windows per epoch, RF a seeded subset of the
   training windows. A GPU run with full epochs would train them longer.
@@ -222,7 +224,7 @@ Best pooled R2: **{best}**.
 
 ## Per-site R2
 
-{repro.md_table(site_summary)}
+{repro.md_table(site_summary, ints=("sites with R2 < 0", "sites where best"))}
 
 ## Map-level uncertainty beside it
 
