@@ -632,11 +632,26 @@ def bench_metrics(args, cube: xr.Dataset) -> None:
     report("metrics lazy vs xskillscore", *interleaved(ours, peer, args.repeat), agree)
 
 
+#: the sections, in the order they run: name -> f(args, cube)
+SECTIONS = {
+    "resample": lambda args, cube: bench_resample(args),
+    "windows": bench_windows,
+    "ssa": bench_ssa,
+    "attributions": lambda args, cube: bench_attributions(args),
+    "regrid": lambda args, cube: bench_regrid(args),
+    "metrics": bench_metrics,
+    "training": lambda args, cube: bench_training(args),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small inputs (a few minutes)")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--only", nargs="+", choices=sorted(SECTIONS), help="run only these sections"
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(
@@ -649,13 +664,8 @@ def main() -> None:
         dask.config.set(scheduler="threads", num_workers=args.threads),
         PeakRSS() as mem,
     ):
-        bench_resample(args)
-        bench_windows(args, cube)
-        bench_ssa(args, cube)
-        bench_attributions(args)
-        bench_regrid(args)
-        bench_metrics(args, cube)
-        bench_training(args)
+        for name in args.only or SECTIONS:
+            SECTIONS[name](args, cube)
     print(f"\nsummary (peak RSS above start {mem.mib:.0f} MiB)")
     print(f"  {'path':42s} {'fluxgrid s':>10s} {'peer s':>9s} {'ratio':>6s}")
     for label, a, b, r, _ in RESULTS:
