@@ -31,12 +31,12 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fluxgrid.config import ExperimentConfig, QuickstartConfig, from_dict
+from fluxgrid.config import ExperimentConfig, QuickstartConfig, from_dict, load_config, to_dict
 from fluxgrid.data import demo_land_cover_path, load_demo_cube
 from fluxgrid.demo import tower_grid
 from fluxgrid.grids import land_mask, open_land_cover, vegetation_type
 from fluxgrid.plots import new_figure, save_figure
-from fluxgrid.upscale import upscale_ensemble, validate_upscaling
+from fluxgrid.upscale import open_validation, upscale_ensemble, validate_upscaling
 
 #: fixed hyper-parameters (model params, train overrides); budgets reduced to fit 2 CPU cores
 MODELS: dict[str, tuple[dict, dict]] = {
@@ -46,7 +46,7 @@ MODELS: dict[str, tuple[dict, dict]] = {
     ),
     "ilstm": (
         {"hidden": 16},
-        {"epochs": 8, "patience": 3, "max_batches_per_epoch": 80, "batch_size": 256},
+        {"epochs": 6, "patience": 3, "max_batches_per_epoch": 60, "batch_size": 256},
     ),
     "rf": (
         {"n_estimators": 100, "min_samples_leaf": 5, "max_train_samples": 40000, "n_jobs": 2},
@@ -74,6 +74,16 @@ def experiment(name: str, sites: list[str], quick: bool) -> ExperimentConfig:
             "description": "spatial validation (site k-fold, towers predicted as map cells)",
         },
     )
+
+
+def same_config(folder, cfg: ExperimentConfig, n_folds: int) -> bool:
+    """The result in ``folder`` has ``n_folds`` fold runs trained with ``cfg`` (but its split)."""
+    runs = [folder / "folds" / f"fold{k}" / "config.yaml" for k in range(n_folds)]
+    if not (folder / "predictions.nc").is_file() or not all(r.is_file() for r in runs):
+        return False
+    saved = to_dict(load_config(runs[0], ExperimentConfig))
+    ours = to_dict(cfg)
+    return all(saved.get(k) == ours.get(k) for k in ("data", "windows", "model", "train"))
 
 
 def ensemble_spread(fold_runs: list, quick: bool) -> dict:
@@ -112,6 +122,12 @@ def main() -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 12 sites)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep a model's finished result in runs/spatial_validation when its fold runs were "
+        "trained with this script's config (retrain only what changed)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
@@ -125,15 +141,17 @@ def main() -> None:
         )
     print(f"{len(sites)} sites with at least 5 years of valid daily NEE", flush=True)
 
-    results = {}
+    results, reused = {}, []
     for name in args.models:
+        cfg = experiment(name, sites, args.quick)
+        if args.reuse and same_config(work / name, cfg, args.folds):
+            print(f"{name}: reusing {work / name} (same config)", flush=True)
+            results[name] = open_validation(work / name)
+            reused.append(name)
+            continue
         with timer(f"{name}: {args.folds} site folds, train + predict held-out towers"):
             results[name] = validate_upscaling(
-                experiment(name, sites, args.quick),
-                output=work / name,
-                n_folds=args.folds,
-                overwrite=True,
-                cube=cube,
+                cfg, output=work / name, n_folds=args.folds, overwrite=True, cube=cube
             )
     pooled = pd.concat({m: r.scores("pooled").iloc[0] for m, r in results.items()}, axis=1).T
     pooled.index.name = "model"
@@ -182,6 +200,12 @@ def main() -> None:
         )
     skipped = [m for m in MODELS if m not in results]
     not_run = f" Not run for this page: {', '.join(skipped)}." if skipped else ""
+    reuse_line = (
+        f"\nResults of an earlier run of this script with the same configuration, reused "
+        f"(`--reuse`): {', '.join(reused)}.\n"
+        if reused
+        else ""
+    )
     model_lines = "; ".join(
         f"`{m}` {MODELS[m][0]}, training {MODELS[m][1] or 'n/a'}" for m in results
     )
@@ -233,7 +257,7 @@ Best pooled R2: **{best}**.
 ## Run time
 
 {timer.table()}
-
+{reuse_line}
 Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
 {", ".join(sites)}; MODIS MCD12C1 2019 land cover (doi:10.5067/MODIS/MCD12C1.006).
 """
