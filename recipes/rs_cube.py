@@ -83,7 +83,7 @@ def run(cfg: Config, ctx: RecipeContext) -> dict[str, str]:
         )
     if cfg.clearsky is not None:
         ctx.note("clear-sky radiation for all sites (vectorised)")
-        with progress_bar(show=True):
+        with progress_bar(label="clear-sky radiation"):
             cube = add_clearsky(cube, config=cfg.clearsky, lazy=True).compute()
     for product, (pcfg, add, keyword) in steps.items():
         if pcfg is None:

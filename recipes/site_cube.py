@@ -36,7 +36,7 @@ def run(cfg: Config, ctx: RecipeContext) -> dict[str, str]:
         return {"site_cube": str(cube_path), "qc_report": str(report_path)}
     cube, _ = site_cube(cfg.source, sites=cfg.sites, to=cfg.to, min_coverage=cfg.min_coverage)
     ctx.note(f"aggregating {cube.sizes['site']} sites to {cfg.to} values")
-    with progress_bar(show=True):
+    with progress_bar(label="site cube"):
         cube = ctx.persist(cube)
     cube, report = quality_control(
         cube, qc_threshold=cfg.qc_threshold, min_valid_fraction=cfg.min_valid_fraction
