@@ -96,9 +96,7 @@ def delegate(function: Callable[..., Any] | str, *, dataset: int = 0) -> Any:
             return func(**{name: accessor._ds, **arguments})
 
         method.__signature__ = sig  # type: ignore[attr-defined]
-        method.__doc__ = (
-            f"{func.__doc__}\n\n(Accessor method: the wrapped dataset is ``{name}``.)"
-        )
+        method.__doc__ = f"{func.__doc__}\n\n(Accessor method: the wrapped dataset is ``{name}``.)"
         method.__name__ = method.__qualname__ = func.__name__
         method.__module__ = func.__module__
         return method
