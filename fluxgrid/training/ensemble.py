@@ -35,9 +35,9 @@ from ..config.serialise import dump_config
 from ..errors import ModelError
 from ..evaluate import METRICS, pooled_table, run_scores, write_csv
 from ..io.store import to_netcdf
-from ..runs import ENSEMBLE_FILE, save_run
+from ..runs import ENSEMBLE_FILE
 from .build import fit_model
-from .prepared import Prepared, predict_prepared
+from .prepared import Prepared, predict_prepared, save_prepared_run
 
 __all__ = [
     "SPREAD_METRICS",
@@ -211,19 +211,13 @@ def train_ensemble(prepared: Prepared, path: Path, *, progress: bool | None = No
         member_cfg = member_config(cfg, seed)
         model, history = fit_model(prepared, member_cfg, progress=False)
         pred = predict_prepared(prepared, model)
-        scores[seed] = run_scores(pred, by=("site",))
-        save_run(
+        scores[seed] = save_prepared_run(
             path / member_dir(seed),
+            prepared,
             config=member_cfg,
-            inputs=prepared.inputs,
-            scaler=prepared.scaler,
-            split=prepared.split,
             model=model,
             history=history,
             predictions=pred,
-            scores=scores[seed],
-            window_report=prepared.index.report,
-            qc_report=prepared.qc_report,
         )
         predictions.append(pred)
     ensemble = ensemble_predictions(predictions, seeds)

@@ -23,12 +23,10 @@ from pathlib import Path
 import xarray as xr
 
 from ..config.experiment import ExperimentConfig
-from ..evaluate import run_scores
 from ..io.atomic import atomic_path, check_writable
-from ..runs import save_run
 from .build import check_experiment, load_experiment
 from .ensemble import train_ensemble
-from .prepared import predict_prepared, prepare
+from .prepared import predict_prepared, prepare, save_prepared_run
 from .tuning import search_or_fit
 
 __all__ = ["train_experiment"]
@@ -79,18 +77,13 @@ def train_experiment(
     cfg = prepared.config
     predictions = predict_prepared(prepared, model)
     with atomic_path(run_dir) as tmp:
-        save_run(
+        save_prepared_run(
             tmp,
+            prepared,
             config=cfg,
-            inputs=prepared.inputs,
-            scaler=prepared.scaler,
-            split=prepared.split,
             model=model,
             history=history,
             predictions=predictions,
-            scores=run_scores(predictions, by=("site",)),
-            window_report=prepared.index.report,
-            qc_report=prepared.qc_report,
             search_table=table,
         )
     return run_dir

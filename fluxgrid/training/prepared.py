@@ -20,22 +20,24 @@ True
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import Any
 
 import xarray as xr
 
 from ..config.experiment import ExperimentConfig
 from ..errors import SplitError
+from ..evaluate import run_scores
 from ..models import FluxModel
 from ..prep.pipeline import load_data
 from ..prep.scaling import Scaler, fit_scaler
 from ..prep.splits import check_split, make_split
-from ..runs import predictions_dataset
+from ..runs import predictions_dataset, save_run
 from ..tensors import WindowCube
 from ..windows import WindowIndex, build_windows, input_features
 from .build import check_experiment
 
-__all__ = ["Prepared", "predict_prepared", "prepare", "prepare_from_cube"]
+__all__ = ["Prepared", "predict_prepared", "prepare", "prepare_from_cube", "save_prepared_run"]
 
 
 @dataclasses.dataclass
@@ -189,3 +191,36 @@ def predict_prepared(prepared: Prepared, model: FluxModel) -> xr.Dataset:
         split=prepared.split,
         units=prepared.inputs["target_units"],
     )
+
+
+def save_prepared_run(
+    path: str | os.PathLike,
+    prepared: Prepared,
+    *,
+    config: ExperimentConfig,
+    model: FluxModel,
+    history: xr.Dataset,
+    predictions: xr.Dataset,
+    search_table: xr.Dataset | None = None,
+) -> xr.Dataset:
+    """Write the run directory of ``model`` trained on ``prepared``; returns its site scores.
+
+    The inputs, scaler, split and window/QC reports come from ``prepared``; the scores are
+    :func:`fluxgrid.evaluate.run_scores` of ``predictions`` per site.
+    """
+    scores = run_scores(predictions, by=("site",))
+    save_run(
+        path,
+        config=config,
+        inputs=prepared.inputs,
+        scaler=prepared.scaler,
+        split=prepared.split,
+        model=model,
+        history=history,
+        predictions=predictions,
+        scores=scores,
+        window_report=prepared.index.report,
+        qc_report=prepared.qc_report,
+        search_table=search_table,
+    )
+    return scores
