@@ -50,6 +50,7 @@ import pandas as pd
 import torch
 import xarray as xr
 from _bench_common import PeakRSS
+from _nh_adapter import nh_test_predictions, write_nh_run
 from threadpoolctl import threadpool_limits
 
 from fluxgrid.config import from_dict
@@ -422,89 +423,6 @@ def _training_setup(args) -> tuple[xr.Dataset, dict]:
     return ds, {**setup, "cfg": cfg}
 
 
-def _nh_dataset(ds: xr.Dataset, root, setup: dict):
-    """Write ``ds`` as a neuralhydrology GenericDataset plus a run YAML; return its path.
-
-    ``root/data/time_series/<site>.nc`` (dim ``date``: the drivers and the QC'd target),
-    one basin file for all periods, and a run configuration with the same split years,
-    sizes and optimiser as the fluxgrid run.
-    """
-    import yaml
-
-    series = root / "data" / "time_series"
-    series.mkdir(parents=True)
-    sites = [str(s) for s in ds.site.values]
-    for site in sites:
-        one = ds[[*DRIVERS, TARGET]].sel(site=site, drop=True)
-        one = one.drop_vars([c for c in one.coords if c != "time"]).rename(time="date")
-        one.astype("float32").to_netcdf(series / f"{site}.nc")
-    basins = root / "basins.txt"
-    basins.write_text("\n".join(sites) + "\n")
-    (a, b), (c, d) = setup["train"], setup["test"]
-    run = {
-        "experiment_name": "fluxgrid_bench",
-        "run_dir": str(root / "runs"),
-        "train_basin_file": str(basins),
-        "validation_basin_file": str(basins),
-        "test_basin_file": str(basins),
-        "train_start_date": f"01/01/{a}",
-        "train_end_date": f"31/12/{b}",
-        "validation_start_date": f"01/01/{c}",  # not used: no validation epochs (as fluxgrid)
-        "validation_end_date": f"31/12/{d}",
-        "test_start_date": f"01/01/{c}",
-        "test_end_date": f"31/12/{d}",
-        "device": "cpu",
-        "validate_every": None,
-        "model": "cudalstm",
-        "head": "regression",
-        "output_activation": "linear",
-        "hidden_size": setup["hidden"],
-        "initial_forget_bias": 1.0,
-        "output_dropout": 0.0,
-        "optimizer": "Adam",
-        "loss": "MSE",
-        "learning_rate": 1e-3,
-        "batch_size": 256,
-        "epochs": setup["epochs"],
-        "clip_gradient_norm": 1.0,
-        "predict_last_n": 1,
-        "seq_length": SEQ,
-        "num_workers": 0,
-        "log_interval": 1000,
-        "log_tensorboard": False,
-        "save_weights_every": setup["epochs"],
-        "save_validation_results": False,
-        "verbose": 0,
-        "dataset": "generic",
-        "data_dir": str(root / "data"),
-        "dynamic_inputs": list(DRIVERS),
-        "target_variables": [TARGET],
-        "seed": 0,
-    }
-    path = root / "run.yml"
-    path.write_text(yaml.safe_dump(run))
-    return path
-
-
-def _nh_predictions(run_dir, ds: xr.Dataset) -> xr.DataArray:
-    """Test predictions of neuralhydrology's ``eval_run``, on ``ds``'s ``(site, time)``."""
-    import pickle
-
-    from neuralhydrology.nh_run import eval_run
-
-    eval_run(run_dir, period="test")
-    (path,) = run_dir.glob("test/model_epoch*/test_results.p")
-    with open(path, "rb") as f:
-        results = pickle.load(f)
-    pred = xr.full_like(ds[TARGET], np.nan, dtype="float64")
-    for i, site in enumerate(ds.site.values):
-        out = results[str(site)]["1D"]["xr"][f"{TARGET}_sim"].isel(time_step=-1)
-        days = pd.DatetimeIndex(out["date"].values)
-        pos = ds.indexes["time"].get_indexer(days)
-        pred[i, pos[pos >= 0]] = out.values[pos >= 0]
-    return pred
-
-
 def bench_training(args) -> None:
     print("\n[training] fluxgrid LSTM vs neuralhydrology CudaLSTM (same sites, days, sizes)")
     if not have("neuralhydrology"):
@@ -526,7 +444,7 @@ def bench_training(args) -> None:
     ours = {"s": [], "mem": [], "pred": None}
     peer = {"s": [], "mem": [], "pred": None, "prep": []}
     with tempfile.TemporaryDirectory() as tmp:
-        yml = _nh_dataset(ds, Path(tmp), setup)
+        yml = write_nh_run(ds, Path(tmp), setup, drivers=DRIVERS, target=TARGET, seq=SEQ)
         for r in range(repeat):
             with PeakRSS() as mem:
                 start = time.perf_counter()
@@ -548,7 +466,7 @@ def bench_training(args) -> None:
             peer["mem"].append(mem.peak - mem.start)
             n_peer = len(trainer.loader.dataset)
             if r == 0:
-                peer["pred"] = _nh_predictions(Path(nh_cfg.run_dir), ds)
+                peer["pred"] = nh_test_predictions(Path(nh_cfg.run_dir), ds, target=TARGET)
     _training_report(ds, setup, prepared, ours, peer, n_ours, n_peer, t_prep)
 
 
