@@ -80,7 +80,7 @@ class _Recurrent(TorchModel):
         lookback: int,
         hidden: int = 64,
         layers: int = 1,
-        dropout: float = 0.0,
+        dropout: float = 0.2,
         head_hidden: int = 0,
     ):
         if hidden < 1 or layers < 1 or head_hidden < 0:
@@ -115,7 +115,7 @@ class LSTM(_Recurrent):
     layers
         Stacked layers (1-5).
     dropout
-        Dropout between layers and before the head.
+        Dropout between layers and before the head (default 0.2, see TrainConfig.lr).
     head_hidden
         Units of a hidden ReLU layer in the head (0: linear head).
     """
