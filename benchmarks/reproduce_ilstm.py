@@ -10,14 +10,20 @@ LSTM, GRU, RNN, FNN and the LASSO, SVR and RF baselines run through the same pro
 Hyper-parameters are fixed in ``MODELS`` below (chosen before looking at any test score),
 except for the iLSTM, whose training objective (the mixture mean with MSE, or the paper's
 mixture likelihood) and width are grid-searched per site on that site's validation years
-(``SEARCH``); nothing is tuned on test data.
+(``SEARCH``); nothing is tuned on test data. Training settings are fluxgrid's defaults.
+
+Each torch model is also trained with ``--seeds`` seeds: the page reports the spread of the
+single models and the seed ensemble (members' predictions averaged) beside seed 0. The
+``--pretrain`` models are in addition pre-trained on all three sites and fine-tuned per
+site (``--fine-tune`` modes of :func:`fluxgrid.training.cross_site_transfer`).
 
 Writes docs/results/ilstm.md, its figures in docs/results/figures/ and the matrices in
 docs/results/data/ilstm_transfer.nc.
 
 Usage::
 
-    python benchmarks/reproduce_ilstm.py [--models ilstm lstm ...] [--epochs 80] [--threads 2]
+    python benchmarks/reproduce_ilstm.py [--models ilstm lstm ...] [--seeds 5] [--threads 2]
+        [--pretrain lstm] [--fine-tune full freeze_recurrent low_lr]
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import torch
 import xarray as xr
 
 from fluxgrid.config import ExperimentConfig, from_dict
-from fluxgrid.evaluate import scores
+from fluxgrid.evaluate import scores, transfer_matrix
 from fluxgrid.io.store import to_netcdf
 from fluxgrid.plots import (
     plot_attention,
@@ -42,6 +48,7 @@ from fluxgrid.plots import (
 )
 from fluxgrid.prep.pipeline import load_data
 from fluxgrid.training import cross_site_transfer
+from fluxgrid.training.ensemble import ensemble_predictions
 
 SITES = ["US-MMS", "US-Oho", "US-UMB"]
 PUBLISHED_R2 = {"US-MMS": 0.81, "US-Oho": 0.83, "US-UMB": 0.76}
@@ -59,6 +66,13 @@ MODELS: dict[str, dict] = {
     "rf": {"n_estimators": 200, "min_samples_leaf": 5},
 }
 
+TORCH_MODELS = ("ilstm", "lstm", "gru", "rnn", "fnn")
+#: fine-tuning of the model pre-trained on all three sites (``--fine-tune``)
+FINE_TUNE = {
+    "full": {"mode": "full"},
+    "freeze_recurrent": {"mode": "freeze_recurrent"},
+    "low_lr": {"mode": "low_lr", "lr_factor": 0.1},
+}
 
 #: cross-site transfer figures: model -> (file, title)
 TRANSFER_FIGURES = {
@@ -81,7 +95,13 @@ SEARCH: dict[str, dict] = {
 }
 
 
-def experiment(name: str, params: dict, epochs: int) -> ExperimentConfig:
+def diagonal_mean(matrix: xr.Dataset) -> float:
+    """Mean R2 of the models tested at their own site."""
+    r2 = matrix.r2.transpose("train_site", "test_site").values
+    return float(np.diag(r2).mean())
+
+
+def experiment(name: str, params: dict, epochs: int | None, seed: int = 0) -> ExperimentConfig:
     return from_dict(
         ExperimentConfig,
         {
@@ -95,15 +115,8 @@ def experiment(name: str, params: dict, epochs: int) -> ExperimentConfig:
             },
             "windows": {"lookback": 75, "static": ["doy"]},
             "model": {"name": name, "params": params},
-            "train": {
-                "epochs": epochs,
-                "batch_size": 64,
-                "lr": 1e-3,
-                "loss": "mse",
-                "patience": 8,
-                "seed": 0,
-                "device": "auto",
-            },
+            # fluxgrid's training defaults (benchmarks/reproduce_defaults.py), seeded
+            "train": {"seed": seed, "device": "auto"} | ({"epochs": epochs} if epochs else {}),
             "search": SEARCH.get(name, {"method": "none"}),
             "description": "iLSTM study reproduction (three US forests)",
         },
@@ -113,8 +126,18 @@ def experiment(name: str, params: dict, epochs: int) -> ExperimentConfig:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--epochs", type=int, default=50)
+    parser.add_argument("--epochs", type=int, default=None, help="default: fluxgrid's")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--seeds", type=int, default=5, help="seeds per torch model (ensemble and spread)"
+    )
+    parser.add_argument(
+        "--single", nargs="*", default=[], help="torch models trained with seed 0 only"
+    )
+    parser.add_argument(
+        "--pretrain", nargs="*", default=["lstm"], help="models pre-trained on all three sites"
+    )
+    parser.add_argument("--fine-tune", nargs="*", default=list(FINE_TUNE), choices=FINE_TUNE)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
@@ -128,16 +151,40 @@ def main() -> None:
         for s in SITES
     }
 
-    matrices, runs_by_model, preds_by_model = {}, {}, {}
+    matrices, runs_by_model, preds_by_model, spread = {}, {}, {}, {}
     for name in args.models:
-        with timer(f"{name}: train 3 sites, transfer"):
-            matrix, preds, runs = cross_site_transfer(
-                experiment(name, MODELS[name], args.epochs), cube=cube
-            )
-        matrices[name] = matrix
-        runs_by_model[name] = runs
-        preds_by_model[name] = preds
-        print(matrix.r2.to_pandas().round(3), flush=True)
+        seeds = range(args.seeds if name in TORCH_MODELS and name not in args.single else 1)
+        members = []
+        with timer(f"{name}: train 3 sites, transfer ({len(seeds)} seed(s))"):
+            for seed in seeds:
+                matrix, preds, runs = cross_site_transfer(
+                    experiment(name, MODELS[name], args.epochs, seed), cube=cube
+                )
+                members.append((matrix, preds))
+                if seed == 0:
+                    matrices[name], runs_by_model[name], preds_by_model[name] = matrix, runs, preds
+                print(name, "seed", seed, matrix.r2.to_pandas().round(3), sep="\n", flush=True)
+        if len(members) > 1:
+            label = f"{name} x{len(members)}"
+            ens = {
+                site: ensemble_predictions([p[site] for _m, p in members], list(seeds))
+                for site in SITES
+            }
+            matrices[label] = transfer_matrix(ens, part="test")
+            spread[name] = [diagonal_mean(m) for m, _p in members]
+            spread[label] = spread[name]
+    for name in args.pretrain:
+        for mode in args.fine_tune:
+            label = f"{name} pre-trained + {mode}"
+            with timer(f"{label}: pre-train, fine-tune, transfer"):
+                matrix, _preds, _runs = cross_site_transfer(
+                    experiment(name, MODELS[name], args.epochs, 0),
+                    cube=cube,
+                    pretrain="all_sites",
+                    fine_tune=FINE_TUNE[mode],
+                )
+            matrices[label] = matrix
+            print(label, matrix.r2.to_pandas().round(3), sep="\n", flush=True)
 
     all_m = xr.concat(list(matrices.values()), dim=pd.Index(list(matrices), name="model"))
     all_m.attrs = {
@@ -286,6 +333,39 @@ def main() -> None:
     ).n.to_pandas()
 
     # ------------------------------------------------------------------ page
+    t = experiment("lstm", {}, args.epochs).train
+    train_text = (
+        f"Adam lr {t.lr:g}, {t.loss.upper()} loss, batch {t.batch_size}, up to {t.epochs} "
+        f"epochs, early stopping with patience {t.patience}, gradient clipping {t.grad_clip}"
+    )
+    spread_rows = [
+        {
+            "model": name,
+            "seeds": len(values),
+            "diagonal mean R2, seed 0": values[0],
+            "seed min": min(values),
+            "seed max": max(values),
+            "ensemble": diagonal_mean(matrices[f"{name} x{len(values)}"]),
+        }
+        for name, values in spread.items()
+        if name in args.models
+    ]
+    spread_table = (
+        repro.md_table(pd.DataFrame(spread_rows).set_index("model"), ints=("seeds",))
+        if spread_rows
+        else "(single seeds only)"
+    )
+    transfer_text = ""
+    if args.pretrain:
+        transfer_text = """
+* Multi-site pre-training (rows *MODEL pre-trained + MODE*): one model is trained on the
+  training years of all three sites (one scaler), then a copy is fine-tuned at each site on
+  that site's training years (early stopping on its validation years): `full` (every weight,
+  at the training learning rate), `freeze_recurrent` (only the head), `low_lr` (every weight
+  at 0.1 x the learning rate). Row A is the copy fine-tuned at A. Unlike the per-site rows,
+  these models have seen the *training* years of the other sites (never a test year), so
+  their off-diagonals measure transfer across years of known sites, not to unseen towers.
+"""
     il = "ilstm" in matrices
     met = summary.loc["ilstm"] if il else None
     verdict = ""
@@ -312,8 +392,8 @@ Written by `benchmarks/reproduce_ilstm.py` on {time.strftime("%Y-%m-%d")} ({repr
   stopping (never the test years). Scaling is fitted on the training years of the training
   site only.
 * One model per site, applied (with its own scaler) to the test years of every site.
-* Models and fixed hyper-parameters: {", ".join(f"`{m}` {MODELS[m]}" for m in matrices)};
-  Adam (lr 1e-3), MSE, batch 64, up to {args.epochs} epochs with patience 8. The
+* Models and fixed hyper-parameters: {", ".join(f"`{m}` {MODELS[m]}" for m in args.models)};
+  torch models trained with fluxgrid's defaults ({train_text}). The
   iLSTM is the IMV-Tensor LSTM of `fluxgrid.models.ilstm` with unbounded (linear) attention
   scores; per site, a grid search on the validation years chooses its training objective
   (`mean`: MSE on the mixture mean; `mixture`: the paper's mixture negative
@@ -321,6 +401,13 @@ Written by `benchmarks/reproduce_ilstm.py` on {time.strftime("%Y-%m-%d")} ({repr
   predictions (the test years play no role):
 
 {ilstm_choice}
+
+{transfer_text}
+* Seed ensembles (rows *MODEL xN*): each torch model is trained with seeds
+  0..N-1 (nothing else changes) and the members' predictions are averaged; the single-model
+  rows are seed 0. Spread of the diagonal mean R2 over the seeds:
+
+{spread_table}
 
 * R2 is 1 - SSE/SST on the test days (squared Pearson r in a second table: the paper does not
   state which R2 it reports).
