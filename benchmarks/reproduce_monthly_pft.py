@@ -39,7 +39,9 @@ from fluxgrid.plots import new_figure, plot_scatter, save_figure
 from fluxgrid.prep.pipeline import load_data
 from fluxgrid.training import load_experiment, train_experiment
 
+#: the published study's mean test R2 over its forest classes (its scope)
 PUBLISHED_MEAN_TEST_R2 = 0.73
+FORESTS = ("DBF", "EBF", "ENF", "MF")
 CORE = ["ta", "p", "vpd", "ws", "pa", "sw_in"]
 OPTIONAL = ["swc", "ts"]
 MODEL = {"name": "lstm", "params": {"hidden": 32, "layers": 1, "dropout": 0.1}}
@@ -197,6 +199,8 @@ def main() -> None:
                 }
             )
         row["test R2 ensemble"] = float(scores(ens_preds[pft], part="test").r2)
+        member_r2 = [float(scores(pred.assign(pred=m), part="test").r2) for m in members_pred]
+        row["test R2 seed min"], row["test R2 seed max"] = min(member_r2), max(member_r2)
         rows.append(row)
         print(row, flush=True)
 
@@ -214,6 +218,8 @@ def main() -> None:
             "test R2 untuned (before)": before["test R2"].reindex(table.index),
             "test R2 tuned (after)": table["test R2"],
             f"test R2 tuned, {args.seeds}-seed ensemble": table["test R2 ensemble"],
+            "test R2 seed min": table["test R2 seed min"],
+            "test R2 seed max": table["test R2 seed max"],
             "test RMSE untuned": before["test RMSE"].reindex(table.index),
             "test RMSE tuned": table["test RMSE"],
         }
@@ -231,6 +237,8 @@ def main() -> None:
                 float(scores(pooled, part="test").r2),
                 float(scores(pooled_ens, part="test").r2),
                 float(before["test R2"].mean()),
+                float(table["test R2"].reindex(FORESTS).mean()),
+                float(table["test R2 ensemble"].reindex(FORESTS).mean()),
                 PUBLISHED_MEAN_TEST_R2,
             ]
         },
@@ -242,7 +250,9 @@ def main() -> None:
                 "pooled test R2, all classes (tuned LSTM)",
                 f"pooled test R2, all classes ({args.seeds}-seed ensemble)",
                 "mean test R2 over classes, untuned (before)",
-                "published mean test R2",
+                f"forest-only mean test R2 ({', '.join(FORESTS)}; tuned LSTM)",
+                f"forest-only mean test R2 ({args.seeds}-seed ensemble)",
+                "published mean test R2 (forests only: the study's scope)",
             ],
             name="summary",
         ),
@@ -285,8 +295,8 @@ def main() -> None:
         search_all.groupby(["IGBP", "static"])["value"].count().groupby("IGBP").sum().rename("fits")
     )
     mean_tuned = summary.iloc[0, 0]
-    mean_ens = summary.iloc[1, 0]
-    met = mean_tuned >= PUBLISHED_MEAN_TEST_R2
+    forest_tuned, forest_ens = summary.iloc[6, 0], summary.iloc[7, 0]
+    met = forest_tuned >= PUBLISHED_MEAN_TEST_R2
     text = f"""# Monthly NEE per vegetation type (FLUXNET2015 MM files)
 
 Written by `benchmarks/reproduce_monthly_pft.py` on {time.strftime("%Y-%m-%d")} ({repro.machine()})\
@@ -330,9 +340,10 @@ Written by `benchmarks/reproduce_monthly_pft.py` on {time.strftime("%Y-%m-%d")} 
 
 {repro.md_table(summary)}
 
-**Published mean test R2 0.73**: {"reached" if met else "not reached"} by the tuned LSTM
-(mean over classes {mean_tuned:.3f}; {args.seeds}-seed ensemble {mean_ens:.3f}; untuned
-{before["test R2"].mean():.3f}).
+**Published mean test R2 0.73** (over the study's forest classes {", ".join(FORESTS)}):
+{"reached" if met else "not reached"} by the tuned LSTM (forest-only mean {forest_tuned:.3f};
+{args.seeds}-seed ensemble {forest_ens:.3f}). Over all {len(table)} classes the tuned LSTM
+reaches {mean_tuned:.3f} (untuned {before["test R2"].mean():.3f}).
 
 ![R2 per class]({link(bars_path)})
 
