@@ -82,7 +82,7 @@ TRANSFER_FIGURES = {
         "LSTM transfer R2 (published iLSTM in parentheses)",
     ),
 }
-#: per-site grid searches on the validation years (lowest validation MSE wins)
+#: per-site grid searches on the validation years (lowest validation loss wins)
 SEARCH: dict[str, dict] = {
     "ilstm": {
         "method": "grid",
@@ -318,7 +318,7 @@ def main() -> None:
                         "site": s,
                         "objective": r["model.objective"],
                         "hidden": int(r["model.hidden"]),
-                        "validation MSE (scaled)": float(r["value"]),
+                        "validation loss (scaled)": float(r["value"]),
                         "best epoch": r["best_epoch"],
                         "chosen": "yes" if r["value"] == table["value"].min() else "",
                     }
@@ -396,9 +396,9 @@ Written by `benchmarks/reproduce_ilstm.py` on {time.strftime("%Y-%m-%d")} ({repr
   torch models trained with fluxgrid's defaults ({train_text}). The
   iLSTM is the IMV-Tensor LSTM of `fluxgrid.models.ilstm` with unbounded (linear) attention
   scores; per site, a grid search on the validation years chooses its training objective
-  (`mean`: MSE on the mixture mean; `mixture`: the paper's mixture negative
-  log-likelihood) and its width (32 or 64 units per variable) by the validation MSE of the
-  predictions (the test years play no role):
+  (`mean`: the training loss on the mixture mean; `mixture`: the paper's mixture negative
+  log-likelihood) and its width (32 or 64 units per variable) by the validation loss of the
+  predictions (MAE, fluxgrid's default loss) (the test years play no role):
 
 {ilstm_choice}
 
