@@ -151,12 +151,9 @@ def plain_settings(recipe: dict) -> str:
     return recipe_text({**PLAIN, **SWITCHES, **recipe})
 
 
-def score_run(prepared, model, site: str | None = None) -> dict:
-    """Test R2, RMSE and MAE of ``model`` on ``prepared``'s test part (one site or pooled)."""
-    preds = predict_prepared(prepared, model)
-    if site is not None:
-        preds = preds.sel(site=[site])
-    s = scores(preds, part="test")
+def score_run(prepared, model) -> dict:
+    """Test R2, RMSE and MAE of ``model`` on ``prepared``'s test part (pooled)."""
+    s = scores(predict_prepared(prepared, model), part="test")
     return {k: float(s[k]) for k in ("r2", "rmse", "mae")}
 
 
@@ -311,17 +308,12 @@ def with_extra_seeds(runs: Runs, done: pd.DataFrame) -> pd.DataFrame:
 
 
 # --------------------------------------------------------------------------- page
-def summary(frame: pd.DataFrame, by_site: bool = True) -> pd.DataFrame:
-    """Mean over seeds per recipe (and site), with the seed range of R2."""
-    keys = ["recipe", "site"] if by_site else ["recipe"]
-    per_seed = frame.groupby(["recipe", "seed"], sort=False)[["r2", "rmse", "mae"]].mean()
-    out = frame.groupby(keys, sort=False).agg(
-        r2=("r2", "mean"), rmse=("rmse", "mean"), mae=("mae", "mean")
-    )
-    if not by_site:
-        r2 = per_seed["r2"].groupby(level="recipe", sort=False)
-        out["R2 seed min"] = r2.min()
-        out["R2 seed max"] = r2.max()
+def summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds per recipe, with the seed range of R2 (one pooled row per run)."""
+    out = frame.groupby("recipe", sort=False)[["r2", "rmse", "mae"]].mean()
+    r2 = frame.groupby("recipe", sort=False)["r2"]
+    out["R2 seed min"] = r2.min()
+    out["R2 seed max"] = r2.max()
     return out
 
 
@@ -436,7 +428,7 @@ def write_page(
             "its default says); `+ lr 3e-3` is the previous defaults with the new learning "
             "rate; the plain LSTM trains on every training year. Pooled test scores:",
             "",
-            repro.md_table(summary(parts["peer"], by_site=False)),
+            repro.md_table(summary(parts["peer"])),
             "",
             verdict(parts["peer"], "fluxgrid defaults", ["plain LSTM", "neuralhydrology"]),
             "",
@@ -499,7 +491,7 @@ def main() -> None:
                 raise SystemExit(f"--parts: unknown part {part!r}; expected study, check, peer")
     print(write_page(parts, args.seeds, args.study_seeds, timer))
     for name, frame in parts.items():
-        table = summary(frame, by_site=False) if name == "peer" else site_table(frame)
+        table = summary(frame) if name == "peer" else site_table(frame)
         print(f"\n{name}\n", table.round(3))
 
 

@@ -172,7 +172,6 @@ def main() -> None:
             }
             matrices[label] = transfer_matrix(ens, part="test")
             spread[name] = [diagonal_mean(m) for m, _p in members]
-            spread[label] = spread[name]
     for name in args.pretrain:
         for mode in args.fine_tune:
             label = f"{name} pre-trained + {mode}"
@@ -348,7 +347,6 @@ def main() -> None:
             "ensemble": diagonal_mean(matrices[f"{name} x{len(values)}"]),
         }
         for name, values in spread.items()
-        if name in args.models
     ]
     spread_table = (
         repro.md_table(pd.DataFrame(spread_rows).set_index("model"), ints=("seeds",))
@@ -398,7 +396,7 @@ Written by `benchmarks/reproduce_ilstm.py` on {time.strftime("%Y-%m-%d")} ({repr
   scores; per site, a grid search on the validation years chooses its training objective
   (`mean`: the training loss on the mixture mean; `mixture`: the paper's mixture negative
   log-likelihood) and its width (32 or 64 units per variable) by the validation loss of the
-  predictions (MAE, fluxgrid's default loss) (the test years play no role):
+  predictions ({t.loss.upper()}; the test years play no role):
 
 {ilstm_choice}
 

@@ -115,7 +115,7 @@ class LSTM(_Recurrent):
     layers
         Stacked layers (1-5).
     dropout
-        Dropout between layers and before the head (default 0.2, see TrainConfig.lr).
+        Dropout between layers and before the head (default 0.2: see TrainConfig.loss).
     head_hidden
         Units of a hidden ReLU layer in the head (0: linear head).
     """
