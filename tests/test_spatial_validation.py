@@ -13,16 +13,17 @@ from fluxgrid.errors import ConfigError
 from fluxgrid.upscale.validation import open_validation, validate_upscaling
 
 
+def _config_dict(model: dict) -> dict:
+    return {
+        "data": {"source": "demo", "drivers": ["ta", "sw_in", "vpd"], "target": "nee"},
+        "windows": {"lookback": 30, "static": ["doy", "latlon", "igbp"]},
+        "model": model,
+        "train": {"epochs": 1, "batch_size": 512},
+    }
+
+
 def _config(model: dict) -> ExperimentConfig:
-    return from_dict(
-        ExperimentConfig,
-        {
-            "data": {"source": "demo", "drivers": ["ta", "sw_in", "vpd"], "target": "nee"},
-            "windows": {"lookback": 30, "static": ["doy", "latlon", "igbp"]},
-            "model": model,
-            "train": {"epochs": 1, "batch_size": 512},
-        },
-    )
+    return from_dict(ExperimentConfig, _config_dict(model))
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +81,32 @@ def test_more_folds_than_towers_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="only 5 towers have 'nee' data"):
         validate_upscaling(cfg, output=tmp_path / "v", n_folds=6, cube=load_demo_cube())
     assert not (tmp_path / "v").exists()
+
+
+@pytest.mark.slow
+def test_ensemble_folds_predict_the_member_mean(tmp_path):
+    from fluxgrid.testing import load_demo_cube
+
+    cfg = from_dict(
+        ExperimentConfig,
+        {
+            **_config_dict({"name": "lstm", "params": {"hidden": 8}}),
+            "ensemble": {"seeds": [0, 1]},
+        },
+    )
+    v = validate_upscaling(cfg, output=tmp_path / "ens", n_folds=2, cube=load_demo_cube())
+    assert v.members == [0, 1]
+    members = v.predictions["pred_member"]
+    np.testing.assert_allclose(v.predictions["pred"], members.mean("member"), rtol=1e-6)
+    assert float(v.predictions["pred_std"].mean()) > 0  # the seeds differ
+    fold = v.predictions["fold"].values
+    for k in (0, 1):
+        held = v.predictions.site.values[fold == k]
+        seed1 = xr.load_dataset(v.folder / "folds" / f"fold{k}" / "members/seed1/predictions.nc")
+        ours = v.member(1).predictions["pred"].sel(site=held)
+        np.testing.assert_allclose(ours, seed1["pred"].sel(site=held), atol=1e-5, equal_nan=True)
+    assert "pred_member" not in v.member(0).predictions
+    again = open_validation(v.folder)
+    assert again.members == [0, 1]
+    with pytest.raises(ConfigError, match="members are \\[0, 1\\]"):
+        v.member(5)

@@ -14,6 +14,11 @@ The result (written atomically as a folder) holds the fold runs, ``predictions.n
 (``obs``, ``pred`` and ``fold`` on ``(site, time)``) and the scores pooled, per fold, per
 site and per IGBP class (``scores_*.csv``, :func:`fluxgrid.evaluate.scores`).
 
+An experiment with an ``ensemble`` section trains a seed ensemble per fold; ``pred`` is
+then the member mean, and ``pred_member`` ``(member, site, time)`` / ``pred_std`` keep every
+member and their spread, so :meth:`SpatialValidation.member` scores a single member (the
+single model) beside the ensemble from the same fits.
+
 Examples
 --------
 >>> result = validate_upscaling("experiments/lstm.yaml", output="validation/lstm")  # doctest: +SKIP
@@ -38,7 +43,7 @@ from ..grids.landcover import IGBP_CLASSES
 from ..io.atomic import atomic_path, check_writable
 from ..prep.pipeline import load_data
 from ..prep.splits import TEST, site_kfold_split
-from ..runs import load_run
+from ..runs import TrainedRun, ensemble_members, is_ensemble, load_run
 from ..training.build import load_experiment
 from ..training.experiment import train_experiment
 from .inference import igbp_names, predict_pixels
@@ -63,6 +68,30 @@ class SpatialValidation:
 
     predictions: xr.Dataset
     folder: Path | None = None
+
+    @property
+    def members(self) -> list[int]:
+        """Seeds of the ensemble members (empty for single-model folds)."""
+        if "pred_member" not in self.predictions:
+            return []
+        return [int(m) for m in self.predictions["member"].values]
+
+    def member(self, seed: int) -> SpatialValidation:
+        """The validation of one ensemble member alone (its predictions as ``pred``).
+
+        Raises
+        ------
+        ConfigError
+            If the folds were no ensembles, or ``seed`` is none of their members.
+        """
+        if seed not in self.members:
+            raise ConfigError(
+                f"seed={seed!r}: the folds' members are {self.members or 'none (no ensemble)'}"
+            )
+        preds = self.predictions
+        one = preds["pred_member"].sel(member=seed, drop=True)
+        single = preds.drop_vars(["pred_member", "pred_std", "member"]).assign(pred=one)
+        return SpatialValidation(single, self.folder)
 
     def scores(self, by: str = "pooled") -> pd.DataFrame:
         """Scores ``"pooled"``, per ``"fold"``, ``"site"`` or ``"igbp"`` (R2, RMSE, MAE, ...)."""
@@ -104,8 +133,15 @@ def _fold_of_sites(cube: xr.Dataset, cfg: ExperimentConfig, n_folds: int, seed: 
 
 
 def _predict_towers(run_dir: Path, cube: xr.Dataset, sites: np.ndarray) -> np.ndarray:
-    """``(site, time)`` predictions of the towers ``sites`` through the upscaling kernel."""
-    run = load_run(run_dir)
+    """``(member, site, time)`` predictions of the towers ``sites`` by the upscaling kernel.
+
+    One member for a single run, one per seed for an ensemble directory.
+    """
+    members = ensemble_members(run_dir) if is_ensemble(run_dir) else [run_dir]
+    return np.stack([_predict_with(load_run(m), cube, sites) for m in members])
+
+
+def _predict_with(run: TrainedRun, cube: xr.Dataset, sites: np.ndarray) -> np.ndarray:
     sub = cube.isel(site=sites)
     drivers = list(run.inputs["drivers"])
     series = np.stack([sub[d].transpose("site", "time").values for d in drivers], axis=-1)
@@ -141,7 +177,8 @@ def validate_upscaling(
     ----------
     cfg
         The experiment (or its YAML); its split is replaced by ``site_kfold`` folds (its
-        ``validation``/``val_fraction`` are kept).
+        ``validation``/``val_fraction`` are kept). With an ``ensemble`` section every fold
+        trains the seed ensemble and the towers are predicted by the member mean.
     output
         Result folder (written atomically): ``folds/fold<k>/`` run directories,
         ``predictions.nc``, ``scores_pooled.csv``, ``scores_fold.csv``, ``scores_site.csv``,
@@ -184,7 +221,9 @@ def validate_upscaling(
             "use at most that many folds"
         )
     fold = _fold_of_sites(data, cfg, n_folds, seed)
-    pred = np.full((data.sizes["site"], data.sizes["time"]), np.nan, dtype=np.float32)
+    seeds = list(cfg.ensemble.seeds) or [cfg.train.seed]
+    shape = (len(seeds), data.sizes["site"], data.sizes["time"])
+    pred = np.full(shape, np.nan, dtype=np.float32)
     with atomic_path(folder) as tmp:
         for k in track(range(n_folds), desc="site folds", show=progress):
             split = dataclasses.replace(
@@ -195,8 +234,9 @@ def validate_upscaling(
                 fold_cfg, output=tmp / "folds" / f"fold{k}", cube=cube, progress=False
             )
             held = np.flatnonzero(fold == k)
-            pred[held] = _predict_towers(run_dir, data, held)
-        result = SpatialValidation(_predictions(data, target, pred, fold), folder)
+            pred[:, held] = _predict_towers(run_dir, data, held)
+        preds = _predictions(data, target, pred, fold, seeds if cfg.ensemble.seeds else None)
+        result = SpatialValidation(preds, folder)
         result.predictions.to_netcdf(tmp / "predictions.nc")
         for by in _GROUPS:
             result.scores(by).to_csv(tmp / f"scores_{by}.csv")
@@ -209,15 +249,28 @@ def _split_keys(split: SplitConfig) -> dict:
     return {k: getattr(split, k) for k in keep}
 
 
-def _predictions(data: xr.Dataset, target: str, pred: np.ndarray, fold: np.ndarray) -> xr.Dataset:
+def _predictions(
+    data: xr.Dataset,
+    target: str,
+    pred: np.ndarray,
+    fold: np.ndarray,
+    seeds: list[int] | None,
+) -> xr.Dataset:
+    """The result's dataset from ``(member, site, time)`` predictions (members: ``seeds``)."""
     obs = data[target].transpose("site", "time")
+    units = {"units": obs.attrs.get("units", "")}
     out = xr.Dataset(
         {
             "obs": obs,
-            "pred": (("site", "time"), pred, {"units": obs.attrs.get("units", "")}),
-            "part": (("site", "time"), np.full(pred.shape, TEST, dtype=np.int8)),
+            "pred": (("site", "time"), pred.mean(axis=0), units),
+            "part": (("site", "time"), np.full(pred.shape[1:], TEST, dtype=np.int8)),
         },
     )
+    if seeds is not None:
+        out["pred_member"] = (("member", "site", "time"), pred, units)
+        out["pred_std"] = (("site", "time"), pred.std(axis=0, ddof=1), units)
+        out = out.assign_coords(member=("member", np.asarray(seeds, dtype=np.int64)))
+        out["pred"].attrs["long_name"] = f"mean of {len(seeds)} members"
     out["fold"] = ("site", fold, {"long_name": "fold in which the tower was held out"})
     out.attrs = {"target": target, "method": "site_kfold through the upscaling kernel"}
     return out
