@@ -212,3 +212,22 @@ def test_ilstm_mixture_objective_learns_and_gives_posteriors(site):
         mean_model.net.log_components(mean_model.net.mixture(x), y)
     with pytest.raises(ConfigError, match="objective"):
         get_model("ilstm")(3, 10, objective="nll")
+
+
+def test_lstm_forget_gate_bias_is_a_parameter():
+    hidden = 6
+    default = get_model("lstm")(3, 10, hidden=hidden, layers=2)
+    for layer in (0, 1):  # the forget block (second of i, f, g, o) of every layer
+        bias = getattr(default.net.rnn, f"bias_ih_l{layer}").detach()
+        assert torch.equal(bias[hidden : 2 * hidden], torch.ones(hidden))
+        assert not torch.equal(bias[:hidden], torch.ones(hidden))
+    torch.manual_seed(0)
+    plain = get_model("lstm")(3, 10, hidden=hidden, forget_bias=None)
+    torch.manual_seed(0)
+    reference = torch.nn.LSTM(3, hidden, batch_first=True)
+    assert torch.equal(plain.net.rnn.bias_ih_l0, reference.bias_ih_l0)  # PyTorch's init kept
+    assert get_model("lstm")(3, 10, hidden=hidden, forget_bias=2.5).params["forget_bias"] == 2.5
+    with pytest.raises(ConfigError, match="forget_bias=nan"):
+        get_model("lstm")(3, 10, forget_bias=float("nan"))
+    with pytest.raises(ConfigError, match="unknown parameter\\(s\\) \\['forget_bias'\\]"):
+        get_model("gru")(3, 10, forget_bias=1.0)

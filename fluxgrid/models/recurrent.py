@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from .._lazy import lazy_import
 from ..errors import ConfigError
 from .base import TorchModel
@@ -36,12 +38,19 @@ class RecurrentNet(nn.Module):
     ----------
     cell
         ``lstm``, ``gru`` or ``rnn`` (tanh Elman).
-    n_inputs, hidden, layers, dropout, head_hidden
-        See :class:`LSTM`.
+    n_inputs, hidden, layers, dropout, head_hidden, forget_bias
+        See :class:`LSTM` (``forget_bias`` only for ``lstm``).
     """
 
     def __init__(
-        self, cell: str, n_inputs: int, hidden: int, layers: int, dropout: float, head_hidden: int
+        self,
+        cell: str,
+        n_inputs: int,
+        hidden: int,
+        layers: int,
+        dropout: float,
+        head_hidden: int,
+        forget_bias: float | None = None,
     ):
         super().__init__()
         rnn_cls = {"lstm": nn.LSTM, "gru": nn.GRU, "rnn": nn.RNN}[cell]
@@ -59,11 +68,11 @@ class RecurrentNet(nn.Module):
             )
         else:
             self.head = nn.Linear(hidden, 1)
-        if cell == "lstm":  # forget-gate bias 1: remember by default (Jozefowicz et al. 2015)
+        if cell == "lstm" and forget_bias is not None:
             for name, p in self.rnn.named_parameters():
-                if name.startswith("bias_ih"):
+                if name.startswith("bias_ih"):  # gates i, f, g, o: f is the second block
                     with torch.no_grad():
-                        p[hidden : 2 * hidden].fill_(1.0)
+                        p[hidden : 2 * hidden].fill_(float(forget_bias))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Prediction at the last step of each window, ``(batch,)``."""
@@ -82,7 +91,14 @@ class _Recurrent(TorchModel):
         layers: int = 1,
         dropout: float = 0.2,
         head_hidden: int = 0,
+        **cell_options: Any,
     ):
+        unknown = sorted(set(cell_options) - set(self.param_defaults()))
+        if unknown:
+            raise ConfigError(
+                f"model {self.name!r}: unknown parameter(s) {unknown}; expected "
+                f"{sorted(self.param_defaults())}"
+            )
         if hidden < 1 or layers < 1 or head_hidden < 0:
             raise ConfigError(
                 f"model {self.name!r}: hidden={hidden}, layers={layers}, head_hidden="
@@ -90,13 +106,19 @@ class _Recurrent(TorchModel):
             )
         if not 0 <= dropout < 1:
             raise ConfigError(f"model {self.name!r}: dropout={dropout}; expected 0 <= dropout < 1")
-        super().__init__(n_inputs, lookback, **self.params_from(locals()))
+        super().__init__(n_inputs, lookback, **self.params_from({**locals(), **cell_options}))
 
     def build(self) -> Any:
         """The network from ``self.params``."""
         p = self.params
         return RecurrentNet(
-            self.cell, self.n_inputs, p["hidden"], p["layers"], p["dropout"], p["head_hidden"]
+            self.cell,
+            self.n_inputs,
+            p["hidden"],
+            p["layers"],
+            p["dropout"],
+            p["head_hidden"],
+            forget_bias=p.get("forget_bias"),
         )
 
 
@@ -118,10 +140,29 @@ class LSTM(_Recurrent):
         Dropout between layers and before the head (default 0.2: see TrainConfig.loss).
     head_hidden
         Units of a hidden ReLU layer in the head (0: linear head).
+    forget_bias
+        Initial bias of the forget gate (input-hidden part; 1.0 remembers by default,
+        Jozefowicz et al. 2015); ``None`` keeps PyTorch's uniform initialisation.
     """
 
     name = "lstm"
     cell = "lstm"
+
+    def __init__(
+        self,
+        n_inputs: int,
+        lookback: int,
+        hidden: int = 64,
+        layers: int = 1,
+        dropout: float = 0.2,
+        head_hidden: int = 0,
+        forget_bias: float | None = 1.0,
+    ):
+        if forget_bias is not None and not np.isfinite(forget_bias):
+            raise ConfigError(f"model 'lstm': forget_bias={forget_bias}; expected a number or null")
+        super().__init__(
+            n_inputs, lookback, hidden, layers, dropout, head_hidden, forget_bias=forget_bias
+        )
 
 
 @register_model("gru")
