@@ -67,6 +67,19 @@ def long_record_cube(
     return cube.sel(site=sites), sites
 
 
+def site_summary(per_site: pd.DataFrame) -> pd.DataFrame:
+    """Per model, of per-site R2 (sites x models): median, sites below 0, sites where best."""
+    summary = pd.DataFrame(
+        {
+            "median site R2": per_site.median(),
+            "sites with R2 < 0": (per_site < 0).sum(),
+            "sites where best": per_site.idxmax(axis=1).value_counts(),
+        }
+    ).fillna(0)
+    summary.index.name = "model"
+    return summary
+
+
 INT_COLUMNS = ("n", "sites", "sites where best", "months", "windows", "train", "val", "test")
 
 

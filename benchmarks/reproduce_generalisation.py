@@ -300,15 +300,7 @@ def main() -> None:
         wide = per_site[per_site["protocol"] == protocol].pivot(
             index="site", columns="model", values="r2"
         )
-        summary = pd.DataFrame(
-            {
-                "median site R2": wide.median(),
-                "sites with R2 < 0": (wide < 0).sum(),
-                "sites where best": wide.idxmax(axis=1).value_counts(),
-            }
-        ).fillna(0)
-        summary.index.name = "model"
-        site_summary[protocol] = summary.reindex(tables[protocol].index)
+        site_summary[protocol] = repro.site_summary(wide).reindex(tables[protocol].index)
 
     targets = []
     for protocol in args.protocols:

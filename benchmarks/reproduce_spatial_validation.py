@@ -163,14 +163,7 @@ def main() -> None:
     per_igbp.index.name = "IGBP"
     per_fold = pd.DataFrame({m: r.scores("fold")["r2"] for m, r in results.items()})
     per_site = pd.DataFrame({m: r.scores("site")["r2"] for m, r in results.items()})
-    site_summary = pd.DataFrame(
-        {
-            "median site R2": per_site.median(),
-            "sites with R2 < 0": (per_site < 0).sum(),
-            "sites where best": per_site.idxmax(axis=1).value_counts(),
-        }
-    ).fillna(0)
-    site_summary.index.name = "model"
+    site_summary = repro.site_summary(per_site)
 
     spread = {}
     if "lstm" in results:
