@@ -180,6 +180,8 @@ def figure(pooled: pd.DataFrame, per_site: pd.DataFrame, path: Path) -> None:
         sc.set_xlabel(f"{best_base} R2")
         sc.set_ylabel(f"{best_rec} R2")
         sc.set_title("held-out towers, R2 per site (clipped at -1)")
+    else:
+        sc.set_visible(False)
     save_figure(fig, path, overwrite=True)
 
 
