@@ -25,7 +25,8 @@ configuration.
 Usage::
 
     python benchmarks/reproduce_generalisation.py [--models lstm gru ilstm fnn lasso svr rf]
-        [--protocols site_kfold temporal] [--seeds 5] [--folds 5] [--threads 2] [--reuse]
+        [--protocols site_kfold temporal] [--seeds 5] [--single ilstm ...]
+        [--skip site_kfold:ilstm ...] [--folds 5] [--threads 2] [--reuse] [--train-only]
         [--quick]
 """
 
@@ -206,11 +207,24 @@ def main() -> None:
         help="keep results in runs/generalisation trained with this script's configuration",
     )
     parser.add_argument(
+        "--skip",
+        nargs="*",
+        default=[],
+        metavar="PROTOCOL:MODEL",
+        help="combinations not run (named on the page), e.g. site_kfold:ilstm",
+    )
+    parser.add_argument(
         "--train-only",
         action="store_true",
         help="train what is missing and stop (write the page from every result later)",
     )
     args = parser.parse_args()
+    skip = {tuple(item.split(":", 1)) for item in args.skip}
+    unknown = [":".join(k) for k in skip if k[0] not in PROTOCOLS or k[-1] not in MODELS]
+    if unknown:
+        parser.error(
+            f"--skip {unknown}: expected PROTOCOL:MODEL with {PROTOCOLS} and {list(MODELS)}"
+        )
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
     timer = repro.Timer()
@@ -230,6 +244,8 @@ def main() -> None:
     reused: list[str] = []
     for protocol in args.protocols:
         for name in args.models:
+            if (protocol, name) in skip:
+                continue
             seeds = 1 if name in args.single else args.seeds
             cfg = experiment(name, sites, protocol, seeds, args.quick)
             folder = work / protocol / name
@@ -333,6 +349,8 @@ def main() -> None:
     )
     t = experiment("lstm", sites, "temporal", 1, False).train
     single_text = f" ({', '.join(args.single)}: one seed only)" if args.single else ""
+    not_run = "; ".join(f"{m} in {names[pr]}" for pr, m in sorted(skip))
+    not_run_text = f" Not run, to fit the CPU budget: {not_run}." if skip else ""
     spread_lines = "\n".join(
         f"* {names[pr]}, {m}: member R2 {min(v):.3f}-{max(v):.3f} ({len(v)} seeds; the "
         "single-model row is seed 0)"
@@ -393,7 +411,7 @@ Written by `benchmarks/reproduce_generalisation.py` on {time.strftime("%Y-%m-%d"
 * **CPU budget**: 2 cores, no GPU. The torch models see at most `max_batches_per_epoch` x
   {t.batch_size} random training windows per epoch for at most `epochs` epochs (early
   stopping with `patience`), SVR and RF a seeded subset of the training windows: all are
-  trained far less than a GPU run would allow, the recurrent models most.
+  trained far less than a GPU run would allow, the recurrent models most.{not_run_text}
 
 ## Pooled R2 by protocol
 
