@@ -36,7 +36,7 @@ Examples
 >>> from fluxgrid.models import get_model
 >>> cls = get_model("lstm")
 >>> sorted(cls.param_defaults())
-['dropout', 'head_hidden', 'hidden', 'layers']
+['dropout', 'forget_bias', 'head_hidden', 'hidden', 'layers']
 >>> cls.check_params({"hiden": 32})
 Traceback (most recent call last):
 ...
