@@ -227,7 +227,8 @@ def test_lstm_forget_gate_bias_is_a_parameter():
     reference = torch.nn.LSTM(3, hidden, batch_first=True)
     assert torch.equal(plain.net.rnn.bias_ih_l0, reference.bias_ih_l0)  # PyTorch's init kept
     assert get_model("lstm")(3, 10, hidden=hidden, forget_bias=2.5).params["forget_bias"] == 2.5
-    with pytest.raises(ConfigError, match="forget_bias=nan"):
-        get_model("lstm")(3, 10, forget_bias=float("nan"))
+    for bad in (float("nan"), "one", True):
+        with pytest.raises(ConfigError, match=f"forget_bias={bad}"):
+            get_model("lstm")(3, 10, forget_bias=bad)
     with pytest.raises(ConfigError, match="unknown parameter\\(s\\) \\['forget_bias'\\]"):
         get_model("gru")(3, 10, forget_bias=1.0)

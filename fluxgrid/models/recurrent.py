@@ -158,7 +158,8 @@ class LSTM(_Recurrent):
         head_hidden: int = 0,
         forget_bias: float | None = 1.0,
     ):
-        if forget_bias is not None and not np.isfinite(forget_bias):
+        numeric = isinstance(forget_bias, int | float) and not isinstance(forget_bias, bool)
+        if forget_bias is not None and not (numeric and np.isfinite(forget_bias)):
             raise ConfigError(f"model 'lstm': forget_bias={forget_bias}; expected a number or null")
         super().__init__(
             n_inputs, lookback, hidden, layers, dropout, head_hidden, forget_bias=forget_bias
