@@ -110,3 +110,14 @@ def test_ensemble_folds_predict_the_member_mean(tmp_path):
     assert again.members == [0, 1]
     with pytest.raises(ConfigError, match="members are \\[0, 1\\]"):
         v.member(5)
+
+
+@pytest.mark.slow
+def test_cli_prints_each_member_of_an_ensemble(tmp_path, capsys):
+    cfg = tmp_path / "ens.yaml"
+    lstm = _config_dict({"name": "lstm", "params": {"hidden": 4}})
+    dump_config(from_dict(ExperimentConfig, {**lstm, "ensemble": {"seeds": [0, 1]}}), cfg)
+    assert main(["validate-upscaling", str(cfg), "-o", str(tmp_path / "v"), "--folds", "2"]) == 0
+    printed = capsys.readouterr().out
+    assert "each of the 2 members alone, pooled" in printed
+    assert "seed 0" in printed and "seed 1" in printed

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+import pandas as pd
+
 from ..training.build import load_experiment
 from ..upscale.validation import validate_upscaling
 
@@ -23,6 +25,10 @@ def run_validate_upscaling(args: argparse.Namespace) -> int:
     fmt = {"float_format": lambda v: f"{v:.3f}"}
     print(f"held-out towers, pooled ({cfg.data.target}):")
     print(result.scores("pooled")[columns].to_string(**fmt))
+    if result.members:  # seed ensembles: the mean above, each member alone here
+        members = {f"seed {s}": result.member(s).scores().iloc[0] for s in result.members}
+        print(f"\neach of the {len(members)} members alone, pooled:")
+        print(pd.DataFrame(members).T[columns].to_string(**fmt))
     print("\nper IGBP class:")
     print(result.scores("igbp")[columns].to_string(**fmt))
     print(f"\nwrote {result.folder} (predictions.nc, scores_*.csv, folds/)")
