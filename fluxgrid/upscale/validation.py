@@ -45,6 +45,7 @@ from ..prep.pipeline import load_data
 from ..prep.splits import TEST, site_kfold_split
 from ..runs import TrainedRun, ensemble_members, is_ensemble, load_run
 from ..training.build import load_experiment
+from ..training.ensemble import ensemble_predictions
 from ..training.experiment import train_experiment
 from .inference import igbp_names, predict_pixels
 
@@ -256,23 +257,24 @@ def _predictions(
     fold: np.ndarray,
     seeds: list[int] | None,
 ) -> xr.Dataset:
-    """The result's dataset from ``(member, site, time)`` predictions (members: ``seeds``)."""
+    """The result's dataset from ``(member, site, time)`` predictions (members: ``seeds``).
+
+    An ensemble is combined as every ensemble directory is
+    (:func:`~fluxgrid.training.ensemble.ensemble_predictions`).
+    """
     obs = data[target].transpose("site", "time")
     units = {"units": obs.attrs.get("units", "")}
-    out = xr.Dataset(
-        {
-            "obs": obs,
-            "pred": (("site", "time"), pred.mean(axis=0), units),
-            "part": (("site", "time"), np.full(pred.shape[1:], TEST, dtype=np.int8)),
-        },
-    )
-    if seeds is not None:
-        out["pred_member"] = (("member", "site", "time"), pred, units)
-        out["pred_std"] = (("site", "time"), pred.std(axis=0, ddof=1), units)
-        out = out.assign_coords(member=("member", np.asarray(seeds, dtype=np.int64)))
-        out["pred"].attrs["long_name"] = f"mean of {len(seeds)} members"
+    part = np.full(pred.shape[1:], TEST, dtype=np.int8)
+    members = [
+        xr.Dataset(
+            {"obs": obs, "pred": (("site", "time"), p, units), "part": (("site", "time"), part)},
+            attrs={"target": target},
+        )
+        for p in pred
+    ]
+    out = members[0] if seeds is None else ensemble_predictions(members, seeds)
     out["fold"] = ("site", fold, {"long_name": "fold in which the tower was held out"})
-    out.attrs = {"target": target, "method": "site_kfold through the upscaling kernel"}
+    out.attrs["method"] = "site_kfold through the upscaling kernel"
     return out
 
 
