@@ -13,7 +13,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from fluxgrid.config import DataConfig
+from fluxgrid.config import DataConfig, ExperimentConfig, load_config, to_dict
 from fluxgrid.io.atomic import atomic_path
 from fluxgrid.prep.pipeline import load_data
 
@@ -65,6 +65,27 @@ def long_record_cube(
     if limit is not None:
         sites = sites[:limit]
     return cube.sel(site=sites), sites
+
+
+def same_run(run_dir: Path, cfg: ExperimentConfig) -> bool:
+    """The finished run in ``run_dir`` was trained with ``cfg`` (and has its predictions)."""
+    if not (run_dir / "predictions.nc").is_file():
+        return False
+    return to_dict(load_config(run_dir / "config.yaml", ExperimentConfig)) == to_dict(cfg)
+
+
+def same_folds(folder: Path, cfg: ExperimentConfig, n_folds: int) -> bool:
+    """The spatial validation in ``folder`` has ``n_folds`` fold runs trained with ``cfg``.
+
+    Every section but the split is compared (each fold's split is its own).
+    """
+    runs = [folder / "folds" / f"fold{k}" / "config.yaml" for k in range(n_folds)]
+    if not (folder / "predictions.nc").is_file() or not all(r.is_file() for r in runs):
+        return False
+    saved, ours = to_dict(load_config(runs[0], ExperimentConfig)), to_dict(cfg)
+    return all(
+        saved.get(k) == ours.get(k) for k in ("data", "windows", "model", "train", "ensemble")
+    )
 
 
 def site_summary(per_site: pd.DataFrame) -> pd.DataFrame:

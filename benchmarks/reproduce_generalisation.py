@@ -42,7 +42,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from fluxgrid.config import ExperimentConfig, from_dict, load_config, to_dict
+from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.evaluate import scores
 from fluxgrid.plots import new_figure, save_figure
 from fluxgrid.prep.splits import TEST, temporal_split
@@ -97,20 +97,6 @@ def experiment(
             "description": f"generalisation benchmark ({protocol})",
         },
     )
-
-
-def finished(folder: Path, cfg: ExperimentConfig, protocol: str, n_folds: int) -> bool:
-    """``folder`` holds a result of ``cfg`` (for site k-fold: every fold, split aside)."""
-    if not (folder / "predictions.nc").is_file():
-        return False
-    if protocol == "temporal":
-        return to_dict(load_config(folder / "config.yaml", ExperimentConfig)) == to_dict(cfg)
-    runs = [folder / "folds" / f"fold{k}" / "config.yaml" for k in range(n_folds)]
-    if not all(r.is_file() for r in runs):
-        return False
-    saved, ours = to_dict(load_config(runs[0], ExperimentConfig)), to_dict(cfg)
-    keys = ("data", "windows", "model", "train", "ensemble")
-    return all(saved.get(k) == ours.get(k) for k in keys)
 
 
 def predictions(folder: Path, protocol: str, ensemble: bool) -> tuple[dict, list[float]]:
@@ -251,10 +237,13 @@ def main() -> None:
             cfg = experiment(name, sites, protocol, seeds, args.quick)
             folder = work / protocol / name
             what = f"{name}, {protocol}"
-            if args.reuse and finished(folder, cfg, protocol, args.folds):
+            kfold = protocol == "site_kfold"
+            if args.reuse and (
+                repro.same_folds(folder, cfg, args.folds) if kfold else repro.same_run(folder, cfg)
+            ):
                 print(f"{what}: reusing {folder} (same config)", flush=True)
                 reused.append(what)
-            elif protocol == "site_kfold":
+            elif kfold:
                 with timer(f"{what}: {args.folds} folds, train + predict held-out towers"):
                     validate_upscaling(
                         cfg, output=folder, n_folds=args.folds, overwrite=True, cube=cube

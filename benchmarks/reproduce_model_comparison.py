@@ -26,7 +26,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from fluxgrid.config import ExperimentConfig, from_dict, load_config, to_dict
+from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.evaluate import METRICS, scores
 from fluxgrid.plots import new_figure, plot_scatter, save_figure
 from fluxgrid.training import train_experiment
@@ -88,14 +88,6 @@ def experiment(
     )
 
 
-def same_config(run_dir, cfg: ExperimentConfig) -> bool:
-    """The finished run in ``run_dir`` was trained with ``cfg`` (and has its predictions)."""
-    if not (run_dir / "predictions.nc").is_file():
-        return False
-    saved = load_config(run_dir / "config.yaml", ExperimentConfig)
-    return to_dict(saved) == to_dict(cfg)
-
-
 def bars(table: pd.DataFrame, path) -> None:
     fig = new_figure((9.0, 3.2))
     axes = fig.subplots(1, 4)
@@ -146,7 +138,7 @@ def main() -> None:
         n_seeds = args.seeds if name in ENSEMBLE_MODELS else 1
         cfg = experiment(name, sites, args.lookback, args.quick, n_seeds)
         run = work / name
-        if args.reuse and same_config(run, cfg):
+        if args.reuse and repro.same_run(run, cfg):
             print(f"{name}: reusing {run.relative_to(repro.ROOT)} (same config)", flush=True)
             when = time.gmtime((run / "predictions.nc").stat().st_mtime)
             reused[name] = f"written {time.strftime('%Y-%m-%d %H:%M', when)} UTC"

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fluxgrid.config import ExperimentConfig, QuickstartConfig, from_dict, load_config, to_dict
+from fluxgrid.config import ExperimentConfig, QuickstartConfig, from_dict
 from fluxgrid.data import demo_land_cover_path, load_demo_cube
 from fluxgrid.demo import tower_grid
 from fluxgrid.grids import land_mask, open_land_cover, vegetation_type
@@ -74,16 +74,6 @@ def experiment(name: str, sites: list[str], quick: bool) -> ExperimentConfig:
             "description": "spatial validation (site k-fold, towers predicted as map cells)",
         },
     )
-
-
-def same_config(folder, cfg: ExperimentConfig, n_folds: int) -> bool:
-    """The result in ``folder`` has ``n_folds`` fold runs trained with ``cfg`` (but its split)."""
-    runs = [folder / "folds" / f"fold{k}" / "config.yaml" for k in range(n_folds)]
-    if not (folder / "predictions.nc").is_file() or not all(r.is_file() for r in runs):
-        return False
-    saved = to_dict(load_config(runs[0], ExperimentConfig))
-    ours = to_dict(cfg)
-    return all(saved.get(k) == ours.get(k) for k in ("data", "windows", "model", "train"))
 
 
 def ensemble_spread(fold_runs: list, quick: bool) -> dict:
@@ -144,7 +134,7 @@ def main() -> None:
     results, reused = {}, []
     for name in args.models:
         cfg = experiment(name, sites, args.quick)
-        if args.reuse and same_config(work / name, cfg, args.folds):
+        if args.reuse and repro.same_folds(work / name, cfg, args.folds):
             print(f"{name}: reusing {work / name} (same config)", flush=True)
             results[name] = open_validation(work / name)
             reused.append(name)
