@@ -72,6 +72,12 @@ PREVIOUS = {
     "model.dropout": 0.0,
     "split.validation": "years",
 }
+#: the study's winning changes, fluxgrid's defaults since (MAE, lr 3e-3, dropout 0.2)
+WINNER = {"train.loss": "mae", "train.lr": 3e-3, "model.dropout": 0.2}
+#: the study's best fluxgrid recipe, checked in parts 2 and 3 beside the defaults: the
+#: defaults with PyTorch's forget-gate initialisation and no gradient clipping
+CANDIDATE_NAME = "defaults, PyTorch forget bias, no clipping"
+CANDIDATE = {"model.forget_bias": None, "train.grad_clip": None}
 #: study recipes: the previous defaults with one or more factors changed
 STUDY_CHANGES: dict[str, dict] = {
     "previous defaults": {},
@@ -87,31 +93,13 @@ STUDY_CHANGES: dict[str, dict] = {
         "split.validation": "none",
         "train.epochs": 30,
     },
-    "MAE, lr 3e-3, dropout 0.2": {"train.loss": "mae", "train.lr": 3e-3, "model.dropout": 0.2},
+    "MAE, lr 3e-3, dropout 0.2": WINNER,
     # the plain LSTM's remaining differences (its study lost with clipping 1 and bias 1)
-    "MAE, lr 3e-3, dropout 0.2, no clipping": {
-        "train.loss": "mae",
-        "train.lr": 3e-3,
-        "model.dropout": 0.2,
-        "train.grad_clip": None,
-    },
-    "MAE, lr 3e-3, dropout 0.2, PyTorch forget bias": {
-        "train.loss": "mae",
-        "train.lr": 3e-3,
-        "model.dropout": 0.2,
-        "model.forget_bias": None,
-    },
-    "MAE, lr 3e-3, dropout 0.2, PyTorch forget bias, no clipping": {
-        "train.loss": "mae",
-        "train.lr": 3e-3,
-        "model.dropout": 0.2,
-        "model.forget_bias": None,
-        "train.grad_clip": None,
-    },
+    "MAE, lr 3e-3, dropout 0.2, no clipping": {**WINNER, "train.grad_clip": None},
+    "MAE, lr 3e-3, dropout 0.2, PyTorch forget bias": {**WINNER, "model.forget_bias": None},
+    "MAE, lr 3e-3, dropout 0.2, PyTorch forget bias, no clipping": {**WINNER, **CANDIDATE},
     "MAE, lr 3e-3, dropout 0.2, all years, 30 epochs": {
-        "train.loss": "mae",
-        "train.lr": 3e-3,
-        "model.dropout": 0.2,
+        **WINNER,
         "split.validation": "none",
         "train.epochs": 30,
     },
@@ -123,10 +111,6 @@ PLAIN_STUDY = {
     "plain LSTM + gradient clipping 1": {"clip": 1.0},
     "plain LSTM + forget-gate bias 1": {"forget_bias": 1.0},
 }
-#: the study's best fluxgrid recipe, checked in parts 2 and 3 beside the defaults: the
-#: defaults with PyTorch's forget-gate initialisation and no gradient clipping
-CANDIDATE_NAME = "defaults, PyTorch forget bias, no clipping"
-CANDIDATE = {"model.forget_bias": None, "train.grad_clip": None}
 #: the plain LSTM reads the same windows, scaled on every training year
 PLAIN_SPLIT = {"split.validation": "none"}
 
