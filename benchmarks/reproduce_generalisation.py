@@ -108,9 +108,9 @@ def predictions(folder: Path, protocol: str, ensemble: bool) -> tuple[dict, list
         result = open_validation(folder)
         if not ensemble:
             return {"single": result.predictions}, []
-        members = [result.member(s) for s in result.members]
-        r2 = [float(m.scores().iloc[0]["r2"]) for m in members]
-        return {"single": members[0].predictions, "ensemble": result.predictions}, r2
+        r2 = result.member_scores()["r2"].tolist()
+        single = result.member(result.members[0]).predictions
+        return {"single": single, "ensemble": result.predictions}, r2
     with xr.open_dataset(folder / "predictions.nc") as f:
         mean = f[["obs", "pred", "part"]].load()
     if not ensemble:

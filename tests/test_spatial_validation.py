@@ -106,6 +106,9 @@ def test_ensemble_folds_predict_the_member_mean(tmp_path):
         ours = v.member(1).predictions["pred"].sel(site=held)
         np.testing.assert_allclose(ours, seed1["pred"].sel(site=held), atol=1e-5, equal_nan=True)
     assert "pred_member" not in v.member(0).predictions
+    table = v.member_scores()
+    assert table.index.tolist() == [0, 1]
+    assert table.loc[1, "r2"] == v.member(1).scores().loc["pooled", "r2"]
     again = open_validation(v.folder)
     assert again.members == [0, 1]
     with pytest.raises(ConfigError, match="members are \\[0, 1\\]"):
@@ -121,3 +124,12 @@ def test_cli_prints_each_member_of_an_ensemble(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "each of the 2 members alone, pooled" in printed
     assert "seed 0" in printed and "seed 1" in printed
+
+
+@pytest.mark.slow
+def test_single_model_folds_have_no_members(lstm_validation):
+    assert lstm_validation.members == []
+    with pytest.raises(ConfigError, match="single models, not ensembles"):
+        lstm_validation.member_scores()
+    with pytest.raises(ConfigError, match="none \\(no ensemble\\)"):
+        lstm_validation.member(0)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
-import pandas as pd
-
 from ..training.build import load_experiment
 from ..upscale.validation import validate_upscaling
 
@@ -26,9 +24,9 @@ def run_validate_upscaling(args: argparse.Namespace) -> int:
     print(f"held-out towers, pooled ({cfg.data.target}):")
     print(result.scores("pooled")[columns].to_string(**fmt))
     if result.members:  # seed ensembles: the mean above, each member alone here
-        members = {f"seed {s}": result.member(s).scores().iloc[0] for s in result.members}
+        members = result.member_scores().rename(index=lambda seed: f"seed {seed}")
         print(f"\neach of the {len(members)} members alone, pooled:")
-        print(pd.DataFrame(members).T[columns].to_string(**fmt))
+        print(members[columns].to_string(**fmt))
     print("\nper IGBP class:")
     print(result.scores("igbp")[columns].to_string(**fmt))
     print(f"\nwrote {result.folder} (predictions.nc, scores_*.csv, folds/)")

@@ -94,6 +94,19 @@ class SpatialValidation:
         single = preds.drop_vars(["pred_member", "pred_std", "member"]).assign(pred=one)
         return SpatialValidation(single, self.folder)
 
+    def member_scores(self) -> pd.DataFrame:
+        """Pooled scores of each ensemble member alone, one row per seed (index ``seed``).
+
+        Raises
+        ------
+        ConfigError
+            If the folds were no ensembles.
+        """
+        if not self.members:
+            raise ConfigError("member_scores(): the folds were single models, not ensembles")
+        rows = {s: self.member(s).scores().iloc[0] for s in self.members}
+        return pd.DataFrame(rows).T.rename_axis("seed")
+
     def scores(self, by: str = "pooled") -> pd.DataFrame:
         """Scores ``"pooled"``, per ``"fold"``, ``"site"`` or ``"igbp"`` (R2, RMSE, MAE, ...)."""
         if by not in _GROUPS:
