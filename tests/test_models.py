@@ -232,3 +232,16 @@ def test_lstm_forget_gate_bias_is_a_parameter():
             get_model("lstm")(3, 10, forget_bias=bad)
     with pytest.raises(ConfigError, match="unknown parameter\\(s\\) \\['forget_bias'\\]"):
         get_model("gru")(3, 10, forget_bias=1.0)
+
+
+@pytest.mark.parametrize("name", ["lstm", "gru", "ilstm"])
+def test_moving_to_the_device_the_weights_are_on_touches_nothing(name, monkeypatch):
+    # Dask threads share one model and each task asks for its device: a real move would
+    # rebuild a recurrent net's flat weights under another thread's forward pass
+    model = get_model(name)(4, 10, hidden=4)
+    net_to = model.net.to
+    monkeypatch.setattr(model.net, "to", lambda *a, **k: pytest.fail("moved again"))
+    assert model.to("cpu") is model and model.to(torch.device("cpu")) is model
+    monkeypatch.setattr(model.net, "to", net_to)
+    if torch.cuda.is_available():
+        assert model.to("cuda").device.type == "cuda"

@@ -50,6 +50,7 @@ import contextlib
 import inspect
 import os
 import pickle
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -76,6 +77,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["FluxModel", "SklearnModel", "TorchModel", "load_model"]
 
 _FORMAT = "fluxgrid-model-1"
+#: one model move at a time, so that threads sharing a model see it moved once
+_MOVE_LOCK = threading.Lock()
 
 
 class FluxModel(abc.ABC):
@@ -301,8 +304,17 @@ class TorchModel(FluxModel):
         return next(self.net.parameters()).device
 
     def to(self, device: str | torch.device = "auto") -> TorchModel:
-        """Move the weights to ``device`` (``auto``: CUDA when present); returns self."""
-        self.net.to(resolve_device(device) if isinstance(device, str) else device)
+        """Move the weights to ``device`` (``auto``: CUDA when present); returns self.
+
+        Nothing is touched when the weights are there already: Dask threads share one
+        model, and moving a recurrent net rebuilds its flat weights, which a forward pass
+        in another thread may be reading (torch then fails in ``_update_flat_weights``).
+        """
+        target = resolve_device(device) if isinstance(device, str) else device
+        with _MOVE_LOCK:
+            here = self.device
+            if here.type != target.type or target.index not in (None, here.index):
+                self.net.to(target)
         return self
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
