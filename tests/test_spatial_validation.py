@@ -50,6 +50,8 @@ def test_every_tower_is_held_out_once_and_predicted_as_its_run_does(lstm_validat
         # the upscaling kernel gives the same numbers as the run's own prediction
         np.testing.assert_allclose(ours.values, theirs.values, atol=1e-5, equal_nan=True)
         assert np.isfinite(ours).sum() > 1000
+        # the fold run predicted its held-out (test) towers only
+        assert np.isnan(run_pred.drop_sel(site=held).values).all()
 
 
 @pytest.mark.slow

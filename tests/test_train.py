@@ -451,3 +451,17 @@ def test_cross_site_transfer_searches_per_site_on_validation(demo_cube):
     # alpha 10 zeroes every coefficient: the validation part must reject it
     assert all(r.model.params["alpha"] == 1e-3 for r in runs.values())
     assert matrix.r2.dims == ("train_site", "test_site")
+
+
+def test_predict_parts_test_only_matches_the_full_run(run_dir, tmp_path):
+    part_run = train_experiment(_cfg(), output=tmp_path / "test_only", predict_parts=["test"])
+    full = xr.open_dataset(run_dir / "predictions.nc")
+    only = xr.open_dataset(part_run / "predictions.nc")
+    is_test = full.part.values == TEST
+    np.testing.assert_allclose(only.pred.values[is_test], full.pred.values[is_test], rtol=1e-5)
+    assert np.isfinite(only.pred.values[is_test]).any()
+    assert np.isnan(only.pred.values[~is_test]).all()
+    assert list(xr.open_dataset(part_run / "metrics.nc").part.values) == ["test"]
+    with pytest.raises(ConfigError, match="predict_parts"):
+        train_experiment(_cfg(), output=tmp_path / "bad", predict_parts=["tset"])
+    assert not (tmp_path / "bad").exists()

@@ -37,7 +37,7 @@ from ..evaluate import METRICS, pooled_table, run_scores, write_csv
 from ..io.store import to_netcdf
 from ..runs import ENSEMBLE_FILE
 from .build import fit_model
-from .prepared import Prepared, predict_prepared, save_prepared_run
+from .prepared import Prepared, predict_prepared, save_prepared_run, scored_parts
 
 __all__ = [
     "SPREAD_METRICS",
@@ -182,7 +182,13 @@ def member_spread(table: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(columns)
 
 
-def train_ensemble(prepared: Prepared, path: Path, *, progress: bool | None = None) -> Path:
+def train_ensemble(
+    prepared: Prepared,
+    path: Path,
+    *,
+    progress: bool | None = None,
+    predict_parts: Sequence[str] | None = None,
+) -> Path:
     """Train one member per seed of ``prepared.config.ensemble`` and write the ensemble.
 
     Parameters
@@ -194,6 +200,8 @@ def train_ensemble(prepared: Prepared, path: Path, *, progress: bool | None = No
         :func:`fluxgrid.io.atomic.atomic_path`).
     progress
         Progress bars.
+    predict_parts
+        Predict (and score) only these split parts, see :func:`train_experiment`.
 
     Returns
     -------
@@ -204,13 +212,14 @@ def train_ensemble(prepared: Prepared, path: Path, *, progress: bool | None = No
     seeds = [int(s) for s in cfg.ensemble.seeds]
     if len(seeds) < 2:
         raise ModelError("train_ensemble needs ensemble.seeds with at least two seeds")
+    parts = scored_parts(predict_parts)
     path = Path(path)
     path.mkdir(parents=True)
     predictions, scores = [], {}
     for seed in track(seeds, desc=f"ensemble of {cfg.model.name}", show=progress):
         member_cfg = member_config(cfg, seed)
         model, history = fit_model(prepared, member_cfg, progress=False)
-        pred = predict_prepared(prepared, model)
+        pred = predict_prepared(prepared, model, parts=predict_parts)
         scores[seed] = save_prepared_run(
             path / member_dir(seed),
             prepared,
@@ -218,13 +227,14 @@ def train_ensemble(prepared: Prepared, path: Path, *, progress: bool | None = No
             model=model,
             history=history,
             predictions=pred,
+            parts=parts,
         )
         predictions.append(pred)
     ensemble = ensemble_predictions(predictions, seeds)
     dump_config(cfg, path / "config.yaml")
     to_netcdf(prepared.split, path / "split.nc")
     to_netcdf(ensemble, path / "predictions.nc")
-    mean_scores = run_scores(ensemble, by=("site",))
+    mean_scores = run_scores(ensemble, by=("site",), parts=parts)
     to_netcdf(mean_scores, path / "metrics.nc")
     write_csv(pooled_table(mean_scores), path / "metrics.csv")
     write_csv(member_table(scores), path / "members.csv")

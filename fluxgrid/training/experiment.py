@@ -18,6 +18,7 @@ an ensemble directory (:mod:`fluxgrid.training.ensemble`).
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import xarray as xr
@@ -26,7 +27,7 @@ from ..config.experiment import ExperimentConfig
 from ..io.atomic import atomic_path, check_writable
 from .build import check_experiment, load_experiment
 from .ensemble import train_ensemble
-from .prepared import predict_prepared, prepare, save_prepared_run
+from .prepared import predict_prepared, prepare, save_prepared_run, scored_parts
 from .tuning import search_or_fit
 
 __all__ = ["train_experiment"]
@@ -39,6 +40,7 @@ def train_experiment(
     overwrite: bool = False,
     cube: xr.Dataset | None = None,
     progress: bool | None = None,
+    predict_parts: Sequence[str] | None = None,
 ) -> Path:
     """Train (or search, then train) the experiment and write its run directory.
 
@@ -55,6 +57,11 @@ def train_experiment(
         Use this site cube instead of reading ``cfg.data.source``.
     progress
         Progress bars (default: on a terminal).
+    predict_parts
+        Predict only the windows of these split parts (e.g. ``["test"]``): the run's
+        ``predictions.nc`` is NaN elsewhere and its scores cover these parts alone. Default:
+        every complete window. :func:`fluxgrid.validate_upscaling` passes ``["test"]`` for
+        its fold runs, whose held-out towers it predicts again through the upscaling kernel.
 
     Returns
     -------
@@ -68,14 +75,15 @@ def train_experiment(
         cfg = load_experiment(cfg)
     run_dir = check_writable(output or cfg.output, overwrite)
     check_experiment(cfg)
+    parts = scored_parts(predict_parts)
     prepared = prepare(cfg, cube=cube, progress=progress)
     if cfg.ensemble.seeds:
         with atomic_path(run_dir) as tmp:
-            train_ensemble(prepared, tmp, progress=progress)
+            train_ensemble(prepared, tmp, progress=progress, predict_parts=predict_parts)
         return run_dir
     model, history, table = search_or_fit(prepared, progress=progress)
     cfg = prepared.config
-    predictions = predict_prepared(prepared, model)
+    predictions = predict_prepared(prepared, model, parts=predict_parts)
     with atomic_path(run_dir) as tmp:
         save_prepared_run(
             tmp,
@@ -85,5 +93,6 @@ def train_experiment(
             history=history,
             predictions=predictions,
             search_table=table,
+            parts=parts,
         )
     return run_dir

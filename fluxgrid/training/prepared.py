@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import xarray as xr
 
 from ..config.experiment import ExperimentConfig
-from ..errors import SplitError
+from ..errors import ConfigError, SplitError
 from ..evaluate import run_scores
 from ..models import FluxModel
 from ..prep.pipeline import load_data
@@ -37,7 +38,14 @@ from ..tensors import WindowCube
 from ..windows import WindowIndex, build_windows, input_features
 from .build import check_experiment
 
-__all__ = ["Prepared", "predict_prepared", "prepare", "prepare_from_cube", "save_prepared_run"]
+__all__ = [
+    "Prepared",
+    "predict_prepared",
+    "prepare",
+    "prepare_from_cube",
+    "save_prepared_run",
+    "scored_parts",
+]
 
 
 @dataclasses.dataclass
@@ -163,8 +171,18 @@ def prepare_from_cube(
     return Prepared(cfg, ds, qc_report, split, features, scaler, index, wcube, inputs)
 
 
-def predict_prepared(prepared: Prepared, model: FluxModel) -> xr.Dataset:
+def predict_prepared(
+    prepared: Prepared, model: FluxModel, *, parts: Sequence[str] | None = None
+) -> xr.Dataset:
     """Predict every complete input window (days without observations included).
+
+    Parameters
+    ----------
+    prepared, model
+        The prepared experiment and the model fitted on it.
+    parts
+        Predict only the windows whose target day lies in these split parts (e.g.
+        ``["test"]``); the other days get NaN. Default: every complete window.
 
     Returns
     -------
@@ -178,9 +196,12 @@ def predict_prepared(prepared: Prepared, model: FluxModel) -> xr.Dataset:
         list(cfg.data.drivers),
         None,
         cfg.windows.lookback,
+        split=None if parts is None else prepared.split,
         require_target=False,
         features=prepared.features,
     )
+    if parts is not None:
+        index = index.select(list(parts))
     scaled = model.predict(prepared.wcube, index, batch_size=cfg.train.eval_batch_size)
     values = prepared.scaler.inverse_values(scaled, cfg.data.target)
     return predictions_dataset(
@@ -193,6 +214,23 @@ def predict_prepared(prepared: Prepared, model: FluxModel) -> xr.Dataset:
     )
 
 
+def scored_parts(predict_parts: Sequence[str] | None) -> tuple[str, ...]:
+    """The split parts a run scores when it predicts ``predict_parts`` (None: all), checked.
+
+    Raises
+    ------
+    ConfigError
+        An unknown part name, or none given.
+    """
+    every = ("train", "val", "test")
+    if predict_parts is None:
+        return every
+    parts = tuple(predict_parts)
+    if not parts or any(p not in every for p in parts):
+        raise ConfigError(f"predict_parts={list(parts)}: expected some of {list(every)}")
+    return parts
+
+
 def save_prepared_run(
     path: str | os.PathLike,
     prepared: Prepared,
@@ -202,13 +240,15 @@ def save_prepared_run(
     history: xr.Dataset,
     predictions: xr.Dataset,
     search_table: xr.Dataset | None = None,
+    parts: Sequence[str] = ("train", "val", "test"),
 ) -> xr.Dataset:
     """Write the run directory of ``model`` trained on ``prepared``; returns its site scores.
 
     The inputs, scaler, split and window/QC reports come from ``prepared``; the scores are
-    :func:`fluxgrid.evaluate.run_scores` of ``predictions`` per site.
+    :func:`fluxgrid.evaluate.run_scores` of ``predictions`` per site, for ``parts`` (the
+    parts ``predictions`` covers).
     """
-    scores = run_scores(predictions, by=("site",))
+    scores = run_scores(predictions, by=("site",), parts=parts)
     save_run(
         path,
         config=config,

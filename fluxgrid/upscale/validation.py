@@ -194,7 +194,8 @@ def validate_upscaling(
         ``validation``/``val_fraction`` are kept). With an ``ensemble`` section every fold
         trains the seed ensemble and the towers are predicted by the member mean.
     output
-        Result folder (written atomically): ``folds/fold<k>/`` run directories,
+        Result folder (written atomically): ``folds/fold<k>/`` run directories (their
+        own ``predictions.nc`` and scores cover the held-out towers only),
         ``predictions.nc``, ``scores_pooled.csv``, ``scores_fold.csv``, ``scores_site.csv``,
         ``scores_igbp.csv``.
     n_folds
@@ -244,8 +245,14 @@ def validate_upscaling(
                 cfg.split, method="site_kfold", n_folds=n_folds, fold=k, seed=seed
             )
             fold_cfg = dataclasses.replace(cfg, split=SplitConfig(**_split_keys(split)))
+            # the fold's own predictions: the held-out towers only (they are predicted
+            # again below through the map's kernel); all windows would cost 5x as much
             run_dir = train_experiment(
-                fold_cfg, output=tmp / "folds" / f"fold{k}", cube=cube, progress=False
+                fold_cfg,
+                output=tmp / "folds" / f"fold{k}",
+                cube=cube,
+                progress=False,
+                predict_parts=["test"],
             )
             held = np.flatnonzero(fold == k)
             pred[:, held] = _predict_towers(run_dir, data, held)
