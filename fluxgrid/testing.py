@@ -13,6 +13,7 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,8 @@ import xarray as xr
 
 from . import catalog
 from .data import DEMO_SITES, demo_hh_path, load_demo_cube, load_demo_hh
+from .grids.core import make_grid
+from .grids.landcover import IGBP_CLASSES
 from .io.atomic import atomic_path
 from .io.fluxnet_csv import week_ends
 
@@ -33,6 +36,7 @@ __all__ = [
     "load_demo_cube",
     "load_demo_hh",
     "shared_data_path",
+    "tower_driver_grid",
     "write_fluxnet_csv",
 ]
 
@@ -244,3 +248,62 @@ def demo_fluxnet_frame(site: str, start: str, days: int):
         columns[column] = hh[name].values[keep]
     index = pd.DatetimeIndex(local_start[keep], name="TIMESTAMP_START")
     return pd.DataFrame(columns, index=index), ("HH" if minutes == 30 else "HR")
+
+
+def tower_driver_grid(
+    cube: xr.Dataset,
+    drivers: Sequence[str],
+    *,
+    shape: tuple[int, int] = (2, 2),
+    start: str = "2009-01-01",
+    days: int = 30,
+) -> tuple[xr.Dataset, xr.DataArray]:
+    """A daily driver grid whose cell k carries tower ``k mod n_sites``'s real drivers.
+
+    For tests of upscaling: a tower's prediction through the map must equal its own.
+
+    Parameters
+    ----------
+    cube
+        Site cube, dims ``(site, time)`` (e.g. :func:`load_demo_cube`).
+    drivers
+        Variables of ``cube`` to put on the grid (their ``units`` kept).
+    shape
+        ``(n_lat, n_lon)`` cells of a 1-degree grid starting at 45 N, 5 E.
+    start, days
+        First day and number of days.
+
+    Returns
+    -------
+    drivers : xarray.Dataset
+        ``(time, lat, lon)`` float32 drivers.
+    igbp : xarray.DataArray
+        ``(lat, lon)`` int16 IGBP codes of the towers behind the cells.
+
+    Examples
+    --------
+    >>> ds, igbp = tower_driver_grid(load_demo_cube(), ["ta"], shape=(1, 2), days=3)
+    >>> ds.ta.dims, ds.ta.shape, igbp.values.tolist()
+    (('time', 'lat', 'lon'), (3, 1, 2), [[4, 4]])
+    """
+    sub = cube.sel(time=slice(pd.Timestamp(start), None)).isel(time=slice(0, days))
+    grid = make_grid(1.0, bbox=(5, 45, 5 + shape[1], 45 + shape[0]))
+    site_of = np.arange(shape[0] * shape[1]) % sub.sizes["site"]
+    data = {
+        v: (
+            ("time", "lat", "lon"),
+            sub[v].transpose("site", "time").values[site_of].T.reshape(-1, *shape),
+            {"units": sub[v].attrs["units"]},
+        )
+        for v in drivers
+    }
+    coords = {"time": sub.time.values, "lat": grid.lat.values, "lon": grid.lon.values}
+    ds = xr.Dataset(data, coords=coords).astype("float32")
+    code_of = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
+    codes = np.array([code_of[c] for c in sub.igbp.values.astype(str)], dtype="int16")
+    igbp = xr.DataArray(
+        codes[site_of].reshape(shape),
+        dims=("lat", "lon"),
+        coords={"lat": coords["lat"], "lon": coords["lon"]},
+    )
+    return ds, igbp

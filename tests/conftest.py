@@ -10,9 +10,12 @@ import pandas as pd
 import pytest
 import xarray as xr
 
+from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.testing import load_demo_cube, shared_data_path
 
 SHARED = shared_data_path()
+#: the drivers of the small demo runs the upscaling tests map
+UPSCALE_DRIVERS = ["ta", "sw_in", "vpd"]
 
 
 def pytest_configure(config):
@@ -42,6 +45,41 @@ def mm_dir(shared_data) -> Path:
 def demo_cube():
     """Daily cube of the bundled FLUXNET2015 subset (5 sites, 2007-2012), a fresh copy."""
     return load_demo_cube()
+
+
+def _train_demo(path, *, model="lstm", params=None, seed=0, static=("doy", "latlon", "igbp")):
+    """A small run on the demo cube (2007-2008, 20-day look-back, 2 epochs): its directory."""
+    from fluxgrid.training import train_experiment
+
+    cfg = from_dict(
+        ExperimentConfig,
+        {
+            "data": {
+                "source": "demo",
+                "drivers": UPSCALE_DRIVERS,
+                "period": ["2007-01-01", "2008-12-31"],
+            },
+            "split": {"method": "random_years", "test_fraction": 0.5, "seed": 0},
+            "windows": {"lookback": 20, "static": list(static)},
+            "model": {"name": model, "params": params or {"hidden": 8}},
+            "train": {"epochs": 2, "device": "cpu", "seed": seed, "batch_size": 512},
+        },
+    )
+    return train_experiment(cfg, output=path, cube=load_demo_cube(), progress=False)
+
+
+@pytest.fixture(scope="session")
+def train_demo():
+    """``train_demo(path, model=, params=, seed=, static=)``: a small demo run's directory."""
+    pytest.importorskip("torch")
+    return _train_demo
+
+
+@pytest.fixture(scope="session")
+def demo_lstm_runs(train_demo, tmp_path_factory):
+    """Two small demo LSTMs (seeds 0 and 1, IGBP input): run directories, trained once."""
+    base = tmp_path_factory.mktemp("demo_runs")
+    return [train_demo(base / f"lstm_seed{s}", seed=s) for s in (0, 1)]
 
 
 class _CountingScheduler:

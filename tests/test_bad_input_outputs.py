@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 import yaml
 
 from fluxgrid.cli import main
@@ -38,13 +37,13 @@ from fluxgrid.errors import (
     OutputLockedError,
     OutputPathError,
 )
-from fluxgrid.grids import make_grid, open_grid, write_grid
+from fluxgrid.grids import open_grid, write_grid
 from fluxgrid.io.atomic import atomic_path, check_writable, lock_holder, lock_path
 from fluxgrid.io.maps import open_map
 from fluxgrid.io.store import open_cube, write_cube
 from fluxgrid.recipe import CONFIG_FILE, PROVENANCE_FILE, run_recipe
 from fluxgrid.runs import load_run
-from fluxgrid.testing import demo_hh_path, load_demo_cube
+from fluxgrid.testing import demo_hh_path, load_demo_cube, tower_driver_grid
 from fluxgrid.training import train_experiment
 from fluxgrid.upscale import upscale, upscale_to_map
 
@@ -84,18 +83,7 @@ def run(tmp_path_factory, demo):
 
 def _tower_grid(cube, start="2009-01-01", days=30, shape=(2, 2)):
     """``(time, lat, lon)`` drivers whose cell k carries tower (k mod 5)'s real daily drivers."""
-    sub = cube.sel(time=slice(pd.Timestamp(start), None)).isel(time=slice(0, days))
-    g = make_grid(1.0, bbox=(5, 45, 5 + shape[1], 45 + shape[0]))
-    site_of = np.arange(shape[0] * shape[1]) % sub.sizes["site"]
-    data = {
-        v: (
-            ("time", "lat", "lon"),
-            sub[v].transpose("site", "time").values[site_of].T.reshape(-1, *shape),
-            {"units": sub[v].attrs["units"]},
-        )
-        for v in DRIVERS
-    }
-    return xr.Dataset(data, coords={"time": sub.time.values, "lat": g.lat, "lon": g.lon})
+    return tower_driver_grid(cube, DRIVERS, shape=shape, start=start, days=days)[0]
 
 
 def _holder(target: Path, *, what: str = "write_lock") -> subprocess.Popen:

@@ -22,11 +22,9 @@ import torch
 import xarray as xr
 
 from fluxgrid.cli import main
-from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.errors import GridError, ModelError, OutputExistsError
 from fluxgrid.grids import (
     IGBP_CLASSES,
-    make_grid,
     open_grid,
     read_era5,
     sites_to_grid,
@@ -35,8 +33,7 @@ from fluxgrid.grids import (
 from fluxgrid.io.maps import check_cf, open_map
 from fluxgrid.recipe import run_recipe
 from fluxgrid.runs import load_run
-from fluxgrid.testing import load_demo_cube
-from fluxgrid.training import train_experiment
+from fluxgrid.testing import load_demo_cube, tower_driver_grid
 from fluxgrid.upscale import (
     map_totals,
     predict_pixels,
@@ -50,24 +47,9 @@ RECIPES = Path(__file__).resolve().parents[1] / "recipes"
 CODES = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
 
 
-def _train(path, *, model="lstm", params=None, seed=0, static=("doy", "latlon", "igbp")):
-    cfg = from_dict(
-        ExperimentConfig,
-        {
-            "data": {"source": "demo", "drivers": DRIVERS, "period": ["2007-01-01", "2008-12-31"]},
-            "split": {"method": "random_years", "test_fraction": 0.5, "seed": 0},
-            "windows": {"lookback": 20, "static": list(static)},
-            "model": {"name": model, "params": params or {"hidden": 8}},
-            "train": {"epochs": 2, "device": "cpu", "seed": seed, "batch_size": 512},
-        },
-    )
-    return train_experiment(cfg, output=path, cube=load_demo_cube(), progress=False)
-
-
 @pytest.fixture(scope="module")
-def run_dirs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("runs")
-    return [_train(base / f"lstm_seed{s}", seed=s) for s in (0, 1)]
+def run_dirs(demo_lstm_runs):
+    return demo_lstm_runs
 
 
 @pytest.fixture(scope="module")
@@ -76,33 +58,16 @@ def run(run_dirs):
 
 
 @pytest.fixture(scope="module")
-def lasso_run(tmp_path_factory):
-    path = _train(tmp_path_factory.mktemp("lasso") / "run", model="lasso", params={"alpha": 0.01})
+def lasso_run(train_demo, tmp_path_factory):
+    path = train_demo(
+        tmp_path_factory.mktemp("lasso") / "run", model="lasso", params={"alpha": 0.01}
+    )
     return load_run(path, device="cpu")
 
 
 def _tower_grid(cube, shape=(3, 4), start="2009-01-01", days=90):
     """A (time, lat, lon) grid whose cell k carries tower (k mod 5)'s real daily drivers."""
-    sub = cube.sel(time=slice(pd.Timestamp(start), None)).isel(time=slice(0, days))
-    g = make_grid(1.0, bbox=(5, 45, 5 + shape[1], 45 + shape[0]))
-    n = shape[0] * shape[1]
-    site_of = np.arange(n) % sub.sizes["site"]
-    data = {}
-    for v in DRIVERS:
-        x = sub[v].transpose("site", "time").values[site_of]  # (cell, time)
-        data[v] = (
-            ("time", "lat", "lon"),
-            x.T.reshape(sub.sizes["time"], *shape).astype("float32"),
-            {"units": sub[v].attrs["units"]},
-        )
-    codes = np.array([CODES[c] for c in sub.igbp.values.astype(str)])[site_of].reshape(shape)
-    ds = xr.Dataset(
-        data, coords={"time": sub.time.values, "lat": g.lat.values, "lon": g.lon.values}
-    )
-    igbp = xr.DataArray(
-        codes.astype("int16"), dims=("lat", "lon"), coords=ds["ta"].isel(time=0).coords
-    )
-    return ds, igbp.drop_vars("time")
+    return tower_driver_grid(cube, DRIVERS, shape=shape, start=start, days=days)
 
 
 def _reference(run, ds, igbp, i, j):

@@ -15,14 +15,12 @@ import pytest
 import xarray as xr
 
 from fluxgrid.cli import main
-from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.errors import ConfigError, GridError
-from fluxgrid.grids import IGBP_CLASSES, make_grid, write_grid
+from fluxgrid.grids import IGBP_CLASSES, write_grid
 from fluxgrid.io.maps import check_cf
 from fluxgrid.regions import cell_area
 from fluxgrid.runs import load_run
-from fluxgrid.testing import load_demo_cube
-from fluxgrid.training import train_experiment
+from fluxgrid.testing import load_demo_cube, tower_driver_grid
 from fluxgrid.upscale import map_totals, open_maps, upscale, upscale_ensemble, upscale_to_map
 
 DRIVERS = ["ta", "sw_in", "vpd"]
@@ -31,24 +29,9 @@ CODES = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
 CLASSES = [1, 2, 4, 12, 17]
 
 
-def _train(path, seed=0):
-    cfg = from_dict(
-        ExperimentConfig,
-        {
-            "data": {"source": "demo", "drivers": DRIVERS, "period": ["2007-01-01", "2008-12-31"]},
-            "split": {"method": "random_years", "test_fraction": 0.5, "seed": 0},
-            "windows": {"lookback": 20, "static": ["doy", "latlon", "igbp"]},
-            "model": {"name": "lstm", "params": {"hidden": 8}},
-            "train": {"epochs": 2, "device": "cpu", "seed": seed, "batch_size": 512},
-        },
-    )
-    return train_experiment(cfg, output=path, cube=load_demo_cube(), progress=False)
-
-
 @pytest.fixture(scope="module")
-def run_dirs(tmp_path_factory):
-    base = tmp_path_factory.mktemp("runs")
-    return [_train(base / f"lstm_seed{s}", seed=s) for s in (0, 1)]
+def run_dirs(demo_lstm_runs):
+    return demo_lstm_runs
 
 
 @pytest.fixture(scope="module")
@@ -58,21 +41,7 @@ def run(run_dirs):
 
 def _grid(shape=(2, 3), start="2009-01-01", days=60):
     """Drivers ``(time, lat, lon)``: cell k carries tower (k mod 5)'s real daily drivers."""
-    cube = load_demo_cube()
-    sub = cube.sel(time=slice(pd.Timestamp(start), None)).isel(time=slice(0, days))
-    g = make_grid(1.0, bbox=(5, 45, 5 + shape[1], 45 + shape[0]))
-    site_of = np.arange(shape[0] * shape[1]) % sub.sizes["site"]
-    data = {
-        v: (
-            ("time", "lat", "lon"),
-            sub[v].transpose("site", "time").values[site_of].T.reshape(-1, *shape),
-            {"units": sub[v].attrs["units"]},
-        )
-        for v in DRIVERS
-    }
-    return xr.Dataset(
-        data, coords={"time": sub.time.values, "lat": g.lat.values, "lon": g.lon.values}
-    ).astype("float32")
+    return tower_driver_grid(load_demo_cube(), DRIVERS, shape=shape, start=start, days=days)[0]
 
 
 def _codes(ds, values):
