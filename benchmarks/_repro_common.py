@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import platform
 import time
@@ -30,6 +31,20 @@ DRIVERS = ("ta", "sw_in", "vpd")
 #: the split of the many-site reproductions: each site's last 20 % of days tested, the 20 %
 #: of training days before them validated
 TAIL_SPLIT = {"method": "temporal", "test_fraction": 0.2, "validation": "tail", "val_fraction": 0.2}
+#: the credit of the flux data every page ends with
+FLUXNET2015 = "FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225)"
+
+
+def script_parser(doc: str, *, threads: int, quick: str | None = None) -> argparse.ArgumentParser:
+    """A script's parser (its docstring's first line) with ``--threads`` and ``--quick``.
+
+    ``--quick`` (a smoke run, described by ``quick``) only where ``quick`` is given.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=threads, help="torch CPU threads")
+    if quick:
+        parser.add_argument("--quick", action="store_true", help=f"smoke run ({quick})")
+    return parser
 
 
 def nee_data(
@@ -135,6 +150,22 @@ def write_text(path: Path, text: str) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return path
+
+
+def publish(text: str, name: str, work: Path, quick: bool) -> Path:
+    """Write a page as ``docs/results/<name>`` (a smoke run: ``<work>/quick.md``) and say so."""
+    page = work / "quick.md" if quick else RESULTS / name
+    write_text(page, text)
+    print(f"wrote {page}")
+    return page
+
+
+def data_credit(sites: Sequence[str] = (), other: str = "") -> str:
+    """The closing line of a page: the flux data's credit, its sites and ``other`` sources."""
+    line = f"Data: {FLUXNET2015}"
+    if len(sites):
+        line += ", sites " + ", ".join(sites)
+    return line + (f"; {other}" if other else "") + "."
 
 
 def machine() -> str:

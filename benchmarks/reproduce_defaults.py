@@ -27,7 +27,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import logging
 import tempfile
@@ -469,17 +468,16 @@ def write_page(
         "machine's two CPU cores).",
         "",
     ]
-    lines += ["Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225).", ""]
+    lines += [repro.data_credit(), ""]
     return repro.write_text(repro.RESULTS / "defaults.md", "\n".join(lines))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = repro.script_parser(__doc__, threads=2)
     parser.add_argument("--parts", nargs="+", default=["study", "check", "peer"])
     parser.add_argument("--seeds", type=int, default=3, help="seeds per recipe (check, peer)")
     parser.add_argument("--study-seeds", type=int, default=2, help="seeds per study recipe")
     parser.add_argument("--peer-epochs", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument(
         "--recipes", nargs="+", default=None, help="study recipes to run (default: all)"

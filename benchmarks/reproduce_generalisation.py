@@ -32,7 +32,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 
@@ -174,7 +173,7 @@ def figure(pooled: pd.DataFrame, per_site: pd.DataFrame, path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = repro.script_parser(__doc__, threads=2, quick="1 epoch, 12 sites")
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
     parser.add_argument("--seeds", type=int, default=5, help="members of the torch ensembles")
@@ -186,8 +185,6 @@ def main() -> None:
         help="torch models trained as one seed only (no ensemble), to fit a CPU budget",
     )
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 12 sites)")
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -435,12 +432,9 @@ This invocation:
 
 {timer.table()}
 {reuse_line}
-Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
-{", ".join(sites)}.
+{repro.data_credit(sites)}
 """
-    page = work / "quick.md" if args.quick else repro.RESULTS / "generalisation.md"
-    repro.write_text(page, text)
-    print(f"wrote {page}")
+    repro.publish(text, "generalisation.md", work, args.quick)
     print(pooled.round(3).to_string())
 
 

@@ -730,7 +730,7 @@ Steps inside the study (seconds): {", ".join(f"{k} {v:.0f}" for k, v in result.s
 Search per model (seconds): {", ".join(f"{m} {r['seconds']:.0f}" for m, r in search.iterrows())};
 pruned trials: {", ".join(f"{m} {n}" for m, n in n_pruned.items())}.
 
-Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
+Data: {repro.FLUXNET2015}, sites
 {sites_line}.
 """
     repro.write_text(page, text)

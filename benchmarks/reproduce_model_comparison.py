@@ -18,7 +18,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import _repro_common as repro
@@ -101,11 +100,9 @@ def bars(table: pd.DataFrame, path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = repro.script_parser(__doc__, threads=2, quick="1 epoch, 10 sites")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--lookback", type=int, default=90)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 10 sites)")
     parser.add_argument(
         "--seeds",
         type=int,
@@ -288,12 +285,9 @@ correlation (MSE = bias^2 + (sd_pred - sd_obs)^2 + LCS).
 
 {timer.table()}
 {reuse_line}
-Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
-{", ".join(sites)}.
+{repro.data_credit(sites)}
 """
-    page = work / "quick.md" if args.quick else repro.RESULTS / "model_comparison.md"
-    repro.write_text(page, text)
-    print(f"wrote {page}")
+    repro.publish(text, "model_comparison.md", work, args.quick)
     print(pooled.round(3).to_string())
 
 

@@ -22,7 +22,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
@@ -88,11 +87,9 @@ def experiment(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
+    parser = repro.script_parser(__doc__, threads=1, quick="2 grid points, 5 epochs")
     parser.add_argument("--min-sites", type=int, default=2)
     parser.add_argument("--seeds", type=int, default=3, help="members of the seed ensemble")
-    parser.add_argument("--quick", action="store_true", help="smoke run: 2 grid points, 5 epochs")
     args = parser.parse_args()
     grid = {"model.hidden": [8, 16]} if args.quick else GRID
     train_over = {"epochs": 5, "patience": 2} if args.quick else {}
@@ -369,11 +366,9 @@ Notes: {"; ".join(notes) or "none"}.
 
 {timer.table()}
 
-Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225).
+{repro.data_credit()}
 """
-    page = work / "quick.md" if args.quick else repro.RESULTS / "monthly_pft.md"
-    repro.write_text(page, text)
-    print(f"wrote {page}")
+    repro.publish(text, "monthly_pft.md", work, args.quick)
     print(compare.round(3).to_string())
     print(summary)
 

@@ -24,7 +24,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 
@@ -258,10 +257,8 @@ def example_plot(result, site: str, path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = repro.script_parser(__doc__, threads=1, quick="1 epoch, 8 sites")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 8 sites)")
     parser.add_argument("--shap-windows", type=int, default=60)
     parser.add_argument(
         "--reuse",
@@ -537,12 +534,9 @@ record and have no components; {test_in_span} of {test_valid} valid test days ar
 
 {steps_line}
 
-Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
-{", ".join(sites)}.
+{repro.data_credit(sites)}
 """
-    page = work / "quick.md" if args.quick else repro.RESULTS / "scale_guided.md"
-    repro.write_text(page, text)
-    print(f"wrote {page}")
+    repro.publish(text, "scale_guided.md", work, args.quick)
     print(flat(table).round(3).to_string())
     print(gvu.round(3).to_string())
     print(f"target met: {target_met}")

@@ -23,7 +23,6 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import _repro_common as repro
@@ -107,11 +106,9 @@ def bars(table: pd.DataFrame, path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = repro.script_parser(__doc__, threads=2, quick="1 epoch, 12 sites")
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--quick", action="store_true", help="smoke run (1 epoch, 12 sites)")
     parser.add_argument(
         "--reuse",
         action="store_true",
@@ -241,12 +238,9 @@ Best pooled R2: **{best}**.
 
 {timer.table()}
 {reuse_line}
-Data: FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225), sites
-{", ".join(sites)}; MODIS MCD12C1 2019 land cover (doi:10.5067/MODIS/MCD12C1.006).
+{repro.data_credit(sites, "MODIS MCD12C1 2019 land cover (doi:10.5067/MODIS/MCD12C1.006)")}
 """
-    page = work / "quick.md" if args.quick else repro.RESULTS / "spatial_validation.md"
-    repro.write_text(page, text)
-    print(f"wrote {page}")
+    repro.publish(text, "spatial_validation.md", work, args.quick)
     print(pooled[cols].round(3).to_string())
     if spread:
         print(spread)
