@@ -48,13 +48,8 @@ CODES = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
 
 
 @pytest.fixture(scope="module")
-def run_dirs(demo_lstm_runs):
-    return demo_lstm_runs
-
-
-@pytest.fixture(scope="module")
-def run(run_dirs):
-    return load_run(run_dirs[0], device="cpu")
+def run(demo_lstm_runs):
+    return load_run(demo_lstm_runs[0], device="cpu")
 
 
 @pytest.fixture(scope="module")
@@ -179,11 +174,15 @@ def test_predict_pixels_matches_blockwise(run, demo_cube):
     np.testing.assert_allclose(direct, maps, rtol=1e-6, equal_nan=True)
 
 
-def test_ensemble_mean_std_quantiles(run_dirs, demo_cube):
+def test_ensemble_mean_std_quantiles(demo_lstm_runs, demo_cube):
     ds, igbp = _tower_grid(demo_cube, shape=(2, 3), days=40)
-    single = [upscale(ds, d, igbp=igbp).nee.values for d in run_dirs]
+    single = [upscale(ds, d, igbp=igbp).nee.values for d in demo_lstm_runs]
     ens = upscale_ensemble(
-        ds.chunk({"lat": 1}), run_dirs, igbp=igbp, quantiles=(0.05, 0.5, 0.95), keep_members=True
+        ds.chunk({"lat": 1}),
+        demo_lstm_runs,
+        igbp=igbp,
+        quantiles=(0.05, 0.5, 0.95),
+        keep_members=True,
     ).compute()
     stack = np.stack(single)
     np.testing.assert_allclose(ens.nee_mean.values, stack.mean(0), rtol=1e-5, equal_nan=True)
@@ -199,7 +198,7 @@ def test_ensemble_mean_std_quantiles(run_dirs, demo_cube):
     assert float(ens.nee_std.max()) > 0  # different seeds, different maps
     assert ens.attrs["model_members"] == 2
     # upscale() with several runs is the ensemble
-    assert set(upscale(ds, run_dirs, igbp=igbp).data_vars) == {"nee_mean", "nee_std"}
+    assert set(upscale(ds, demo_lstm_runs, igbp=igbp).data_vars) == {"nee_mean", "nee_std"}
 
 
 def test_era5_land_files_to_maps(run, demo_cube, tmp_path):
@@ -355,12 +354,12 @@ def test_ensemble_of_different_targets_is_refused(run, demo_cube):
 
 
 # --------------------------------------------------------------------------- CLI, accessor
-def test_accessor_and_cli(run, run_dirs, demo_cube, tmp_path, capsys, cf_checker_errors):
+def test_accessor_and_cli(run, demo_lstm_runs, demo_cube, tmp_path, capsys, cf_checker_errors):
     ds, igbp = _tower_grid(demo_cube, shape=(2, 2), days=40)
     xr.testing.assert_identical(ds.fluxgrid.upscale(run, igbp=igbp), upscale(ds, run, igbp=igbp))
     store = write_grid(ds.assign(igbp=igbp), tmp_path / "drivers.zarr")
     out, csv = tmp_path / "map.nc", tmp_path / "totals.csv"
-    args = ["upscale", *map(str, run_dirs), str(store), "-o", str(out), "--igbp", str(store)]
+    args = ["upscale", *map(str, demo_lstm_runs), str(store), "-o", str(out), "--igbp", str(store)]
     assert main([*args, "--quantiles", "0.1", "0.9", "--totals", str(csv)]) == 0
     printed = capsys.readouterr().out
     assert "nee_mean" in printed and "regional sink" in printed
@@ -382,7 +381,7 @@ def local_cluster():
         yield cluster
 
 
-def test_upscale_recipe_on_a_local_cluster(run_dirs, demo_cube, tmp_path, local_cluster):
+def test_upscale_recipe_on_a_local_cluster(demo_lstm_runs, demo_cube, tmp_path, local_cluster):
     ds, igbp = _tower_grid(demo_cube, shape=(4, 4), days=60)
     store = write_grid(ds.assign(igbp=igbp), tmp_path / "drivers.zarr")
     recipe = tmp_path / "upscale.yaml"
@@ -391,7 +390,7 @@ def test_upscale_recipe_on_a_local_cluster(run_dirs, demo_cube, tmp_path, local_
             f"""\
             recipe: upscale
             config:
-              runs: [{run_dirs[0]}, {run_dirs[1]}]
+              runs: [{demo_lstm_runs[0]}, {demo_lstm_runs[1]}]
               drivers: {store}
               igbp: {store}
               quantiles: [0.1, 0.9]
@@ -403,7 +402,7 @@ def test_upscale_recipe_on_a_local_cluster(run_dirs, demo_cube, tmp_path, local_
     out = run_recipe(recipe, output=tmp_path / "out", scheduler=local_cluster.scheduler_address)
     assert check_cf(out["nee_map"]) == []
     maps = open_map(out["nee_map"])
-    direct = upscale(ds, run_dirs, igbp=igbp)
+    direct = upscale(ds, demo_lstm_runs, igbp=igbp)
     np.testing.assert_allclose(
         maps.nee_mean.values, direct.nee_mean.values, rtol=1e-5, equal_nan=True
     )

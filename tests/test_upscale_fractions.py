@@ -30,13 +30,8 @@ CLASSES = [1, 2, 4, 12, 17]
 
 
 @pytest.fixture(scope="module")
-def run_dirs(demo_lstm_runs):
-    return demo_lstm_runs
-
-
-@pytest.fixture(scope="module")
-def run(run_dirs):
-    return load_run(run_dirs[0], device="cpu")
+def run(demo_lstm_runs):
+    return load_run(demo_lstm_runs[0], device="cpu")
 
 
 def _grid(shape=(2, 3), start="2009-01-01", days=60):
@@ -174,11 +169,11 @@ def test_class_totals_add_up_to_the_map_total(run, tmp_path, cf_checker_errors):
         map_totals(maps, _codes(ds, np.full((2, 3), 4)), fractions=fr)
 
 
-def test_ensemble_by_fractions_is_the_member_mean(run_dirs):
+def test_ensemble_by_fractions_is_the_member_mean(demo_lstm_runs):
     ds = _grid(days=40)
     fr = _fractions(ds, {(0, 0): {4: 0.5, 1: 0.5}})
-    single = np.stack([upscale(ds, d, fractions=fr).nee.values for d in run_dirs])
-    ens = upscale_ensemble(ds, run_dirs, fractions=fr)
+    single = np.stack([upscale(ds, d, fractions=fr).nee.values for d in demo_lstm_runs])
+    ens = upscale_ensemble(ds, demo_lstm_runs, fractions=fr)
     np.testing.assert_allclose(ens.nee_mean.values, single.mean(0), rtol=1e-5, equal_nan=True)
     assert "nee_class_DBF_mean" in ens and ens.attrs["land_cover_mode"] == "fractions"
 
