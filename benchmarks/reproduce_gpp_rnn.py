@@ -10,7 +10,8 @@ radiation and day of year, predictor gaps linearly interpolated (the target neve
 Hyperband (MAE loss, dropout 0.2, best validation checkpoint); NRMSE per site and model on
 the whole test period, its growing season and its climate-induced extreme days; paired
 Wilcoxon tests between models across sites; permutation importance (10 repeats, NRMSE
-increase) per site and model and the median rank of each predictor.
+increase) per site and model and the median rank of each predictor. Beside each tuned
+model, a seed ensemble (``--seeds``, default 3) trained again with its chosen settings.
 
 The full search of the recipe (up to 5 layers x 512 units, 30 trials per model, 50 epochs) is
 GPU-hours; this script runs the same code with a reduced CPU budget (``budget()``; every
@@ -27,7 +28,7 @@ Usage::
 
     python benchmarks/reproduce_gpp_rnn.py [--region europe|all] [--threads 1] [--quick]
         [--trials 10] [--epochs 9] [--batches 40] [--search-timeout 540]
-        [--importance-windows 200] [--importance-repeats 10]
+        [--importance-windows 200] [--importance-repeats 10] [--seeds 3]
 """
 
 from __future__ import annotations
@@ -43,13 +44,15 @@ import pandas as pd
 import torch
 
 from fluxgrid.config import from_dict, to_dict
-from fluxgrid.config.experiment import SearchConfig, TrainConfig
+from fluxgrid.config.experiment import EnsembleConfig, SearchConfig, TrainConfig
 from fluxgrid.evaluate import write_csv
 from fluxgrid.plots import save_figure
 from fluxgrid.studies.gpp import (
     GppStudyConfig,
     GppStudyResult,
     ImportanceConfig,
+    compare_models,
+    ensemble_label,
     load_gpp_config,
     run_gpp_study,
 )
@@ -166,14 +169,26 @@ def budget(args: argparse.Namespace) -> GppStudyConfig:
             "n_repeats": args.importance_repeats,
         },
     )
+    seeds = tuple(range(args.seeds)) if args.seeds > 1 else ()
     return dataclasses.replace(
         full,
         data=data,
         train=train,
         search=search,
         importance=importance,
+        ensemble=EnsembleConfig(seeds=seeds),
         description="benchmarks/reproduce_gpp_rnn.py: the GPP study on a CPU budget",
     )
+
+
+def display(label: str) -> str:
+    """``gru`` -> ``GRU``, ``gru_x3`` -> ``GRU x3``."""
+    return label.upper().replace("_X", " x")
+
+
+def singles(result: GppStudyResult) -> list[str]:
+    """The tuned models (the study's comparison), without the ensembles."""
+    return list(result.config.models)
 
 
 def fmt_p(p: float) -> str:
@@ -183,7 +198,8 @@ def fmt_p(p: float) -> str:
 
 
 def significance_table(result: GppStudyResult) -> pd.DataFrame:
-    sig = result.significance()
+    """Paired tests between the tuned models (Holm over their pairs; ensembles apart)."""
+    sig = compare_models(result.scores.sel(model=singles(result)))
     rows = []
     for setting in sig.setting.values:
         for pair in sig.pair.values:
@@ -192,7 +208,7 @@ def significance_table(result: GppStudyResult) -> pd.DataFrame:
             rows.append(
                 {
                     "setting": SETTING_NAMES.get(str(setting), str(setting)),
-                    "pair (a-b)": f"{a.upper()}-{b.upper()}",
+                    "pair (a-b)": f"{display(a)}-{display(b)}",
                     "sites": int(t.n_sites),
                     "median NRMSE a-b": float(t.median_difference),
                     "sites where a better": f"{int(t.a_better)}/{int(t.n_sites)}",
@@ -206,8 +222,8 @@ def significance_table(result: GppStudyResult) -> pd.DataFrame:
 
 def decisive(result: GppStudyResult) -> pd.DataFrame:
     """Per setting: the model with the lowest median NRMSE and whether it beats both others."""
-    summary = result.summary()
-    sig = result.significance()
+    summary = result.summary().sel(model=singles(result))
+    sig = compare_models(result.scores.sel(model=singles(result)))
 
     def holm(setting: str, a: str, b: str) -> float:
         pair = f"{a}-{b}" if f"{a}-{b}" in sig.pair.values else f"{b}-{a}"
@@ -234,6 +250,37 @@ def decisive(result: GppStudyResult) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("setting")
 
 
+def ensemble_table(result: GppStudyResult) -> pd.DataFrame:
+    """Per setting and model: the tuned model against its seed ensemble, paired by site."""
+    rows = []
+    models = [str(m) for m in result.scores.model.values]
+    for label in singles(result):
+        ens = next((m for m in models if m.startswith(f"{label}_x")), None)
+        if ens is None:
+            continue
+        test = compare_models(result.scores.sel(model=[label, ens]))
+        med = result.summary().q50
+        for setting in test.setting.values:
+            t = test.sel(setting=setting).isel(pair=0)
+            single, mean = (
+                float(med.sel(model=label, setting=setting)),
+                float(med.sel(model=ens, setting=setting)),
+            )
+            rows.append(
+                {
+                    "setting": SETTING_NAMES.get(str(setting), str(setting)),
+                    "model": display(label),
+                    "tuned model": single,
+                    "ensemble": mean,
+                    "members": display(ens).split()[-1],
+                    "sites where the ensemble is better": f"{int(t.n_sites - t.a_better)}/"
+                    f"{int(t.n_sites)}",
+                    "Wilcoxon p": fmt_p(float(t.p_value)),
+                }
+            )
+    return pd.DataFrame(rows).set_index("setting") if rows else pd.DataFrame()
+
+
 def summary_table(result: GppStudyResult) -> pd.DataFrame:
     s = result.summary()
     frame = s[["q50", "q25", "q75", "q05", "q95", "mean", "n_sites"]].to_dataframe()
@@ -241,7 +288,7 @@ def summary_table(result: GppStudyResult) -> pd.DataFrame:
     frame.columns = ["median", "q25", "q75", "q05", "q95", "mean", "sites"]
     frame = frame.reset_index()
     frame["setting"] = frame["setting"].map(lambda v: SETTING_NAMES.get(v, v))
-    frame["model"] = frame["model"].str.upper()
+    frame["model"] = frame["model"].map(display)
     return frame.set_index("setting")
 
 
@@ -274,7 +321,7 @@ def extremes_tables(result: GppStudyResult) -> tuple[pd.DataFrame, pd.DataFrame]
             one = s.sel(model=m, setting=setting)
             rows.append(
                 {
-                    "model": str(m).upper(),
+                    "model": display(str(m)),
                     "days": SETTING_NAMES[setting],
                     "median NRMSE": float(one.nrmse.median(skipna=True)),
                     "median RMSE": float(one.rmse.median(skipna=True)),
@@ -364,6 +411,9 @@ def main() -> None:
         "--importance-windows", type=int, default=None, help="test windows per site"
     )
     parser.add_argument("--importance-repeats", type=int, default=None)
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="members of each seed ensemble (1: none)"
+    )
     args = parser.parse_args()
     defaults = (
         {"trials": 2, "epochs": 1, "batches": 3, "search_timeout": 60.0}
@@ -412,6 +462,7 @@ def main() -> None:
         summary = summary_table(result)
         sig = significance_table(result)
         verdict = decisive(result)
+        ensembles = ensemble_table(result)
         ext_sites, ext_errors = extremes_tables(result)
         ranks, clearsky = ranking_tables(result)
         search = result.search_table().reset_index(level="group", drop=True)
@@ -452,14 +503,15 @@ def main() -> None:
             overwrite=True,
         )
         ext_site, ext_year = extreme_site_year(result)
+        tuned = {m: result.predictions[m] for m in singles(result)}
         save_figure(
-            plot_extreme_series(result.predictions, ext_site, result.extremes),
+            plot_extreme_series(tuned, ext_site, result.extremes),
             figs["extremes"],
             overwrite=True,
         )
         save_figure(
             plot_extreme_series(
-                result.predictions,
+                tuned,
                 ext_site,
                 result.extremes,
                 start=f"{ext_year}-01-01",
@@ -567,6 +619,30 @@ def main() -> None:
         else "Every chosen model had its best validation loss before the last epoch."
     )
     settings_decisive = ", ".join(verdict.index[verdict["decisive"] == "yes"]) or "none"
+    seeds = list(cfg.ensemble.seeds)
+    if seeds:
+        ensemble_line = (
+            f"Seed ensembles: after its search, each model type is trained again with the "
+            f"chosen settings once per seed ({', '.join(map(str, seeds))}; full "
+            f"{cfg.train.epochs}-epoch budget, early stopping on the validation part) and "
+            f"the members' mean is scored as `{display(ensemble_label('gru', len(seeds)))}` "
+            "etc. beside the tuned model (the best Hyperband trial). The tests between "
+            "model types above compare the tuned models only."
+        )
+        ensemble_text = (
+            "Median NRMSE across sites of the tuned model and of its seed ensemble, and the "
+            "paired Wilcoxon test of the two (per model type and setting, not adjusted):\n\n"
+            + table(ensembles)
+        )
+        member_line = (
+            "seed ensembles (seconds): "
+            + ", ".join(f"{m} {r['member_seconds']:.0f}" for m, r in search.iterrows())
+            + ".\n"
+        )
+    else:
+        ensemble_line = "Seed ensembles: not run (`--seeds 1`)."
+        ensemble_text = "Not run (`--seeds 1`)."
+        member_line = ""
 
     text = f"""# Daily GPP at forest towers: RNN vs GRU vs LSTM (year, growing season, extremes)
 
@@ -601,6 +677,7 @@ the CPU budget below).
   Hyperband pruner on the per-epoch validation loss) over layers, units and learning rate
   (log-uniform 1e-4 to 1e-2); the best trial's best-validation checkpoint is the model.
   Windows: {w0["train"]} training, {w0["val"]} validation, {w0["test"]} test.
+* {ensemble_line}
 * Scores: NRMSE = RMSE / (max - min of the observations) per site and model on the whole test
   period, its growing season (May-September; November-March south of the equator) and its
   climate-induced extreme days (anomaly from the site's mean seasonal cycle of observed GPP
@@ -676,6 +753,10 @@ than both others:
 
 {table(verdict)}
 
+### Seed ensembles beside the tuned models
+
+{ensemble_text}
+
 ## Climate extremes
 
 Extreme days per site in the test years (valid GPP days only) and the number of events:
@@ -728,6 +809,7 @@ Clear-sky radiation against the published finding that it ranks first:
 
 Steps inside the study (seconds): {", ".join(f"{k} {v:.0f}" for k, v in result.seconds.items())}.
 Search per model (seconds): {", ".join(f"{m} {r['seconds']:.0f}" for m, r in search.iterrows())};
+{member_line}
 pruned trials: {", ".join(f"{m} {n}" for m, n in n_pruned.items())}.
 
 Data: {repro.FLUXNET2015}, sites

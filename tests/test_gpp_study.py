@@ -367,3 +367,34 @@ def test_per_site_models_without_search(demo_cube):
     assert result.predictions["gru"].site.values.tolist() == ["DE-Hai", "FR-Pue"]
     assert result.importance is None
     assert result.summary().n_sites.sel(model="gru", setting="full") == 2
+
+
+def test_seed_ensemble_beside_the_tuned_model(demo_cube, tmp_path):
+    from fluxgrid.runs import load_run
+
+    cfg = _cfg(
+        data={"source": "demo", "sites": ["DE-Hai", "FR-Pue"]},
+        models={"gru": {"params": {"hidden": 4, "dropout": 0.2}}},
+        search={"method": "none"},
+        importance={"enabled": False},
+        ensemble={"seeds": [3, 4]},
+    )
+    result = run_gpp_study(cfg, cube=demo_cube, output=tmp_path / "study")
+    assert list(result.predictions) == ["gru", "gru_x2"]
+    members = result.fits[("gru", "all")].members
+    assert sorted(members) == [3, 4]
+    assert [run.config.train.seed for run, _ in members.values()] == [3, 4]
+    split = result.data.split
+    preds = [run.predict(result.data.cube, split=split).pred for run, _ in members.values()]
+    ens = result.predictions["gru_x2"]
+    np.testing.assert_allclose(ens.pred, (preds[0] + preds[1]) / 2, rtol=1e-5, atol=1e-6)
+    assert np.nanmax(np.abs(preds[0] - preds[1])) > 0  # the seeds differ
+    assert result.scores.model.values.tolist() == ["gru", "gru_x2"]
+    assert {"gru", "gru_x2"} <= set(result.summary().model.values.tolist())
+    # the members are saved as run directories that reproduce their predictions
+    saved = load_run(tmp_path / "study" / "models" / "gru" / "all" / "members" / "seed4")
+    again = saved.predict(result.data.cube, split=split).pred
+    np.testing.assert_allclose(again, preds[1], rtol=1e-5, atol=1e-5)
+    assert "pred_std" in xr.open_dataset(tmp_path / "study" / "predictions" / "gru_x2.nc")
+    with pytest.raises(ConfigError, match="at least two"):
+        _cfg(ensemble={"seeds": [1]})

@@ -39,7 +39,7 @@ from .config import (
     ImportanceConfig,
 )
 from .data import GppData, first_years_split, load_gpp_data
-from .fitting import GppFit, fit_gpp_models, gpp_experiment, gpp_predictions
+from .fitting import GppFit, ensemble_label, fit_gpp_models, gpp_experiment, gpp_predictions
 from .importance import gpp_importance, importance_ranking
 from .scores import SETTINGS, compare_models, extreme_days, gpp_scores, score_summary
 from .workflow import GppStudyResult, load_gpp_config, run_gpp_study
@@ -58,6 +58,7 @@ __all__ = [
     "GppStudyResult",
     "ImportanceConfig",
     "compare_models",
+    "ensemble_label",
     "extreme_days",
     "first_years_split",
     "fit_gpp_models",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Literal
 
-from ...config.experiment import SearchConfig, SearchParam, TrainConfig
+from ...config.experiment import EnsembleConfig, SearchConfig, SearchParam, TrainConfig
 from ...errors import ConfigError
 from ...training.build import check_model_specs
 from ..common import StudyModelConfig, StudyModels
@@ -346,6 +346,11 @@ class GppStudyConfig(StudyModels):
         Definition of the extreme-event days (:class:`ExtremesConfig`).
     importance
         Permutation importance (:class:`ImportanceConfig`).
+    ensemble
+        Seed ensembles beside the tuned models (``{seeds: [0, 1, 2]}``): after its search,
+        every model type is trained again once per seed with the chosen settings, and the
+        members' mean is scored as model ``<label>_x<n>`` (e.g. ``gru_x3``) beside the
+        tuned model. Empty (default): no ensembles.
     description
         Free text kept with the run.
     """
@@ -362,6 +367,7 @@ class GppStudyConfig(StudyModels):
     search: SearchConfig = dataclasses.field(default_factory=_default_search)
     extremes: ExtremesConfig = ExtremesConfig()
     importance: ImportanceConfig = ImportanceConfig()
+    ensemble: EnsembleConfig = dataclasses.field(default_factory=EnsembleConfig)
     description: str = ""
 
     def validate(self) -> None:

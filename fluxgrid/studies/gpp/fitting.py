@@ -2,8 +2,10 @@
 
 :func:`gpp_experiment` declares the :class:`~fluxgrid.config.ExperimentConfig` of a model
 type; :func:`fit_gpp_models` tunes it with Hyperband (or trains its fixed parameters) on
-every group of sites (one pooled model, one per IGBP class or one per site), and
-:func:`gpp_predictions` predicts every complete window of each model's sites.
+every group of sites (one pooled model, one per IGBP class or one per site), with the
+seed ensemble of ``cfg.ensemble`` beside each, and :func:`gpp_predictions` predicts every
+complete window of each model's sites (an ensemble by its members' mean, labelled
+:func:`ensemble_label`).
 
 Examples
 --------
@@ -26,14 +28,33 @@ import xarray as xr
 from ...config.experiment import ExperimentConfig
 from ...config.serialise import to_dict
 from ...runs import TrainedRun
-from ...training.build import check_experiment
-from ...training.prepared import prepare_from_cube
+from ...training.build import check_experiment, fit_model
+from ...training.ensemble import ensemble_predictions, member_config
+from ...training.prepared import Prepared, prepare_from_cube
 from ...training.tuning import search_or_fit
 from ..common import concat_sites, study_experiment
 from .config import GppStudyConfig
 from .data import GppData
 
-__all__ = ["GppFit", "check_models", "fit_gpp_models", "gpp_experiment", "gpp_predictions"]
+__all__ = [
+    "GppFit",
+    "check_models",
+    "ensemble_label",
+    "fit_gpp_models",
+    "gpp_experiment",
+    "gpp_predictions",
+]
+
+
+def ensemble_label(label: str, n_members: int) -> str:
+    """The model label of a seed ensemble of ``label``.
+
+    Examples
+    --------
+    >>> ensemble_label("gru", 3)
+    'gru_x3'
+    """
+    return f"{label}_x{n_members}"
 
 
 def gpp_experiment(cfg: GppStudyConfig, label: str, predictors: Sequence[str]) -> ExperimentConfig:
@@ -88,6 +109,11 @@ class GppFit:
         Window counts per part (``train``, ``val``, ``test``).
     seconds
         Wall time of the search / training.
+    members
+        The seed ensemble with the chosen settings, ``{seed: (run, history)}`` (empty
+        without ``ensemble.seeds``).
+    member_seconds
+        Wall time of training the members.
     """
 
     run: TrainedRun
@@ -96,6 +122,8 @@ class GppFit:
     sites: list[str]
     windows: dict[str, int]
     seconds: float
+    members: dict[int, tuple[TrainedRun, xr.Dataset]] = dataclasses.field(default_factory=dict)
+    member_seconds: float = 0.0
 
     def params(self) -> dict[str, Any]:
         """The chosen model parameters and learning rate."""
@@ -143,7 +171,23 @@ def fit_gpp_models(
                 f"{label} [{group}: {len(sites)} sites, {fit.windows['train']} training windows"
                 f"{trials}]: {fit.params()} in {fit.seconds:.0f} s"
             )
+            if cfg.ensemble.seeds:
+                start = time.perf_counter()
+                fit.members = {s: _member(prepared, s) for s in cfg.ensemble.seeds}
+                fit.member_seconds = time.perf_counter() - start
+                say(
+                    f"{ensemble_label(label, len(fit.members))} [{group}]: seeds "
+                    f"{list(fit.members)} in {fit.member_seconds:.0f} s"
+                )
     return fits
+
+
+def _member(prepared: Prepared, seed: int) -> tuple[TrainedRun, xr.Dataset]:
+    """One ensemble member: the chosen settings of ``prepared`` trained with ``seed``."""
+    cfg = member_config(prepared.config, seed)
+    model, history = fit_model(prepared, cfg)
+    run = TrainedRun.from_prepared(prepared, model)
+    return dataclasses.replace(run, config=cfg), history
 
 
 def gpp_predictions(data: GppData, fits: Mapping[tuple[str, str], GppFit]) -> dict[str, xr.Dataset]:
@@ -153,14 +197,20 @@ def gpp_predictions(data: GppData, fits: Mapping[tuple[str, str], GppFit]) -> di
     -------
     dict
         ``{model label: Dataset}`` with ``obs``, ``pred``, ``part`` on the cube's
-        ``(site, time)`` (NaN where no window ends), gC m-2 d-1.
+        ``(site, time)`` (NaN where no window ends), gC m-2 d-1; for each seed ensemble
+        (label :func:`ensemble_label`) ``pred`` is the members' mean, ``pred_std`` their
+        standard deviation.
     """
     pieces: dict[str, list[xr.Dataset]] = {}
     for (label, _group), fit in fits.items():
         sub = data.cube.sel(site=fit.sites)
-        pieces.setdefault(label, []).append(
-            fit.run.predict(sub, split=data.split.sel(site=fit.sites))
-        )
+        split = data.split.sel(site=fit.sites)
+        pieces.setdefault(label, []).append(fit.run.predict(sub, split=split))
+        if fit.members:
+            members = [run.predict(sub, split=split) for run, _ in fit.members.values()]
+            mean = ensemble_predictions(members, list(fit.members))
+            key = ensemble_label(label, len(members))
+            pieces.setdefault(key, []).append(mean.drop_vars(["pred_member", "member"]))
     out = {}
     for label, parts in pieces.items():
         merged = concat_sites(parts, data.cube["site"].values)

@@ -61,6 +61,7 @@ from ...errors import DataNotFoundError
 from ...evaluate import write_csv
 from ...io.atomic import atomic_path, check_writable
 from ...io.store import to_netcdf, write_cube
+from ...training.ensemble import member_dir
 from ..common import finish_study, load_study_config, save_study_run, start_study
 from .config import GppStudyConfig
 from .data import GppData, load_gpp_data
@@ -135,6 +136,8 @@ class GppStudyResult:
                 seconds=round(fit.seconds, 1),
                 **{f"{p} windows": n for p, n in fit.windows.items()},
             )
+            if fit.members:
+                row.update(members=len(fit.members), member_seconds=round(fit.member_seconds, 1))
             rows.append(row)
         return pd.DataFrame(rows).set_index(["model", "group"])
 
@@ -149,7 +152,8 @@ class GppStudyResult:
             gapfill_report.nc       predictor days by origin (observed, interpolated, ...)
             split.nc, split.csv     part (site, time); days and years per site and part
             extremes.nc             extreme-event days (site, time)
-            predictions/<model>.nc  obs, pred, part on (site, time)
+            predictions/<model>.nc  obs, pred, part on (site, time) (ensembles:
+                                    <model>_x<n>.nc, with pred_std)
             scores.nc, scores.csv   metrics (model, setting, site)
             summary.csv             NRMSE median, quartiles, 5-95% per model and setting
             significance.csv        paired Wilcoxon tests per setting and model pair
@@ -159,7 +163,8 @@ class GppStudyResult:
             cube.zarr               the prepared site cube the models saw (QC'd target,
                                     gap-filled predictors, sw_clearsky, flags)
             models/<model>/<group>/ run directories (fluxgrid.load_run), search.csv;
-                                    their inputs.json points to cube.zarr
+                                    their inputs.json points to cube.zarr; a seed
+                                    ensemble's members in members/seed<k>/ below
             timings.json            seconds per step
         """
         out = check_writable(path, overwrite)
@@ -198,6 +203,10 @@ class GppStudyResult:
                 save_study_run(
                     folder, fit.run, fit.history, inputs={"cube": cube}, search=fit.search
                 )
+                for seed, (run, history) in fit.members.items():
+                    member = folder / member_dir(seed)
+                    cube = os.path.relpath(tmp / "cube.zarr", member)
+                    save_study_run(member, run, history, inputs={"cube": cube})
             (tmp / "timings.json").write_text(json.dumps(self.seconds, indent=2))
         return out
 
