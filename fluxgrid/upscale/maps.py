@@ -167,20 +167,7 @@ def upscale(
     >>> maps.nee.sel(time="2012-07").mean("time").plot()  # doctest: +SKIP
     """
     runs = load_runs(run)
-    options = MemberOptions(
-        mask,
-        igbp,
-        period,
-        device,
-        batch_size,
-        chunk_bytes,
-        torch_threads,
-        clip_period,
-        fractions,
-        tuple(non_vegetated),
-        min_fraction,
-        class_fluxes,
-    )
+    options = MemberOptions.of(locals())
     if len(runs) > 1:
         return _ensemble(drivers, runs, options, quantiles)
     if len(quantiles):
@@ -275,20 +262,7 @@ def upscale_ensemble(
             "an ensemble needs at least two runs; use upscale() for one run "
             f"(got {len(members_runs)})"
         )
-    options = MemberOptions(
-        mask,
-        igbp,
-        period,
-        device,
-        batch_size,
-        chunk_bytes,
-        torch_threads,
-        clip_period,
-        fractions,
-        tuple(non_vegetated),
-        min_fraction,
-        class_fluxes,
-    )
+    options = MemberOptions.of(locals())
     return _ensemble(drivers, members_runs, options, quantiles, keep_members=keep_members)
 
 

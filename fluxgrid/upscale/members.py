@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dask
@@ -84,6 +84,12 @@ class MemberOptions:
     non_vegetated: tuple[int | str, ...] = DEFAULT_NON_VEGETATED
     min_fraction: float = 0.0
     class_fluxes: bool = True
+
+    @classmethod
+    def of(cls, arguments: Mapping[str, Any]) -> MemberOptions:
+        """The options among ``arguments`` (a public function's ``locals()``), by name."""
+        picked = {f.name: arguments[f.name] for f in dataclasses.fields(cls)}
+        return cls(**{**picked, "non_vegetated": tuple(picked["non_vegetated"])})
 
 
 def member_maps(
