@@ -6,7 +6,8 @@ Protocol: every FLUXNET2015 site of hh.zarr with at least 5 years of valid daily
 for each fold a model is trained on the other folds' towers (the last 20% of their training
 record validated for early stopping) and every tower of the fold is predicted from its own
 drivers through the upscaling kernel, as a map cell. LSTM vs RF vs the iLSTM, fixed
-hyper-parameters (``MODELS``, no tuning on held-out towers), CPU budget stated on the page.
+hyper-parameters (``MODELS``, no tuning on held-out towers), CPU budget stated on the page;
+with ``--seeds N`` the LSTM folds train seed ensembles, reported beside their seed-0 member.
 
 Beside it, the map-level uncertainty: the five fold LSTMs applied as an ensemble to the demo
 driver grid (towers' drivers interpolated over 2-16 E, 43-53 N, real MODIS land cover and
@@ -18,7 +19,7 @@ runs/spatial_validation/<model>.
 Usage::
 
     python benchmarks/reproduce_spatial_validation.py [--models lstm rf ilstm] [--threads 2]
-        [--folds 5] [--quick]
+        [--folds 5] [--seeds 1] [--reuse] [--quick]
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fluxgrid.data import demo_land_cover_path, load_demo_cube
 from fluxgrid.demo import tower_grid
 from fluxgrid.grids import land_mask, open_land_cover, vegetation_type
 from fluxgrid.plots import new_figure, save_figure
+from fluxgrid.training.ensemble import member_dir
 from fluxgrid.upscale import open_validation, upscale_ensemble, validate_upscaling
 
 #: fixed hyper-parameters (model params, train overrides); budgets reduced to fit 2 CPU cores
@@ -55,7 +57,11 @@ MODELS: dict[str, tuple[dict, dict]] = {
 LOOKBACK = 75
 
 
-def experiment(name: str, sites: list[str], quick: bool) -> ExperimentConfig:
+#: models trained as seed ensembles with --seeds
+ENSEMBLE_MODELS = ("lstm",)
+
+
+def experiment(name: str, sites: list[str], quick: bool, seeds: int = 1) -> ExperimentConfig:
     params, train = MODELS[name]
     train = {**train}
     if quick:
@@ -71,6 +77,11 @@ def experiment(name: str, sites: list[str], quick: bool) -> ExperimentConfig:
             "model": {"name": name, "params": params},
             "train": {"lr": 1e-3, "loss": "mse", "seed": 0, "device": "auto", **train},
             "description": "spatial validation (site k-fold, towers predicted as map cells)",
+            **(
+                {"ensemble": {"seeds": list(range(seeds))}}
+                if seeds > 1 and name in ENSEMBLE_MODELS
+                else {}
+            ),
         },
     )
 
@@ -115,6 +126,12 @@ def main() -> None:
         help="keep a model's finished result in runs/spatial_validation when its fold runs were "
         "trained with this script's config (retrain only what changed)",
     )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help=f"seed-ensemble members of {', '.join(ENSEMBLE_MODELS)} (1: single models)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
@@ -130,16 +147,22 @@ def main() -> None:
 
     results, reused = {}, []
     for name in args.models:
-        cfg = experiment(name, sites, args.quick)
+        cfg = experiment(name, sites, args.quick, args.seeds)
         if args.reuse and repro.same_folds(work / name, cfg, args.folds):
             print(f"{name}: reusing {work / name} (same config)", flush=True)
-            results[name] = open_validation(work / name)
+            result = open_validation(work / name)
             reused.append(name)
-            continue
-        with timer(f"{name}: {args.folds} site folds, train + predict held-out towers"):
-            results[name] = validate_upscaling(
-                cfg, output=work / name, n_folds=args.folds, overwrite=True, cube=cube
-            )
+        else:
+            with timer(f"{name}: {args.folds} site folds, train + predict held-out towers"):
+                result = validate_upscaling(
+                    cfg, output=work / name, n_folds=args.folds, overwrite=True, cube=cube
+                )
+        if cfg.ensemble.seeds:
+            # the single model is the ensemble's seed-0 member, from the same fits
+            results[name] = result.member(cfg.ensemble.seeds[0])
+            results[f"{name} x{len(cfg.ensemble.seeds)}"] = result
+        else:
+            results[name] = result
     pooled = pd.concat({m: r.scores("pooled").iloc[0] for m, r in results.items()}, axis=1).T
     pooled.index.name = "model"
     cols = ["r2", "rmse", "mae", "bias", "lcs", "n"]
@@ -155,7 +178,9 @@ def main() -> None:
     spread = {}
     if "lstm" in results:
         with timer("fold LSTMs as an ensemble on the demo grid"):
-            runs = [work / "lstm" / "folds" / f"fold{k}" for k in range(args.folds)]
+            folds = [work / "lstm" / "folds" / f"fold{k}" for k in range(args.folds)]
+            member = member_dir(0) if args.seeds > 1 else "."
+            runs = [fold / member for fold in folds]
             spread = ensemble_spread(runs, args.quick)
 
     figdir = work / "figures" if args.quick else repro.FIGURES
@@ -187,8 +212,14 @@ def main() -> None:
         else ""
     )
     model_lines = "; ".join(
-        f"`{m}` {MODELS[m][0]}, training {MODELS[m][1] or 'n/a'}" for m in results
+        f"`{m}` {MODELS[m][0]}, training {MODELS[m][1] or 'n/a'}" for m in results if m in MODELS
     )
+    if args.seeds > 1:
+        model_lines += (
+            f"; `lstm x{args.seeds}`: the seed ensemble (seeds 0-{args.seeds - 1}) of `lstm`, "
+            "trained in every fold, the towers predicted by the member mean; the `lstm` row is "
+            "its seed-0 member"
+        )
     text = f"""# Spatial validation: towers predicted by models that never saw them
 
 Written by `benchmarks/reproduce_spatial_validation.py` on {time.strftime("%Y-%m-%d")}
