@@ -388,6 +388,7 @@ def test_seed_ensemble_beside_the_tuned_model(demo_cube, tmp_path):
     preds = [run.predict(result.data.cube, split=split).pred for run, _ in members.values()]
     ens = result.predictions["gru_x2"]
     np.testing.assert_allclose(ens.pred, (preds[0] + preds[1]) / 2, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ens.pred_member.sel(member=4), preds[1], rtol=1e-6)
     assert np.nanmax(np.abs(preds[0] - preds[1])) > 0  # the seeds differ
     assert result.scores.model.values.tolist() == ["gru", "gru_x2"]
     assert {"gru", "gru_x2"} <= set(result.summary().model.values.tolist())

@@ -199,7 +199,8 @@ def gpp_predictions(data: GppData, fits: Mapping[tuple[str, str], GppFit]) -> di
         ``{model label: Dataset}`` with ``obs``, ``pred``, ``part`` on the cube's
         ``(site, time)`` (NaN where no window ends), gC m-2 d-1; for each seed ensemble
         (label :func:`ensemble_label`) ``pred`` is the members' mean, ``pred_std`` their
-        standard deviation.
+        standard deviation and ``pred_member`` ``(member, site, time)`` each member's (the
+        ``member`` coordinate holds the seeds).
     """
     pieces: dict[str, list[xr.Dataset]] = {}
     for (label, _group), fit in fits.items():
@@ -210,7 +211,7 @@ def gpp_predictions(data: GppData, fits: Mapping[tuple[str, str], GppFit]) -> di
             members = [run.predict(sub, split=split) for run, _ in fit.members.values()]
             mean = ensemble_predictions(members, list(fit.members))
             key = ensemble_label(label, len(members))
-            pieces.setdefault(key, []).append(mean.drop_vars(["pred_member", "member"]))
+            pieces.setdefault(key, []).append(mean)
     out = {}
     for label, parts in pieces.items():
         merged = concat_sites(parts, data.cube["site"].values)
