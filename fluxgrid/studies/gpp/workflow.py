@@ -153,7 +153,7 @@ class GppStudyResult:
             split.nc, split.csv     part (site, time); days and years per site and part
             extremes.nc             extreme-event days (site, time)
             predictions/<model>.nc  obs, pred, part on (site, time) (ensembles:
-                                    <model>_x<n>.nc, with pred_std)
+                                    <model>_x<n>.nc, with pred_std, pred_member)
             scores.nc, scores.csv   metrics (model, setting, site)
             summary.csv             NRMSE median, quartiles, 5-95% per model and setting
             significance.csv        paired Wilcoxon tests per setting and model pair
