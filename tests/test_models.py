@@ -140,6 +140,7 @@ def test_explain_mode_keeps_predictions_and_gives_gradients(site):
     x, _ = wc.gather(index.site_idx[:32], index.end_idx[:32], LOOKBACK)
     expected = model.predict_batch(x)
     x = x.clone().requires_grad_(True)
+    model.net.train()
     with model.explain_mode() as net:
         out = net(x)
         out.sum().backward()
@@ -245,3 +246,14 @@ def test_moving_to_the_device_the_weights_are_on_touches_nothing(name, monkeypat
     monkeypatch.setattr(model.net, "to", net_to)
     if torch.cuda.is_available():
         assert model.to("cuda").device.type == "cuda"
+
+
+def test_prediction_leaves_the_network_in_eval_mode():
+    # restoring train mode after a prediction would switch dropout on under the forward
+    # pass of another thread sharing the model (threaded Dask upscaling)
+    model = get_model("lstm")(4, 10, hidden=4, dropout=0.5)
+    model.net.train()
+    x = torch.randn(8, 10, 4)
+    first = model.predict_batch(x)
+    assert not model.net.training
+    torch.testing.assert_close(model.predict_batch(x), first)

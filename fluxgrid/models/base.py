@@ -334,15 +334,17 @@ class TorchModel(FluxModel):
         return loss_fn(self.net(x).float(), y)
 
     def predict_batch(self, x):
-        """Eval-mode forward without gradients, float32 output."""
+        """Eval-mode forward without gradients, float32 output.
+
+        The network is left in eval mode: Dask threads share one model, and switching a
+        training-mode network back afterwards would turn dropout on under another thread's
+        forward pass. Training sets train mode itself at the start of every epoch.
+        """
         torch = lazy_import("torch")
-        was_training = self.net.training
-        self.net.eval()
-        try:
-            with torch.no_grad():
-                return self.net(x.to(self.device)).float()
-        finally:
-            self.net.train(was_training)
+        if self.net.training:
+            self.net.eval()
+        with torch.no_grad():
+            return self.net(x.to(self.device)).float()
 
     def _state(self):
         return {k: v.detach().cpu() for k, v in self.net.state_dict().items()}
