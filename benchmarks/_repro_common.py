@@ -152,6 +152,14 @@ def write_text(path: Path, text: str) -> Path:
     return path
 
 
+def work_dir(name: str, quick: bool) -> Path:
+    """The runs folder of a script: ``runs/<name>``, or ``runs/<name>_quick`` for a smoke run.
+
+    A smoke run never replaces the runs that a full run reuses (``--reuse``).
+    """
+    return ROOT / "runs" / (f"{name}_quick" if quick else name)
+
+
 def publish(text: str, name: str, work: Path, quick: bool) -> Path:
     """Write a page as ``docs/results/<name>`` (a smoke run: ``<work>/quick.md``) and say so."""
     page = work / "quick.md" if quick else RESULTS / name

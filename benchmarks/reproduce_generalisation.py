@@ -212,7 +212,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
     timer = repro.Timer()
-    work = repro.ROOT / "runs" / ("generalisation_quick" if args.quick else "generalisation")
+    work = repro.work_dir("generalisation", args.quick)
 
     with timer("load hh.zarr (204 sites), daily, QC"):
         base = experiment("rf", [], "temporal", 1, False)

@@ -119,7 +119,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
     timer = repro.Timer()
-    work = repro.ROOT / "runs" / "model_comparison"
+    work = repro.work_dir("model_comparison", args.quick)
 
     with timer("load hh.zarr (204 sites), daily, QC"):
         base = experiment("lasso", [], args.lookback, False)

@@ -97,7 +97,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
     timer = repro.Timer()
-    work = repro.ROOT / "runs" / "monthly_pft"
+    work = repro.work_dir("monthly_pft", args.quick)
 
     files = sorted(repro.MM.glob("*.csv"))
     file_sites = [parse_fluxnet_filename(f).site for f in files]

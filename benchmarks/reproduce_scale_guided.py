@@ -272,7 +272,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
     timer = repro.Timer()
-    work = repro.ROOT / "runs" / "scale_guided"
+    work = repro.work_dir("scale_guided", args.quick)
     cfg = config(args.models, args.threads, args.quick)
     cube = None
     if args.quick:

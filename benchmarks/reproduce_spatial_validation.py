@@ -136,7 +136,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     repro.ensure_dirs()
     timer = repro.Timer()
-    work = repro.ROOT / "runs" / "spatial_validation"
+    work = repro.work_dir("spatial_validation", args.quick)
 
     with timer("load hh.zarr (204 sites), daily, QC"):
         base = experiment("rf", [], False)
