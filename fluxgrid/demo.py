@@ -61,6 +61,7 @@ from .grids.core import make_grid, standardise_grid
 from .grids.landcover import (
     IGBP_CLASSES,
     class_fractions,
+    igbp_codes,
     land_mask,
     open_land_cover,
     vegetation_type,
@@ -233,8 +234,7 @@ def _weighted_mean(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _nearest_igbp(classes: np.ndarray, dist: np.ndarray, shape: tuple[int, int]) -> tuple:
     """The ``igbp`` variable: each cell's IGBP code from its nearest tower (-1 unknown)."""
-    by_abbr = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
-    tower_codes = np.array([by_abbr.get(str(c), -1) for c in classes], dtype=np.int16)
+    tower_codes = igbp_codes(classes)
     nearest = tower_codes[np.argmin(dist, axis=1)].reshape(shape)
     present = sorted({int(c) for c in np.unique(nearest) if c >= 0})
     attrs = {

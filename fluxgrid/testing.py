@@ -23,7 +23,7 @@ import xarray as xr
 from . import catalog
 from .data import DEMO_SITES, demo_hh_path, load_demo_cube, load_demo_hh
 from .grids.core import make_grid
-from .grids.landcover import IGBP_CLASSES
+from .grids.landcover import igbp_codes
 from .io.atomic import atomic_path
 from .io.fluxnet_csv import week_ends
 
@@ -299,10 +299,8 @@ def tower_driver_grid(
     }
     coords = {"time": sub.time.values, "lat": grid.lat.values, "lon": grid.lon.values}
     ds = xr.Dataset(data, coords=coords).astype("float32")
-    code_of = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
-    codes = np.array([code_of[c] for c in sub.igbp.values.astype(str)], dtype="int16")
     igbp = xr.DataArray(
-        codes[site_of].reshape(shape),
+        igbp_codes(sub.igbp.values)[site_of].reshape(shape),
         dims=("lat", "lon"),
         coords={"lat": coords["lat"], "lon": coords["lon"]},
     )

@@ -38,6 +38,7 @@ __all__ = [
     "LAND_COVER_SCHEMES",
     "check_fractions",
     "class_fractions",
+    "igbp_codes",
     "land_mask",
     "open_land_cover",
     "vegetation_mask",
@@ -65,6 +66,18 @@ IGBP_CLASSES: dict[int, tuple[str, str]] = {
     17: ("WAT", "water bodies"),
 }
 
+
+def igbp_codes(names: Sequence[str] | np.ndarray, *, dtype: str = "int16") -> np.ndarray:
+    """IGBP codes of FLUXNET class abbreviations; -1 for a name that is no IGBP class.
+
+    Examples
+    --------
+    >>> igbp_codes(["DBF", "ENF", ""]).tolist()
+    [4, 1, -1]
+    """
+    return np.array([_CODE_OF.get(str(n), -1) for n in names], dtype=dtype)
+
+
 #: class schemes of land-cover products: ``{scheme: {product code: IGBP code}}`` (codes not
 #: listed keep their value); 255 is the fill value of both
 LAND_COVER_SCHEMES: dict[str, dict[int, int]] = {
@@ -72,6 +85,7 @@ LAND_COVER_SCHEMES: dict[str, dict[int, int]] = {
     "mcd12c1": {0: 17},  # MODIS MCD12C1 Majority_Land_Cover_Type_1: 0 water, 1..16 IGBP
 }
 _FILL = 255
+_CODE_OF = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
 
 
 def _detect_scheme(path: Path, codes: set[int]) -> str:

@@ -39,7 +39,7 @@ from .._progress import track
 from ..config.experiment import ExperimentConfig, SplitConfig
 from ..errors import ConfigError
 from ..evaluate import scores
-from ..grids.landcover import IGBP_CLASSES
+from ..grids.landcover import igbp_codes
 from ..io.atomic import atomic_path, check_writable
 from ..prep.pipeline import load_data
 from ..prep.splits import TEST, site_kfold_split
@@ -159,7 +159,8 @@ def _predict_with(run: TrainedRun, cube: xr.Dataset, sites: np.ndarray) -> np.nd
     sub = cube.isel(site=sites)
     drivers = list(run.inputs["drivers"])
     series = np.stack([sub[d].transpose("site", "time").values for d in drivers], axis=-1)
-    igbp = igbp_names(_igbp_codes(sub["igbp"].values)) if "igbp" in sub.coords else None
+    codes = igbp_codes(sub["igbp"].values, dtype="int64") if "igbp" in sub.coords else None
+    igbp = None if codes is None else igbp_names(codes)
     return predict_pixels(
         run,
         series.astype(np.float32),
@@ -168,11 +169,6 @@ def _predict_with(run: TrainedRun, cube: xr.Dataset, sites: np.ndarray) -> np.nd
         sub["longitude"].values.astype(float),
         igbp,
     )
-
-
-def _igbp_codes(names: np.ndarray) -> np.ndarray:
-    by_abbr = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
-    return np.array([by_abbr.get(str(n), -1) for n in names], dtype=np.int64)
 
 
 def validate_upscaling(
