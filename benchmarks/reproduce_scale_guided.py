@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 
 from fluxgrid.config import from_dict, to_dict
+from fluxgrid.evaluate import scores
 from fluxgrid.explain import relative_contribution
 from fluxgrid.plots import new_figure, plot_ssa_components, save_figure
 from fluxgrid.prep.pipeline import load_data
@@ -69,7 +70,11 @@ MODELS: dict[str, dict] = {
 SCORE_COLS = ["rmse", "r2", "lcs", "mae"]
 
 
-def config(models: list[str], threads: int, quick: bool) -> GuidedConfig:
+#: models trained as seed ensembles with --seeds > 1 (the torch models; the baselines stay single)
+ENSEMBLE_MODELS = ("lstm", "fnn")
+
+
+def config(models: list[str], threads: int, quick: bool, seeds: int = 1) -> GuidedConfig:
     chosen = {m: MODELS[m] for m in models}
     if quick:
         chosen = {
@@ -81,6 +86,12 @@ def config(models: list[str], threads: int, quick: bool) -> GuidedConfig:
                 "train": {**spec.get("train", {}), "epochs": 1, "max_batches_per_epoch": 3},
             }
             for m, spec in chosen.items()
+        }
+    ensemble = {}
+    if seeds > 1:
+        ensemble = {
+            "ensemble": {"seeds": list(range(seeds))},
+            "ensemble_models": [m for m in ENSEMBLE_MODELS if m in models],
         }
     return from_dict(
         GuidedConfig,
@@ -113,6 +124,7 @@ def config(models: list[str], threads: int, quick: bool) -> GuidedConfig:
                 "num_threads": threads,
             },
             "cross_scale": True,
+            **ensemble,
             "description": "reproduction of the scale-guided study on FLUXNET2015 (hh.zarr)",
         },
     )
@@ -176,6 +188,27 @@ def igbp_table(result, label: str, n_sites: pd.Series) -> pd.DataFrame:
         "yes",
         "no",
     )
+    return frame
+
+
+def member_spread_table(result, ensembles: dict[str, str]) -> pd.DataFrame:
+    """Pooled test R2 of every ensemble member and of the mean, per model and kind."""
+    kinds = {"interannual": "interannual", "undecomposed": "end_to_end"}
+    rows = {}
+    s = result.scores(kinds=list(kinds))
+    for label, ens in ensembles.items():
+        for kind, scale in kinds.items():
+            row = {}
+            p = result.predictions[(ens, kind)]
+            for seed in p.member.values:
+                one = p.drop_vars(["pred", "pred_std", "pred_member"]).assign(
+                    pred=p.pred_member.sel(member=seed, drop=True)
+                )
+                row[f"seed {int(seed)}"] = float(scores(one, part="test").r2)
+            row["mean of members"] = float(s.r2.sel(model=ens, kind=kind))
+            rows[f"{label}, {kind} ({scale.replace('_', ' ')} model)"] = row
+    frame = pd.DataFrame(rows).T
+    frame.index.name = "model, kind"
     return frame
 
 
@@ -261,6 +294,13 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=list(MODELS))
     parser.add_argument("--shap-windows", type=int, default=60)
     parser.add_argument(
+        "--seeds",
+        type=int,
+        default=2,
+        help="members of the LSTM and FNN seed ensembles (seeds 0..N-1; seed 0 is the single "
+        "model; 1: none)",
+    )
+    parser.add_argument(
         "--reuse",
         action="store_true",
         help="load runs/scale_guided/result (fluxgrid.load_guided) when its saved config "
@@ -273,7 +313,7 @@ def main() -> None:
     repro.ensure_dirs()
     timer = repro.Timer()
     work = repro.work_dir("scale_guided", args.quick)
-    cfg = config(args.models, args.threads, args.quick)
+    cfg = config(args.models, args.threads, args.quick, args.seeds)
     cube = None
     if args.quick:
         raw, _ = load_data(dataclasses.replace(cfg.data, qc_threshold=None, min_years=None))
@@ -391,8 +431,25 @@ def main() -> None:
     models_line = "; ".join(
         f"`{m}` {MODELS[m]['params']}"
         + (f" (training {MODELS[m]['train']})" if "train" in MODELS[m] else "")
-        for m in result.labels
+        for m in cfg.models
     )
+    ensembles = cfg.ensemble_labels()
+    if ensembles:
+        ensemble_line = (
+            f"Seed ensembles: {', '.join(f'`{e}`' for e in ensembles.values())} are the means "
+            f"of {len(cfg.ensemble.seeds)} members per scale and group (seeds "
+            f"{', '.join(map(str, cfg.ensemble.seeds))}; seed 0 is the single model of the "
+            "same row label without the suffix, so each table shows the single model and its "
+            "ensemble side by side; SHAP is of the single models)."
+        )
+        spread = member_spread_table(result, ensembles)
+        spread_text = (
+            "Each member's pooled test R2 (interannual: guided model; undecomposed: end-to-end "
+            "model), beside the ensemble mean's:\n\n" + repro.md_table(spread)
+        )
+    else:
+        ensemble_line = "Seed ensembles: not run (`--seeds 1`)."
+        spread_text = "Not run (`--seeds 1`)."
     if result.seconds:
         steps_line = (
             "Steps inside the workflow (seconds): "
@@ -448,6 +505,7 @@ Written by `benchmarks/reproduce_scale_guided.py` on {time.strftime("%Y-%m-%d")}
 * Scores over all test days (QC-valid NEE) of all sites pooled; undecomposed = the
   end-to-end model against observed NEE; seasonal / interannual = the guided models against
   the components of observed NEE.
+* {ensemble_line}
 
 ## Scores of the study's table (test, gC m-2 d-1)
 
@@ -462,6 +520,10 @@ LSTM interannual R2 here: guided {ia_lstm["interannual R2 guided"]:.3f}, end to 
 lower).
 
 ![interannual scores]({link(figs["bars"])})
+
+### Seed spread
+
+{spread_text}
 
 ## LSTM interannual NEE per IGBP class (test)
 

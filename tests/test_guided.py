@@ -90,6 +90,52 @@ def test_guided_end_to_end_on_two_real_sites(result):
     assert (out / "predictions" / "lstm_interannual_end_to_end.nc").is_file()
 
 
+def test_seed_ensemble_scored_beside_the_single_model(tmp_path):
+    from fluxgrid.errors import DataNotFoundError
+    from fluxgrid.studies.guided import load_guided
+
+    cfg = _config(ensemble={"seeds": [0, 1]}, ensemble_models=["lstm"], cross_scale=False)
+    res = run_guided(cfg, output=tmp_path / "run")
+    assert res.labels == ["lstm", "lasso", "lstm_x2"]
+    members = res.members[("DBF", "lstm", "interannual")]
+    assert list(members) == [0, 1]
+    assert members[0][0] is res.runs[("DBF", "lstm", "interannual")]  # seed 0: the single run
+    assert members[1][0].config.train.seed == 1
+    single = res.predictions[("lstm", "interannual")]
+    ens = res.predictions[("lstm_x2", "interannual")]
+    xr.testing.assert_allclose(ens.pred_member.sel(member=0, drop=True), single.pred)
+    other = members[1][0].predict(res.data.scale_cube("interannual", "test"), split=res.data.split)
+    both = ens.pred.notnull()
+    np.testing.assert_allclose(
+        ens.pred.where(both).values,
+        ((single.pred + other.pred.where(single.pred.notnull())) / 2).where(both).values,
+        atol=1e-4,
+    )
+    assert not np.allclose(other.pred.where(both).fillna(0), single.pred.where(both).fillna(0))
+    table = res.scores()
+    assert table.model.values.tolist() == ["lstm", "lasso", "lstm_x2"]
+    assert np.isfinite(table.rmse.sel(model="lstm_x2")).all()
+    assert (tmp_path / "run/models/DBF/lstm_seasonal/members/seed1/model.pt").is_file()
+    assert not (tmp_path / "run/models/DBF/lstm_seasonal/members/seed0").exists()
+    back = load_guided(tmp_path / "run", device="cpu")
+    xr.testing.assert_allclose(back.scores(), table)
+    assert back.members[("DBF", "lstm", "end_to_end")][1][0].config.train.seed == 1
+    with pytest.raises(DataNotFoundError, match="explain its model's label"):
+        res.contributions("lstm_x2")
+
+
+def test_ensemble_settings_checked():
+    with pytest.raises(ConfigError, match="not labels of models"):
+        _config(ensemble={"seeds": [0, 1]}, ensemble_models=["gru"])
+    with pytest.raises(ConfigError, match="set ensemble.seeds"):
+        _config(ensemble_models=["lstm"])
+    with pytest.raises(ConfigError, match="labels of seed ensembles"):
+        _config(
+            ensemble={"seeds": [0, 1]},
+            models={"lstm": {}, "lstm_x2": {"name": "lstm"}},
+        )
+
+
 def test_result_prints_a_summary(result):
     res, _out = result
     text = repr(res)

@@ -47,6 +47,7 @@ __all__ = [
     "StudyModelConfig",
     "StudyModels",
     "concat_sites",
+    "ensemble_label",
     "finish_study",
     "igbp_groups",
     "load_study_config",
@@ -155,6 +156,17 @@ class StudyModels:
     def model_name(self, label: str) -> str:
         """Registered model name of ``models[label]`` (the label unless it names one)."""
         return self.models[label].name or label
+
+
+def ensemble_label(label: str, n_members: int) -> str:
+    """The model label of a seed ensemble of ``label``.
+
+    Examples
+    --------
+    >>> ensemble_label("gru", 3)
+    'gru_x3'
+    """
+    return f"{label}_x{n_members}"
 
 
 def study_experiment(

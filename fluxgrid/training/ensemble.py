@@ -35,13 +35,14 @@ from ..config.serialise import dump_config
 from ..errors import ModelError
 from ..evaluate import METRICS, pooled_table, run_scores, write_csv
 from ..io.store import to_netcdf
-from ..runs import ENSEMBLE_FILE
+from ..runs import ENSEMBLE_FILE, TrainedRun
 from .build import fit_model
 from .prepared import Prepared, predict_prepared, save_prepared_run, scored_parts
 
 __all__ = [
     "SPREAD_METRICS",
     "ensemble_predictions",
+    "fit_member",
     "member_config",
     "member_dir",
     "member_spread",
@@ -60,6 +61,19 @@ def member_config(cfg: ExperimentConfig, seed: int) -> ExperimentConfig:
         train=dataclasses.replace(cfg.train, seed=int(seed)),
         ensemble=EnsembleConfig(),
     )
+
+
+def fit_member(prepared: Prepared, seed: int) -> tuple[TrainedRun, xr.Dataset]:
+    """One member in memory: the prepared experiment trained with ``seed``.
+
+    Returns
+    -------
+    run, history
+        The trained run (its config is :func:`member_config`) and its per-epoch losses.
+    """
+    cfg = member_config(prepared.config, seed)
+    model, history = fit_model(prepared, cfg, progress=False)
+    return dataclasses.replace(TrainedRun.from_prepared(prepared, model), config=cfg), history
 
 
 def member_dir(seed: int) -> str:

@@ -28,11 +28,11 @@ import xarray as xr
 from ...config.experiment import ExperimentConfig
 from ...config.serialise import to_dict
 from ...runs import TrainedRun
-from ...training.build import check_experiment, fit_model
-from ...training.ensemble import ensemble_predictions, member_config
-from ...training.prepared import Prepared, prepare_from_cube
+from ...training.build import check_experiment
+from ...training.ensemble import ensemble_predictions, fit_member
+from ...training.prepared import prepare_from_cube
 from ...training.tuning import search_or_fit
-from ..common import concat_sites, study_experiment
+from ..common import concat_sites, ensemble_label, study_experiment
 from .config import GppStudyConfig
 from .data import GppData
 
@@ -44,17 +44,6 @@ __all__ = [
     "gpp_experiment",
     "gpp_predictions",
 ]
-
-
-def ensemble_label(label: str, n_members: int) -> str:
-    """The model label of a seed ensemble of ``label``.
-
-    Examples
-    --------
-    >>> ensemble_label("gru", 3)
-    'gru_x3'
-    """
-    return f"{label}_x{n_members}"
 
 
 def gpp_experiment(cfg: GppStudyConfig, label: str, predictors: Sequence[str]) -> ExperimentConfig:
@@ -173,21 +162,13 @@ def fit_gpp_models(
             )
             if cfg.ensemble.seeds:
                 start = time.perf_counter()
-                fit.members = {s: _member(prepared, s) for s in cfg.ensemble.seeds}
+                fit.members = {s: fit_member(prepared, s) for s in cfg.ensemble.seeds}
                 fit.member_seconds = time.perf_counter() - start
                 say(
                     f"{ensemble_label(label, len(fit.members))} [{group}]: seeds "
                     f"{list(fit.members)} in {fit.member_seconds:.0f} s"
                 )
     return fits
-
-
-def _member(prepared: Prepared, seed: int) -> tuple[TrainedRun, xr.Dataset]:
-    """One ensemble member: the chosen settings of ``prepared`` trained with ``seed``."""
-    cfg = member_config(prepared.config, seed)
-    model, history = fit_model(prepared, cfg)
-    run = TrainedRun.from_prepared(prepared, model)
-    return dataclasses.replace(run, config=cfg), history
 
 
 def gpp_predictions(data: GppData, fits: Mapping[tuple[str, str], GppFit]) -> dict[str, xr.Dataset]:

@@ -23,10 +23,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-from ...config.experiment import DataConfig, SplitConfig, TrainConfig
+from ...config.experiment import DataConfig, EnsembleConfig, SplitConfig, TrainConfig
 from ...errors import ConfigError
 from ...training.build import check_model_specs
-from ..common import StudyModelConfig, StudyModels
+from ..common import StudyModelConfig, StudyModels, ensemble_label
 
 __all__ = ["GuidedConfig", "GuidedModelConfig", "ScaleWindowConfig", "ScalesConfig"]
 
@@ -168,8 +168,25 @@ class GuidedConfig(StudyModels):
         Optimisation settings shared by all models (overridden per model).
     cross_scale
         Also score each scale's model on the other scale's inputs and targets.
+    ensemble
+        Seed ensembles beside the single models (``{seeds: [0, 1, 2]}``): each model of
+        ``ensemble_models`` is trained once per seed at every scale and group, and the
+        members' mean is scored as model ``<label>_x<n>`` (e.g. ``lstm_x3``, see
+        :meth:`ensemble_labels`). The member whose seed is the model's own ``train.seed``
+        is the single model itself (same settings, not trained twice). Empty (default):
+        no ensembles.
+    ensemble_models
+        Labels of ``models`` trained as ensembles; empty (default): every label.
     description
         Free text kept with the run.
+
+    Examples
+    --------
+    >>> from fluxgrid.config import from_dict
+    >>> cfg = from_dict(GuidedConfig, {"models": {"lstm": {}, "rf": {}},
+    ...                                "ensemble": {"seeds": [0, 1]}, "ensemble_models": ["lstm"]})
+    >>> cfg.ensemble_labels()
+    {'lstm': 'lstm_x2'}
     """
 
     data: DataConfig = dataclasses.field(default_factory=lambda: DataConfig(min_years=5.0))
@@ -189,6 +206,8 @@ class GuidedConfig(StudyModels):
         default_factory=lambda: TrainConfig(epochs=20, patience=3)
     )
     cross_scale: bool = True
+    ensemble: EnsembleConfig = dataclasses.field(default_factory=EnsembleConfig)
+    ensemble_models: tuple[str, ...] = ()
     description: str = ""
 
     def validate(self) -> None:
@@ -196,3 +215,27 @@ class GuidedConfig(StudyModels):
         if self.min_group_sites < 1:
             raise ConfigError("GuidedConfig.min_group_sites: expected at least 1")
         check_model_specs(self.models, self.train, "GuidedConfig")
+        unknown = [label for label in self.ensemble_models if label not in self.models]
+        if unknown:
+            raise ConfigError(
+                f"GuidedConfig.ensemble_models: {unknown} are not labels of models "
+                f"({', '.join(self.models)})"
+            )
+        if self.ensemble_models and not self.ensemble.seeds:
+            raise ConfigError(
+                "GuidedConfig.ensemble_models: set ensemble.seeds (at least two) to train "
+                "ensembles, or remove ensemble_models"
+            )
+        taken = [name for name in self.ensemble_labels().values() if name in self.models]
+        if taken:
+            raise ConfigError(
+                f"GuidedConfig.models: {taken} are also the labels of seed ensembles; "
+                "rename those models"
+            )
+
+    def ensemble_labels(self) -> dict[str, str]:
+        """``{model label: ensemble label}`` of the models trained as seed ensembles."""
+        if not self.ensemble.seeds:
+            return {}
+        chosen = self.ensemble_models or tuple(self.models)
+        return {label: ensemble_label(label, len(self.ensemble.seeds)) for label in chosen}

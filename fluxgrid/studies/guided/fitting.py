@@ -19,6 +19,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,6 +29,7 @@ from ...config.experiment import ExperimentConfig
 from ...config.serialise import to_dict
 from ...runs import TrainedRun, predictions_dataset
 from ...training.build import check_experiment, fit_model
+from ...training.ensemble import ensemble_predictions, fit_member
 from ...training.prepared import prepare_from_cube
 from ..common import study_experiment
 from .config import GuidedConfig, ScaleWindowConfig
@@ -35,6 +37,7 @@ from .scales import SCALES, ScaleData, decompose_predictions
 
 __all__ = [
     "MODEL_SCALES",
+    "GroupFit",
     "check_models",
     "end_to_end_kinds",
     "fit_group",
@@ -100,13 +103,37 @@ def predict_part(
     )
 
 
+@dataclasses.dataclass
+class GroupFit:
+    """The models of one label on one group of sites and their predictions.
+
+    Attributes
+    ----------
+    runs, histories
+        ``{scale: ...}`` for ``seasonal``, ``interannual``, ``end_to_end``.
+    predictions
+        ``{(label, kind): Dataset}`` on the group's sites: ``seasonal``, ``interannual``,
+        the cross-scale kinds (with ``cross_scale``) and ``end_to_end_all`` (every day, not
+        decomposed yet); with an ensemble the same kinds under the ensemble label (member
+        mean ``pred``, ``pred_std``, ``pred_member``).
+    members
+        ``{scale: {seed: (run, history)}}`` of the seed ensemble (empty without one); the
+        member of the model's own ``train.seed`` is the single run.
+    """
+
+    runs: dict[str, TrainedRun]
+    histories: dict[str, xr.Dataset]
+    predictions: dict[tuple[str, str], xr.Dataset]
+    members: dict[str, dict[int, tuple[TrainedRun, xr.Dataset]]]
+
+
 def fit_group(
     cfg: GuidedConfig,
     data: ScaleData,
     label: str,
     sites: Sequence[str],
     scale_cubes: dict[tuple[str, str], xr.Dataset],
-) -> tuple[dict[str, TrainedRun], dict[str, xr.Dataset], dict[str, xr.Dataset]]:
+) -> GroupFit:
     """Train model ``label`` at each scale and end to end on one group; predict.
 
     Parameters
@@ -116,7 +143,9 @@ def fit_group(
     data
         The workflow data.
     label
-        Model label of ``cfg.models``.
+        Model label of ``cfg.models``; with ``label`` in
+        :meth:`~fluxgrid.studies.guided.config.GuidedConfig.ensemble_labels` its seed
+        ensemble is trained too.
     sites
         The group's sites.
     scale_cubes
@@ -124,17 +153,11 @@ def fit_group(
 
     Returns
     -------
-    runs, histories : dict
-        ``{scale: ...}`` for ``seasonal``, ``interannual``, ``end_to_end``.
-    predictions : dict
-        ``{kind: Dataset}`` on the group's sites: ``seasonal``, ``interannual``, the
-        cross-scale kinds (with ``cross_scale``) and ``end_to_end_all`` (every day, not
-        decomposed yet).
+    GroupFit
     """
     split = data.split.sel(site=sites)
-    runs: dict[str, TrainedRun] = {}
-    histories: dict[str, xr.Dataset] = {}
-    predictions: dict[str, xr.Dataset] = {}
+    ensemble = cfg.ensemble_labels().get(label)
+    fit = GroupFit({}, {}, {}, {})
     for scale in MODEL_SCALES:
         exp = scale_experiment(cfg, label, _window(cfg, scale), data.drivers)
         if scale == "end_to_end":
@@ -142,18 +165,40 @@ def fit_group(
         else:
             train_ds = scale_cubes[(scale, "train")].sel(site=sites)
         prepared = prepare_from_cube(exp, train_ds, split=split)
-        model, histories[scale] = fit_model(prepared, progress=False)
-        run = runs[scale] = TrainedRun.from_prepared(prepared, model)
+        model, fit.histories[scale] = fit_model(prepared, progress=False)
+        run = fit.runs[scale] = TrainedRun.from_prepared(prepared, model)
+        runs = {label: [run]}
+        if ensemble is not None:
+            members = fit.members[scale] = {
+                seed: (run, fit.histories[scale])
+                if seed == exp.train.seed
+                else fit_member(prepared, seed)
+                for seed in cfg.ensemble.seeds
+            }
+            runs[ensemble] = [m for m, _ in members.values()]
+        # what each run predicts on: (kind, cube of inputs, part)
         if scale == "end_to_end":
-            predictions["end_to_end_all"] = predict_part(run, train_ds, split, None)
-            continue
-        test_ds = scale_cubes[(scale, "test")].sel(site=sites)
-        predictions[scale] = predict_part(run, test_ds, split, "test")
-        if cfg.cross_scale:
-            other = "interannual" if scale == "seasonal" else "seasonal"
-            other_ds = scale_cubes[(other, "test")].sel(site=sites)
-            predictions[f"{scale}_model_on_{other}"] = predict_part(run, other_ds, split, "test")
-    return runs, histories, predictions
+            targets = [("end_to_end_all", train_ds, None)]
+        else:
+            targets = [(scale, scale_cubes[(scale, "test")].sel(site=sites), "test")]
+            if cfg.cross_scale:
+                other = "interannual" if scale == "seasonal" else "seasonal"
+                targets.append(
+                    (
+                        f"{scale}_model_on_{other}",
+                        scale_cubes[(other, "test")].sel(site=sites),
+                        "test",
+                    )
+                )
+        for name, group_runs in runs.items():
+            for kind, ds, part in targets:
+                preds = [predict_part(r, ds, split, part) for r in group_runs]
+                fit.predictions[(name, kind)] = (
+                    preds[0]
+                    if name == label
+                    else ensemble_predictions(preds, list(cfg.ensemble.seeds))
+                )
+    return fit
 
 
 def end_to_end_kinds(e2e: xr.Dataset, data: ScaleData, cfg: GuidedConfig) -> dict[str, xr.Dataset]:

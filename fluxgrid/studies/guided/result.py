@@ -38,6 +38,7 @@ from ...io.atomic import atomic_path, check_writable
 from ...io.store import to_netcdf
 from ...prep.splits import PARTS
 from ...runs import TrainedRun, load_run
+from ...training.ensemble import member_dir
 from ..common import save_study_run
 from .config import GuidedConfig
 from .fitting import MODEL_SCALES
@@ -47,6 +48,7 @@ __all__ = [
     "KINDS",
     "GuidedResult",
     "check_saved_splits",
+    "read_members",
     "read_predictions",
     "read_runs",
     "taylor_statistics",
@@ -146,6 +148,11 @@ class GuidedResult:
         Training histories, same keys as ``runs``.
     seconds
         Wall-clock seconds per step.
+    members
+        Seed ensembles (``config.ensemble``): ``{(group, label, scale): {seed: (run,
+        history)}}``; the member of the model's own ``train.seed`` is ``runs[key]``. Their
+        mean's predictions are in ``predictions`` under the ensemble label
+        (:meth:`~fluxgrid.studies.guided.config.GuidedConfig.ensemble_labels`).
     """
 
     config: GuidedConfig
@@ -154,24 +161,29 @@ class GuidedResult:
     runs: dict[tuple[str, str, str], Any]
     histories: dict[tuple[str, str, str], xr.Dataset]
     seconds: dict[str, float]
+    members: dict[tuple[str, str, str], dict[int, tuple[TrainedRun, xr.Dataset]]] = (
+        dataclasses.field(default_factory=dict)
+    )
 
     def __repr__(self) -> str:
         groups = ", ".join(f"{g} {len(sites)}" for g, sites in self.data.groups.items())
         n_sites = sum(len(sites) for sites in self.data.groups.values())
         scales = sorted({key[2] for key in self.runs})
+        n_members = sum(len(seeds) for seeds in self.members.values())
+        ensembles = f", {n_members} ensemble members" if n_members else ""
         return (
             f"GuidedResult({self.data.target} of {n_sites} sites in {len(self.data.groups)} "
             f"group(s): {groups}\n"
             f"  models: {', '.join(self.labels)}; scales: {', '.join(scales)} "
-            f"({len(self.runs)} trained runs, {self.data.decompose})\n"
+            f"({len(self.runs)} trained runs{ensembles}, {self.data.decompose})\n"
             f"  kinds: {', '.join(self._kinds())}; {sum(self.seconds.values()):.0f} s\n"
             f"  see .scores(), .cross_scale(), .taylor(label), .contributions())"
         )
 
     @property
     def labels(self) -> list[str]:
-        """Model labels in configuration order."""
-        return list(self.config.models)
+        """Model labels in configuration order, then the seed ensembles' labels."""
+        return [*self.config.models, *self.config.ensemble_labels().values()]
 
     def scores(
         self, *, by: str | None = None, part: str = "test", kinds: Sequence[str] | None = None
@@ -255,6 +267,12 @@ class GuidedResult:
             sums the groups' windows left above the additivity tolerance); see
             :func:`fluxgrid.explain.relative_contribution` for the driver shares.
         """
+        if label not in self.config.models:
+            raise DataNotFoundError(
+                f"contributions: {label!r} is not a trained model label "
+                f"({', '.join(self.config.models)}); for an ensemble explain its model's label "
+                "(the member of train.seed)"
+            )
         out: dict[str, xr.Dataset] = {}
         for scale in scales:
             parts = []
@@ -295,6 +313,7 @@ class GuidedResult:
             scores_igbp.csv                test scores per IGBP class
             cross_scale.csv                cross-scale test scores (if run)
             models/<group>/<model>_<scale>/  run directories (load with fluxgrid.load_run)
+                members/seed<k>/           the seed ensemble's other members (if any)
             decomposition.nc               SSA errors, windows and energy shares per site
             timings.json                   seconds per step
 
@@ -324,6 +343,13 @@ class GuidedResult:
                     self.histories[(group, label, scale)],
                     inputs={"scale": scale},
                 )
+            for (group, label, scale), seeds in self.members.items():
+                folder = tmp / "models" / group / f"{label}_{scale}"
+                for seed, (run, history) in seeds.items():
+                    if run is not self.runs[(group, label, scale)]:
+                        save_study_run(
+                            folder / member_dir(seed), run, history, inputs={"scale": scale}
+                        )
             to_netcdf(_decomposition_report(self.data), tmp / "decomposition.nc")
             (tmp / "timings.json").write_text(json.dumps(self.seconds, indent=2))
         return out
@@ -387,6 +413,38 @@ def read_runs(
                 with xr.open_dataset(folder / "history.nc") as f:
                     histories[(group, label, scale)] = f.load()
     return runs, histories
+
+
+def read_members(
+    root: Path,
+    cfg: GuidedConfig,
+    runs: Mapping[tuple[str, str, str], TrainedRun],
+    histories: Mapping[tuple[str, str, str], xr.Dataset],
+    *,
+    device: str = "auto",
+) -> dict[tuple[str, str, str], dict[int, tuple[TrainedRun, xr.Dataset]]]:
+    """The seed ensembles of a saved result (see :attr:`GuidedResult.members`).
+
+    Raises
+    ------
+    DataNotFoundError
+        A member directory of an ensemble of the config is missing.
+    """
+    members: dict[tuple[str, str, str], dict[int, tuple[TrainedRun, xr.Dataset]]] = {}
+    for (group, label, scale), run in runs.items():
+        if label not in cfg.ensemble_labels():
+            continue
+        seeds = members[(group, label, scale)] = {}
+        for seed in cfg.ensemble.seeds:
+            if seed == run.config.train.seed:
+                seeds[seed] = (run, histories[(group, label, scale)])
+                continue
+            folder = root / "models" / group / f"{label}_{scale}" / member_dir(seed)
+            if not (folder / "inputs.json").is_file():
+                raise DataNotFoundError(f"{folder}: ensemble member missing from the result")
+            with xr.open_dataset(folder / "history.nc") as f:
+                seeds[seed] = (load_run(folder, device=device), f.load())
+    return members
 
 
 def check_saved_splits(

@@ -62,7 +62,13 @@ from ...runs import TrainedRun
 from ..common import concat_sites, finish_study, load_study_config, start_study
 from .config import GuidedConfig
 from .fitting import check_models, end_to_end_kinds, fit_group
-from .result import GuidedResult, check_saved_splits, read_predictions, read_runs
+from .result import (
+    GuidedResult,
+    check_saved_splits,
+    read_members,
+    read_predictions,
+    read_runs,
+)
 from .scales import SCALES, ScaleData, prepare_scales
 
 __all__ = ["load_guided", "load_guided_config", "run_guided"]
@@ -79,8 +85,9 @@ def _fit_all(
     dict[tuple[str, str, str], TrainedRun],
     dict[tuple[str, str, str], xr.Dataset],
     dict[tuple[str, str], xr.Dataset],
+    dict[tuple[str, str, str], dict[int, tuple[TrainedRun, xr.Dataset]]],
 ]:
-    """Every model label on every group: runs, histories and predictions on all sites."""
+    """Every model label on every group: runs, histories, predictions on all sites, members."""
     scale_cubes = {
         (scale, which): data.scale_cube(scale, which)
         for scale in SCALES
@@ -88,23 +95,26 @@ def _fit_all(
     }
     runs: dict[tuple[str, str, str], TrainedRun] = {}
     histories: dict[tuple[str, str, str], xr.Dataset] = {}
+    members: dict[tuple[str, str, str], dict[int, tuple[TrainedRun, xr.Dataset]]] = {}
     pieces: dict[tuple[str, str], list[xr.Dataset]] = {}
+    ensembles = cfg.ensemble_labels()
     for label in cfg.models:
         for group, sites in data.groups.items():
             t1 = time.perf_counter()
-            group_runs, group_histories, group_preds = fit_group(
-                cfg, data, label, sites, scale_cubes
-            )
-            for scale, run in group_runs.items():
+            fit = fit_group(cfg, data, label, sites, scale_cubes)
+            for scale, run in fit.runs.items():
                 runs[(group, label, scale)] = run
-                histories[(group, label, scale)] = group_histories[scale]
-            for kind, pred in group_preds.items():
-                pieces.setdefault((label, kind), []).append(pred)
+                histories[(group, label, scale)] = fit.histories[scale]
+            for scale, scale_members in fit.members.items():
+                members[(group, label, scale)] = scale_members
+            for key, pred in fit.predictions.items():
+                pieces.setdefault(key, []).append(pred)
             took = seconds[f"{label}: {group}"] = time.perf_counter() - t1
-            say(f"{label}: group {group} ({len(sites)} sites) trained in {took:.0f} s")
+            also = f" with its {ensembles[label]} ensemble" if label in ensembles else ""
+            say(f"{label}: group {group} ({len(sites)} sites) trained{also} in {took:.0f} s")
     all_sites = data.cube["site"].values
     predictions = {key: concat_sites(parts, all_sites) for key, parts in pieces.items()}
-    return runs, histories, predictions
+    return runs, histories, predictions, members
 
 
 def run_guided(
@@ -125,7 +135,9 @@ def run_guided(
     2. the same for the interannual model;
     3. the end-to-end model is trained on the raw data (gap-filled drivers, QC'd target) and
        predicts every day; its predictions are decomposed by the same SSA;
-    4. with ``cross_scale``, each scale's model also predicts the other scale's test days.
+    4. with ``cross_scale``, each scale's model also predicts the other scale's test days;
+    5. with an ``ensemble``, steps 1-4 are repeated once per seed for the models of
+       ``ensemble_models`` and the members' mean is scored as ``<label>_x<n>``.
 
     Parameters
     ----------
@@ -157,14 +169,14 @@ def run_guided(
         f"{data.cube.sizes['site']} sites in {len(data.groups)} groups "
         f"({', '.join(f'{g}: {len(s)}' for g, s in data.groups.items())}); SSA done"
     )
-    runs, histories, predictions = _fit_all(cfg, data, seconds, say)
+    runs, histories, predictions, members = _fit_all(cfg, data, seconds, say)
     t2 = time.perf_counter()
-    for label in cfg.models:
+    for label in [*cfg.models, *cfg.ensemble_labels().values()]:
         e2e = predictions.pop((label, "end_to_end_all"))
         for kind, pred in end_to_end_kinds(e2e, data, cfg).items():
             predictions[(label, kind)] = pred
     seconds["decompose end-to-end predictions"] = time.perf_counter() - t2
-    result = GuidedResult(cfg, data, predictions, runs, histories, seconds)
+    result = GuidedResult(cfg, data, predictions, runs, histories, seconds, members)
     finish_study(result, output, overwrite, say)
     return result
 
@@ -221,12 +233,13 @@ def load_guided(
             )
     cfg = load_guided_config(root / "config.yaml")
     groups = json.loads((root / "groups.json").read_text())
-    labels = list(cfg.models)
+    labels = [*cfg.models, *cfg.ensemble_labels().values()]
     predictions = read_predictions(root, labels)
-    runs, histories = read_runs(root, groups, labels, device=device)
+    runs, histories = read_runs(root, groups, list(cfg.models), device=device)
+    members = read_members(root, cfg, runs, histories, device=device)
     data = prepare_scales(cfg, cube=cube, progress=progress)
     check_saved_splits(root, data, groups, runs)
     seconds = {}
     if (root / "timings.json").is_file():
         seconds = json.loads((root / "timings.json").read_text())
-    return GuidedResult(cfg, data, predictions, runs, histories, seconds)
+    return GuidedResult(cfg, data, predictions, runs, histories, seconds, members)
