@@ -16,6 +16,7 @@ import xarray as xr
 
 from fluxgrid.config import DataConfig, ExperimentConfig, load_config, to_dict
 from fluxgrid.io.atomic import atomic_path
+from fluxgrid.plots import new_figure, save_figure
 from fluxgrid.prep.pipeline import load_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,16 +36,66 @@ TAIL_SPLIT = {"method": "temporal", "test_fraction": 0.2, "validation": "tail", 
 FLUXNET2015 = "FLUXNET2015 (CC-BY-4.0; Pastorello et al. 2020, Sci Data 7, 225)"
 
 
-def script_parser(doc: str, *, threads: int, quick: str | None = None) -> argparse.ArgumentParser:
-    """A script's parser (its docstring's first line) with ``--threads`` and ``--quick``.
+def script_parser(
+    doc: str,
+    *,
+    threads: int,
+    quick: str | None = None,
+    models: Sequence[str] | None = None,
+    seeds: int | None = None,
+    reuse: bool = False,
+) -> argparse.ArgumentParser:
+    """A script's parser (its docstring's first line) with the options its kind shares.
 
-    ``--quick`` (a smoke run, described by ``quick``) only where ``quick`` is given.
+    Always ``--threads``; ``--quick`` (a smoke run, described by ``quick``), ``--models``
+    (choices and default: ``models``), ``--seeds`` (default ``seeds``) and ``--reuse`` where
+    asked for.
     """
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--threads", type=int, default=threads, help="torch CPU threads")
     if quick:
         parser.add_argument("--quick", action="store_true", help=f"smoke run ({quick})")
+    if models is not None:
+        parser.add_argument("--models", nargs="+", default=list(models), choices=list(models))
+    if seeds is not None:
+        parser.add_argument(
+            "--seeds",
+            type=int,
+            default=seeds,
+            help="members of the seed ensembles (seeds 0..N-1, seed 0 is the single model; "
+            "1: single models only)",
+        )
+    if reuse:
+        parser.add_argument(
+            "--reuse",
+            action="store_true",
+            help="keep what an earlier run of this script trained with the same configuration "
+            "(in runs/<script>), train only what changed",
+        )
     return parser
+
+
+def model_settings(
+    models: dict[str, tuple[dict, dict]], name: str, *, quick: bool, batches: int
+) -> tuple[dict, dict]:
+    """``(params, train)`` of ``models[name]``, copied.
+
+    A smoke run (``quick``) trains 1 epoch of ``batches`` batches and fits SVR and RF on
+    2,000 windows.
+    """
+    params, train = models[name]
+    if not quick:
+        return dict(params), dict(train)
+    if name in ("svr", "rf"):
+        params = {**params, "max_train_samples": 2000}
+    return dict(params), {**train, "epochs": 1, "max_batches_per_epoch": batches}
+
+
+def start(args: argparse.Namespace) -> Timer:
+    """Set the torch threads of ``args.threads``, create the output folders; a new timer."""
+    torch.set_num_threads(args.threads)
+    ensure_dirs()
+    return Timer()
 
 
 def nee_data(
@@ -174,6 +225,41 @@ def data_credit(sites: Sequence[str] = (), other: str = "") -> str:
     if len(sites):
         line += ", sites " + ", ".join(sites)
     return line + (f"; {other}" if other else "") + "."
+
+
+def closing_lines(
+    timer: Timer, sites: Sequence[str], reused: Sequence[str] = (), other: str = ""
+) -> str:
+    """A page's last lines: the timings table, what ``--reuse`` kept and the data credit."""
+    kept = (
+        "\nResults of an earlier run of this script with the same configuration, reused "
+        f"(`--reuse`): {'; '.join(reused)}.\n"
+        if len(reused)
+        else ""
+    )
+    return f"{timer.table()}\n{kept}\n{data_credit(sites, other)}\n"
+
+
+def metric_bars(
+    table: pd.DataFrame,
+    metrics: Sequence[str],
+    title: str,
+    path: Path,
+    *,
+    highlight: str | None = None,
+    size: tuple[float, float] = (9.0, 3.2),
+) -> None:
+    """One bar panel per metric (rows of ``table``: models); ``highlight`` models in red."""
+    fig = new_figure(size)
+    colours = [
+        "tab:red" if highlight and str(m).startswith(highlight) else "tab:gray" for m in table.index
+    ]
+    for ax, metric in zip(np.atleast_1d(fig.subplots(1, len(metrics))), metrics, strict=True):
+        ax.bar(table.index, table[metric], color=colours)
+        ax.set_title(metric.upper() if metric != "r2" else "R2")
+        ax.tick_params(axis="x", rotation=45)
+    fig.suptitle(title)
+    save_figure(fig, path, overwrite=True)
 
 
 def machine() -> str:

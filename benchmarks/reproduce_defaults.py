@@ -36,7 +36,6 @@ from pathlib import Path
 import _repro_common as repro
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 from _nh_adapter import nh_test_predictions, write_nh_run
 from plain_lstm import PLAIN, SWITCHES, fit_plain
@@ -483,9 +482,7 @@ def main() -> None:
         "--recipes", nargs="+", default=None, help="study recipes to run (default: all)"
     )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    repro.ensure_dirs()
-    timer = repro.Timer()
+    timer = repro.start(args)
     runs = Runs(repro.DATA / "defaults_runs.csv", args.reuse)
     parts: dict[str, pd.DataFrame] = {}
     check = {

@@ -38,7 +38,6 @@ from pathlib import Path
 import _repro_common as repro
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 
 from fluxgrid.config import ExperimentConfig, from_dict
@@ -76,12 +75,7 @@ SITE_KFOLD_SPLIT = {"method": "site_kfold", "validation": "tail", "val_fraction"
 def experiment(
     name: str, sites: list[str], protocol: str, seeds: int, quick: bool
 ) -> ExperimentConfig:
-    params, train = MODELS[name]
-    train = {**train}
-    if quick:
-        train.update(epochs=1, max_batches_per_epoch=3)
-        if name in ("svr", "rf"):
-            params = {**params, "max_train_samples": 2000}
+    params, train = repro.model_settings(MODELS, name, quick=quick, batches=3)
     ensemble = name in TORCH_MODELS and seeds > 1
     return from_dict(
         ExperimentConfig,
@@ -173,10 +167,10 @@ def figure(pooled: pd.DataFrame, per_site: pd.DataFrame, path: Path) -> None:
 
 
 def main() -> None:
-    parser = repro.script_parser(__doc__, threads=2, quick="1 epoch, 12 sites")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
+    parser = repro.script_parser(
+        __doc__, threads=2, quick="1 epoch, 12 sites", models=MODELS, seeds=5, reuse=True
+    )
     parser.add_argument("--protocols", nargs="+", default=list(PROTOCOLS), choices=PROTOCOLS)
-    parser.add_argument("--seeds", type=int, default=5, help="members of the torch ensembles")
     parser.add_argument(
         "--single",
         nargs="*",
@@ -185,11 +179,6 @@ def main() -> None:
         help="torch models trained as one seed only (no ensemble), to fit a CPU budget",
     )
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="keep results in runs/generalisation trained with this script's configuration",
-    )
     parser.add_argument(
         "--skip",
         nargs="*",
@@ -209,9 +198,7 @@ def main() -> None:
         parser.error(
             f"--skip {unknown}: expected PROTOCOL:MODEL with {PROTOCOLS} and {list(MODELS)}"
         )
-    torch.set_num_threads(args.threads)
-    repro.ensure_dirs()
-    timer = repro.Timer()
+    timer = repro.start(args)
     work = repro.work_dir("generalisation", args.quick)
 
     with timer("load hh.zarr (204 sites), daily, QC"):
@@ -367,12 +354,6 @@ def main() -> None:
     ).set_index(["protocol", "model"])
     fit_table.index = [f"{pr}, {m}" for pr, m in fit_table.index]
     fit_table.index.name = "result"
-    reuse_line = (
-        f"\nResults of an earlier run of this script with the same configuration, reused "
-        f"(`--reuse`): {'; '.join(reused)}.\n"
-        if reused
-        else ""
-    )
     text = f"""# Generalisation: recurrent models vs classic learners at unseen towers
 
 Written by `benchmarks/reproduce_generalisation.py` on {time.strftime("%Y-%m-%d")}
@@ -430,10 +411,7 @@ as recorded in the runs' histories:
 
 This invocation:
 
-{timer.table()}
-{reuse_line}
-{repro.data_credit(sites)}
-"""
+{repro.closing_lines(timer, sites, reused)}"""
     repro.publish(text, "generalisation.md", work, args.quick)
     print(pooled.round(3).to_string())
 

@@ -28,13 +28,11 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import _repro_common as repro
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 
 from fluxgrid.config import ExperimentConfig, from_dict
@@ -124,13 +122,8 @@ def experiment(name: str, params: dict, epochs: int | None, seed: int = 0) -> Ex
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser = repro.script_parser(__doc__, threads=2, models=MODELS, seeds=5)
     parser.add_argument("--epochs", type=int, default=None, help="default: fluxgrid's")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument(
-        "--seeds", type=int, default=5, help="seeds per torch model (ensemble and spread)"
-    )
     parser.add_argument(
         "--single", nargs="*", default=[], help="torch models trained with seed 0 only"
     )
@@ -139,9 +132,7 @@ def main() -> None:
     )
     parser.add_argument("--fine-tune", nargs="*", default=list(FINE_TUNE), choices=FINE_TUNE)
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    repro.ensure_dirs()
-    timer = repro.Timer()
+    timer = repro.start(args)
 
     with timer("load hh.zarr, daily, QC"):
         cube, _qc = load_data(experiment("ilstm", {}, 1).data)

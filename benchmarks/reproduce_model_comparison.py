@@ -22,12 +22,11 @@ import time
 
 import _repro_common as repro
 import pandas as pd
-import torch
 import xarray as xr
 
 from fluxgrid.config import ExperimentConfig, from_dict
 from fluxgrid.evaluate import METRICS, scores
-from fluxgrid.plots import new_figure, plot_scatter, save_figure
+from fluxgrid.plots import plot_scatter, save_figure
 from fluxgrid.training import train_experiment
 
 PUBLISHED = {"rmse": 1.563, "r2": 0.634, "sites": 94}
@@ -66,12 +65,7 @@ ENSEMBLE_MODELS = ("lstm", "fnn")
 def experiment(
     name: str, sites: list[str], lookback: int, quick: bool, seeds: int = 1
 ) -> ExperimentConfig:
-    params, train = MODELS[name]
-    train = {**train}
-    if quick:
-        train.update(epochs=1, max_batches_per_epoch=5)
-        if name in ("svr", "rf"):
-            params = {**params, "max_train_samples": 2000}
+    params, train = repro.model_settings(MODELS, name, quick=quick, batches=5)
     return from_dict(
         ExperimentConfig,
         {
@@ -87,38 +81,13 @@ def experiment(
     )
 
 
-def bars(table: pd.DataFrame, path) -> None:
-    fig = new_figure((9.0, 3.2))
-    axes = fig.subplots(1, 4)
-    for ax, metric in zip(axes, ["rmse", "r2", "mae", "lcs"], strict=True):
-        colours = ["tab:red" if m.startswith("lstm") else "tab:gray" for m in table.index]
-        ax.bar(table.index, table[metric], color=colours)
-        ax.set_title(metric.upper() if metric != "r2" else "R2")
-        ax.tick_params(axis="x", rotation=45)
-    fig.suptitle("pooled test scores (daily NEE, gC m-2 d-1)")
-    save_figure(fig, path, overwrite=True)
-
-
 def main() -> None:
-    parser = repro.script_parser(__doc__, threads=2, quick="1 epoch, 10 sites")
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser = repro.script_parser(
+        __doc__, threads=2, quick="1 epoch, 10 sites", models=MODELS, seeds=3, reuse=True
+    )
     parser.add_argument("--lookback", type=int, default=90)
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=3,
-        help=f"seed-ensemble members of {', '.join(ENSEMBLE_MODELS)} (1: single models)",
-    )
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="keep a model's finished run in runs/model_comparison when its saved config equals "
-        "this script's (retrain only what changed)",
-    )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    repro.ensure_dirs()
-    timer = repro.Timer()
+    timer = repro.start(args)
     work = repro.work_dir("model_comparison", args.quick)
 
     with timer("load hh.zarr (204 sites), daily, QC"):
@@ -185,7 +154,13 @@ def main() -> None:
     figdir.mkdir(parents=True, exist_ok=True)
     figs = {"bars": figdir / "model_comparison_pooled.png"}
     link = str if args.quick else repro.rel
-    bars(pooled, figs["bars"])
+    repro.metric_bars(
+        pooled,
+        ["rmse", "r2", "mae", "lcs"],
+        "pooled test scores (daily NEE, gC m-2 d-1)",
+        figs["bars"],
+        highlight="lstm",
+    )
     if "lstm" in preds:
         figs["scatter"] = figdir / "model_comparison_lstm_scatter.png"
         save_figure(
@@ -272,21 +247,10 @@ correlation (MSE = bias^2 + (sd_pred - sd_obs)^2 + LCS).
 """
     if "scatter" in figs:
         text += f"\n![LSTM scatter]({link(figs['scatter'])})\n"
-    reuse_line = ""
-    if reused:
-        reuse_line = (
-            "\nRuns trained by an earlier run of this script with the same configuration and "
-            "reused (`--reuse`): "
-            + ", ".join(f"{m} ({what})" for m, what in reused.items())
-            + ".\n"
-        )
     text += f"""
 ## Run time
 
-{timer.table()}
-{reuse_line}
-{repro.data_credit(sites)}
-"""
+{repro.closing_lines(timer, sites, [f"{m} ({what})" for m, what in reused.items()])}"""
     repro.publish(text, "model_comparison.md", work, args.quick)
     print(pooled.round(3).to_string())
 

@@ -28,7 +28,6 @@ import time
 import _repro_common as repro
 import numpy as np
 import pandas as pd
-import torch
 import xarray as xr
 
 from fluxgrid.config import ExperimentConfig, TrainConfig, from_dict
@@ -87,16 +86,13 @@ def experiment(
 
 
 def main() -> None:
-    parser = repro.script_parser(__doc__, threads=1, quick="2 grid points, 5 epochs")
+    parser = repro.script_parser(__doc__, threads=1, quick="2 grid points, 5 epochs", seeds=3)
     parser.add_argument("--min-sites", type=int, default=2)
-    parser.add_argument("--seeds", type=int, default=3, help="members of the seed ensemble")
     args = parser.parse_args()
     grid = {"model.hidden": [8, 16]} if args.quick else GRID
     train_over = {"epochs": 5, "patience": 2} if args.quick else {}
     n_grid = int(np.prod([len(v) for v in grid.values()]))
-    torch.set_num_threads(args.threads)
-    repro.ensure_dirs()
-    timer = repro.Timer()
+    timer = repro.start(args)
     work = repro.work_dir("monthly_pft", args.quick)
 
     files = sorted(repro.MM.glob("*.csv"))

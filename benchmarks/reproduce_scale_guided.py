@@ -30,7 +30,6 @@ import time
 import _repro_common as repro
 import numpy as np
 import pandas as pd
-import torch
 
 from fluxgrid.config import from_dict, to_dict
 from fluxgrid.evaluate import scores
@@ -290,28 +289,14 @@ def example_plot(result, site: str, path) -> None:
 
 
 def main() -> None:
-    parser = repro.script_parser(__doc__, threads=1, quick="1 epoch, 8 sites")
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser = repro.script_parser(
+        __doc__, threads=1, quick="1 epoch, 8 sites", models=MODELS, seeds=2, reuse=True
+    )
     parser.add_argument("--shap-windows", type=int, default=60)
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=2,
-        help="members of the LSTM and FNN seed ensembles (seeds 0..N-1; seed 0 is the single "
-        "model; 1: none)",
-    )
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="load runs/scale_guided/result (fluxgrid.load_guided) when its saved config "
-        "equals this script's, instead of training again",
-    )
     args = parser.parse_args()
     if "lstm" not in args.models:
         parser.error("the study is about the LSTM: keep lstm in --models")
-    torch.set_num_threads(args.threads)
-    repro.ensure_dirs()
-    timer = repro.Timer()
+    timer = repro.start(args)
     work = repro.work_dir("scale_guided", args.quick)
     cfg = config(args.models, args.threads, args.quick, args.seeds)
     cube = None

@@ -29,13 +29,11 @@ import time
 import _repro_common as repro
 import numpy as np
 import pandas as pd
-import torch
 
 from fluxgrid.config import ExperimentConfig, QuickstartConfig, from_dict
 from fluxgrid.data import demo_land_cover_path, load_demo_cube
 from fluxgrid.demo import tower_grid
 from fluxgrid.grids import land_mask, open_land_cover, vegetation_type
-from fluxgrid.plots import new_figure, save_figure
 from fluxgrid.training.ensemble import member_dir
 from fluxgrid.upscale import open_validation, upscale_ensemble, validate_upscaling
 
@@ -106,36 +104,16 @@ def ensemble_spread(fold_runs: list, quick: bool) -> dict:
     }
 
 
-def bars(table: pd.DataFrame, path) -> None:
-    fig = new_figure((8.0, 3.0))
-    axes = fig.subplots(1, 3)
-    for ax, metric in zip(axes, ["r2", "rmse", "mae"], strict=True):
-        ax.bar(table.index, table[metric], color="tab:gray")
-        ax.set_title(metric.upper() if metric != "r2" else "R2")
-    fig.suptitle("held-out towers (site 5-fold), pooled, daily NEE (gC m-2 d-1)")
-    save_figure(fig, path, overwrite=True)
+MCD12C1_CREDIT = "MODIS MCD12C1 2019 land cover (doi:10.5067/MODIS/MCD12C1.006)"
 
 
 def main() -> None:
-    parser = repro.script_parser(__doc__, threads=2, quick="1 epoch, 12 sites")
-    parser.add_argument("--models", nargs="+", default=list(MODELS))
+    parser = repro.script_parser(
+        __doc__, threads=2, quick="1 epoch, 12 sites", models=MODELS, seeds=1, reuse=True
+    )
     parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument(
-        "--reuse",
-        action="store_true",
-        help="keep a model's finished result in runs/spatial_validation when its fold runs were "
-        "trained with this script's config (retrain only what changed)",
-    )
-    parser.add_argument(
-        "--seeds",
-        type=int,
-        default=1,
-        help=f"seed-ensemble members of {', '.join(ENSEMBLE_MODELS)} (1: single models)",
-    )
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    repro.ensure_dirs()
-    timer = repro.Timer()
+    timer = repro.start(args)
     work = repro.work_dir("spatial_validation", args.quick)
 
     with timer("load hh.zarr (204 sites), daily, QC"):
@@ -186,7 +164,13 @@ def main() -> None:
     figdir = work / "figures" if args.quick else repro.FIGURES
     figdir.mkdir(parents=True, exist_ok=True)
     fig_path = figdir / "spatial_validation_pooled.png"
-    bars(pooled, fig_path)
+    repro.metric_bars(
+        pooled,
+        ["r2", "rmse", "mae"],
+        "held-out towers (site 5-fold), pooled, daily NEE (gC m-2 d-1)",
+        fig_path,
+        size=(8.0, 3.0),
+    )
     link = str if args.quick else repro.rel
     best = pooled["r2"].idxmax()
     spread_text = "(LSTM not run)"
@@ -205,12 +189,6 @@ def main() -> None:
         )
     skipped = [m for m in MODELS if m not in results]
     not_run = f" Not run for this page: {', '.join(skipped)}." if skipped else ""
-    reuse_line = (
-        f"\nResults of an earlier run of this script with the same configuration, reused "
-        f"(`--reuse`): {', '.join(reused)}.\n"
-        if reused
-        else ""
-    )
     model_lines = "; ".join(
         f"`{m}` {MODELS[m][0]}, training {MODELS[m][1] or 'n/a'}" for m in results if m in MODELS
     )
@@ -267,10 +245,7 @@ Best pooled R2: **{best}**.
 
 ## Run time
 
-{timer.table()}
-{reuse_line}
-{repro.data_credit(sites, "MODIS MCD12C1 2019 land cover (doi:10.5067/MODIS/MCD12C1.006)")}
-"""
+{repro.closing_lines(timer, sites, reused, MCD12C1_CREDIT)}"""
     repro.publish(text, "spatial_validation.md", work, args.quick)
     print(pooled[cols].round(3).to_string())
     if spread:

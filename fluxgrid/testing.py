@@ -13,14 +13,17 @@ Examples
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
 from . import catalog
+from .config.experiment import ExperimentConfig
+from .config.serialise import from_dict
 from .data import DEMO_SITES, demo_hh_path, load_demo_cube, load_demo_hh
 from .grids.core import make_grid
 from .grids.landcover import igbp_codes
@@ -29,6 +32,7 @@ from .io.fluxnet_csv import week_ends
 
 __all__ = [
     "DEMO_SITES",
+    "demo_experiment",
     "demo_fluxnet_frame",
     "demo_hh_path",
     "fluxnet_columns",
@@ -39,6 +43,42 @@ __all__ = [
     "tower_driver_grid",
     "write_fluxnet_csv",
 ]
+
+
+#: the sections of :func:`demo_experiment` before its keywords are merged in
+_DEMO_EXPERIMENT: dict[str, dict[str, Any]] = {
+    "data": {"source": "demo", "sites": ["US-MMS", "DE-Hai"]},
+    "split": {"method": "random_years", "validation": "years", "val_fraction": 0.25},
+    "windows": {"lookback": 20, "static": ["doy", "latlon", "igbp"]},
+    "model": {"name": "lstm", "params": {"hidden": 8}},
+    "train": {"epochs": 2, "batch_size": 128, "max_batches_per_epoch": 6, "device": "cpu"},
+}
+
+
+def demo_experiment(**sections: Mapping[str, Any] | Any) -> ExperimentConfig:
+    """A small, fast experiment on the bundled demo cube, for tests and examples.
+
+    Two demo towers (US-MMS, DE-Hai), whole years drawn at random as validation and test,
+    20-day windows with day of year, location and IGBP inputs, an LSTM of 8 units trained
+    on the CPU for 2 epochs of at most 6 batches (a few seconds).
+
+    Parameters
+    ----------
+    **sections
+        Changes per section of :class:`~fluxgrid.config.ExperimentConfig`: a mapping is
+        merged into that section (its keys replace the section's), anything else replaces
+        the section.
+
+    Examples
+    --------
+    >>> cfg = demo_experiment(model={"name": "gru"}, train={"epochs": 1})
+    >>> cfg.model.name, cfg.model.params, cfg.train.epochs, cfg.data.sites
+    ('gru', {'hidden': 8}, 1, ('US-MMS', 'DE-Hai'))
+    """
+    body: dict[str, Any] = {k: dict(v) for k, v in _DEMO_EXPERIMENT.items()}
+    for key, value in sections.items():
+        body[key] = {**body.get(key, {}), **value} if isinstance(value, Mapping) else value
+    return from_dict(ExperimentConfig, body)
 
 
 def shared_data_path() -> Path | None:

@@ -14,11 +14,12 @@ import pytest
 import xarray as xr
 
 from fluxgrid.cli import main
-from fluxgrid.config import ExperimentConfig, from_dict, to_dict
+from fluxgrid.config import to_dict
 from fluxgrid.errors import ConfigError, DataNotFoundError
 from fluxgrid.evaluate import METRICS, scores
 from fluxgrid.grids import IGBP_CLASSES
 from fluxgrid.runs import ensemble_members, load_ensemble, load_run
+from fluxgrid.testing import demo_experiment
 from fluxgrid.training import train_experiment
 from fluxgrid.training.ensemble import member_spread
 from fluxgrid.upscale import upscale
@@ -29,16 +30,13 @@ SEEDS = (3, 7)
 
 
 def _cfg(**over):
-    base = {
-        "data": {"source": "demo", "sites": ["US-MMS", "DE-Hai"]},
-        "split": {"method": "random_years", "validation": "years", "val_fraction": 0.25},
-        "windows": {"lookback": 15, "static": ["doy", "latlon", "igbp"]},
-        "model": {"name": "lstm", "params": {"hidden": 4}},
-        "train": {"epochs": 2, "batch_size": 128, "max_batches_per_epoch": 3, "device": "cpu"},
+    sections = {
+        "windows": {"lookback": 15},
+        "model": {"params": {"hidden": 4}},
+        "train": {"max_batches_per_epoch": 3},
         "ensemble": {"seeds": list(SEEDS)},
     }
-    base.update(over)
-    return from_dict(ExperimentConfig, base)
+    return demo_experiment(**{**sections, **over})
 
 
 @pytest.fixture(scope="module")

@@ -127,7 +127,7 @@ def test_seed_ensemble_scored_beside_the_single_model(tmp_path):
 def test_ensemble_settings_checked():
     with pytest.raises(ConfigError, match="not labels of models"):
         _config(ensemble={"seeds": [0, 1]}, ensemble_models=["gru"])
-    with pytest.raises(ConfigError, match="set ensemble.seeds"):
+    with pytest.raises(ConfigError, match=r"set ensemble\.seeds"):
         _config(ensemble_models=["lstm"])
     with pytest.raises(ConfigError, match="labels of seed ensembles"):
         _config(

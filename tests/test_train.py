@@ -10,6 +10,7 @@ from fluxgrid.config.experiment import ExperimentConfig, TrainConfig
 from fluxgrid.errors import ConfigError, DataNotFoundError, ModelError, SplitError, WindowError
 from fluxgrid.prep.splits import TEST, TRAIN, VAL
 from fluxgrid.runs import load_run
+from fluxgrid.testing import demo_experiment
 from fluxgrid.training import (
     cross_site_transfer,
     fit_model,
@@ -23,17 +24,7 @@ from fluxgrid.training import (
 torch = pytest.importorskip("torch")
 
 
-def _cfg(**over):
-    base = {
-        "data": {"source": "demo", "sites": ["US-MMS", "DE-Hai"]},
-        "split": {"method": "random_years", "validation": "years", "val_fraction": 0.25},
-        "windows": {"lookback": 20, "static": ["doy", "latlon", "igbp"]},
-        "model": {"name": "lstm", "params": {"hidden": 8}},
-        "train": {"epochs": 2, "batch_size": 128, "max_batches_per_epoch": 6, "device": "cpu"},
-    }
-    for key, value in over.items():
-        base[key] = {**base.get(key, {}), **value} if isinstance(value, dict) else value
-    return from_dict(ExperimentConfig, base)
+_cfg = demo_experiment
 
 
 @pytest.fixture(scope="module")

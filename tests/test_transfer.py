@@ -9,8 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fluxgrid.config import ExperimentConfig, FineTuneConfig, from_dict
+from fluxgrid.config import FineTuneConfig, from_dict
 from fluxgrid.errors import ConfigError
+from fluxgrid.testing import demo_experiment
 from fluxgrid.training import cross_site_transfer, fine_tune, fit_model, prepare
 from fluxgrid.training.finetune import recurrent_parameters
 
@@ -20,21 +21,14 @@ SITES = ["US-MMS", "US-UMB", "DE-Hai"]
 
 
 def _cfg(**over):
-    base = {
-        "data": {"source": "demo", "sites": SITES, "period": ["2007-01-01", "2009-12-31"]},
-        "split": {"method": "random_years", "validation": "years", "val_fraction": 0.34},
+    sections = {
+        "data": {"sites": SITES, "period": ["2007-01-01", "2009-12-31"]},
+        "split": {"val_fraction": 0.34},
         "windows": {"lookback": 15, "static": ["doy"]},
-        "model": {"name": "lstm", "params": {"hidden": 4}},
-        "train": {
-            "epochs": 2,
-            "lr": 0.01,
-            "batch_size": 64,
-            "max_batches_per_epoch": 3,
-            "device": "cpu",
-        },
+        "model": {"params": {"hidden": 4}},
+        "train": {"lr": 0.01, "batch_size": 64, "max_batches_per_epoch": 3},
     }
-    base.update(over)
-    return from_dict(ExperimentConfig, base)
+    return demo_experiment(**{**sections, **over})
 
 
 @pytest.fixture(scope="module")
