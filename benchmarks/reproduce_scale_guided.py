@@ -483,7 +483,8 @@ Written by `benchmarks/reproduce_scale_guided.py` on {time.strftime("%Y-%m-%d")}
   interannual model on interannual components (365-day windows), end-to-end model on raw
   data (365-day windows; its predictions on every day are decomposed by the same SSA over the
   same span as the truth). Fixed settings, no tuning: {models_line}. Torch models: Adam,
-  MSE, batch 256, at most the given number of random batches per epoch. The scikit-learn
+  {cfg.train.loss.upper()} loss (fluxgrid's default), batch {cfg.train.batch_size}, at most the
+  given number of random batches per epoch. The scikit-learn
   models see means of every input over the last 1, 7, 30 days and the whole window; SVR and
   RF fit on seeded random subsets of the training windows (sizes above) to fit the CPU
   budget.
