@@ -176,29 +176,39 @@ def fit_group(
                 for seed in cfg.ensemble.seeds
             }
             runs[ensemble] = [m for m, _ in members.values()]
-        # what each run predicts on: (kind, cube of inputs, part)
-        if scale == "end_to_end":
-            targets = [("end_to_end_all", train_ds, None)]
-        else:
-            targets = [(scale, scale_cubes[(scale, "test")].sel(site=sites), "test")]
-            if cfg.cross_scale:
-                other = "interannual" if scale == "seasonal" else "seasonal"
-                targets.append(
-                    (
-                        f"{scale}_model_on_{other}",
-                        scale_cubes[(other, "test")].sel(site=sites),
-                        "test",
-                    )
-                )
-        for name, group_runs in runs.items():
-            for kind, ds, part in targets:
-                preds = [predict_part(r, ds, split, part) for r in group_runs]
+        predicted: dict[tuple[int, str], xr.Dataset] = {}  # the single run predicts once
+        for kind, ds, part in _targets(cfg, scale, train_ds, scale_cubes, sites):
+            for name, group_runs in runs.items():
+                preds = []
+                for r in group_runs:
+                    if (id(r), kind) not in predicted:
+                        predicted[(id(r), kind)] = predict_part(r, ds, split, part)
+                    preds.append(predicted[(id(r), kind)])
                 fit.predictions[(name, kind)] = (
                     preds[0]
                     if name == label
                     else ensemble_predictions(preds, list(cfg.ensemble.seeds))
                 )
     return fit
+
+
+def _targets(
+    cfg: GuidedConfig,
+    scale: str,
+    train_ds: xr.Dataset,
+    scale_cubes: dict[tuple[str, str], xr.Dataset],
+    sites: Sequence[str],
+) -> list[tuple[str, xr.Dataset, str | None]]:
+    """What a model of ``scale`` predicts: ``(kind, cube of inputs, split part)``."""
+    if scale == "end_to_end":
+        return [("end_to_end_all", train_ds, None)]
+    out = [(scale, scale_cubes[(scale, "test")].sel(site=sites), "test")]
+    if cfg.cross_scale:
+        other = "interannual" if scale == "seasonal" else "seasonal"
+        out.append(
+            (f"{scale}_model_on_{other}", scale_cubes[(other, "test")].sel(site=sites), "test")
+        )
+    return out
 
 
 def end_to_end_kinds(e2e: xr.Dataset, data: ScaleData, cfg: GuidedConfig) -> dict[str, xr.Dataset]:
