@@ -64,6 +64,7 @@ from fluxgrid.studies.gpp.figures import (
     plot_importance_ranking,
     plot_score_boxes,
 )
+from fluxgrid.training.ensemble import member_predictions
 
 RECIPE = repro.ROOT / "recipes" / "gpp_rnn.yaml"
 #: the published finding the importance ranking is checked against
@@ -256,10 +257,7 @@ def decisive(result: GppStudyResult) -> pd.DataFrame:
 def member_medians(result: GppStudyResult, ensemble: str) -> xr.DataArray:
     """Median NRMSE across sites of each member of ``ensemble``, ``(model, setting)``."""
     ds = result.predictions[ensemble]
-    members = {
-        str(int(s)): ds[["obs", "part"]].assign(pred=ds["pred_member"].sel(member=s, drop=True))
-        for s in ds["member"].values
-    }
+    members = {str(int(s)): member_predictions(ds, int(s)) for s in ds["member"].values}
     scores = gpp_scores(members, result.extremes, min_extreme_days=result.config.extremes.min_days)
     return score_summary(scores, "nrmse").q50
 

@@ -38,6 +38,7 @@ from fluxgrid.plots import new_figure, plot_ssa_components, save_figure
 from fluxgrid.prep.pipeline import load_data
 from fluxgrid.studies.guided import GuidedConfig, load_guided, load_guided_config, run_guided
 from fluxgrid.studies.guided.figures import plot_taylor
+from fluxgrid.training.ensemble import member_predictions
 
 #: published LSTM interannual R2 of the scale-guided study (from the issue)
 PUBLISHED_IA_R2 = 0.181
@@ -200,9 +201,7 @@ def member_spread_table(result, ensembles: dict[str, str]) -> pd.DataFrame:
             row = {}
             p = result.predictions[(ens, kind)]
             for seed in p.member.values:
-                one = p.drop_vars(["pred", "pred_std", "pred_member"]).assign(
-                    pred=p.pred_member.sel(member=seed, drop=True)
-                )
+                one = member_predictions(p, int(seed))
                 row[f"seed {int(seed)}"] = float(scores(one, part="test").r2)
             row["mean of members"] = float(s.r2.sel(model=ens, kind=kind))
             rows[f"{label}, {kind} ({scale.replace('_', ' ')} model)"] = row

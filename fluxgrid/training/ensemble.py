@@ -45,6 +45,7 @@ __all__ = [
     "fit_member",
     "member_config",
     "member_dir",
+    "member_predictions",
     "member_spread",
     "member_table",
     "train_ensemble",
@@ -160,6 +161,31 @@ def member_table(scores: Mapping[int, xr.Dataset]) -> pd.DataFrame:
     frames = {int(seed): pooled_table(s) for seed, s in scores.items()}
     table = pd.concat(frames, names=["seed", "part"])
     return table[[m for m in METRICS if m in table]]
+
+
+def member_predictions(ensemble: xr.Dataset, seed: int) -> xr.Dataset:
+    """One member's predictions out of :func:`ensemble_predictions` (its values as ``pred``).
+
+    Raises
+    ------
+    ModelError
+        ``seed`` is none of the members.
+
+    Examples
+    --------
+    >>> from fluxgrid.testing import load_demo_cube
+    >>> cube = load_demo_cube().isel(site=[0])
+    >>> a = xr.Dataset({"pred": cube.gpp_nt, "obs": cube.gpp_nt})
+    >>> b = xr.Dataset({"pred": cube.gpp_dt, "obs": cube.gpp_nt})
+    >>> one = member_predictions(ensemble_predictions([a, b], [0, 1]), 1)
+    >>> bool((one.pred == b.pred.transpose("site", "time")).all()), "pred_member" in one
+    (True, False)
+    """
+    seeds = [int(m) for m in ensemble["member"].values]
+    if seed not in seeds:
+        raise ModelError(f"seed={seed!r}: the ensemble's members are {seeds}")
+    one = ensemble["pred_member"].sel(member=seed, drop=True)
+    return ensemble.drop_vars(["pred_member", "pred_std", "member"]).assign(pred=one)
 
 
 def member_spread(table: pd.DataFrame) -> pd.DataFrame:

@@ -45,7 +45,7 @@ from ..prep.pipeline import load_data
 from ..prep.splits import TEST, site_kfold_split
 from ..runs import TrainedRun, ensemble_members, is_ensemble, load_run
 from ..training.build import load_experiment
-from ..training.ensemble import ensemble_predictions
+from ..training.ensemble import ensemble_predictions, member_predictions
 from ..training.experiment import train_experiment
 from .inference import igbp_names, predict_pixels
 
@@ -89,10 +89,7 @@ class SpatialValidation:
             raise ConfigError(
                 f"seed={seed!r}: the folds' members are {self.members or 'none (no ensemble)'}"
             )
-        preds = self.predictions
-        one = preds["pred_member"].sel(member=seed, drop=True)
-        single = preds.drop_vars(["pred_member", "pred_std", "member"]).assign(pred=one)
-        return SpatialValidation(single, self.folder)
+        return SpatialValidation(member_predictions(self.predictions, seed), self.folder)
 
     def member_scores(self) -> pd.DataFrame:
         """Pooled scores of each ensemble member alone, one row per seed (index ``seed``).
