@@ -293,13 +293,12 @@ def _class_table(
         return {code: abbr for code, (abbr, _) in IGBP_CLASSES.items()}
     if isinstance(classes, Mapping):
         return {int(k): str(v) for k, v in classes.items()}
-    by_abbr = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
     table = {}
     for c in classes:
         if isinstance(c, str):
-            if c not in by_abbr:
-                raise GridError(f"unknown IGBP class {c!r}; known: {', '.join(by_abbr)}")
-            table[by_abbr[c]] = c
+            if c not in _CODE_OF:
+                raise GridError(f"unknown IGBP class {c!r}; known: {', '.join(_CODE_OF)}")
+            table[_CODE_OF[c]] = c
         else:
             table[int(c)] = IGBP_CLASSES.get(int(c), (str(c), ""))[0]
     return table

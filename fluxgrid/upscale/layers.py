@@ -31,7 +31,7 @@ import xarray as xr
 
 from ..errors import ConfigError, DataNotFoundError, GridError
 from ..grids.core import standardise_grid
-from ..grids.landcover import IGBP_CLASSES, check_fractions
+from ..grids.landcover import IGBP_CLASSES, check_fractions, igbp_codes
 from ..grids.store import open_grid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,14 +169,13 @@ def non_vegetated_codes(classes: Sequence[int | str]) -> np.ndarray:
     ConfigError
         An unknown abbreviation or a code outside 1..17.
     """
-    by_abbr = {abbr: code for code, (abbr, _) in IGBP_CLASSES.items()}
     codes = set()
     for c in classes:
-        code = by_abbr.get(c) if isinstance(c, str) else int(c)
+        code = int(igbp_codes([c])[0]) if isinstance(c, str) else int(c)
         if code not in IGBP_CLASSES:
             raise ConfigError(
                 f"non_vegetated: unknown IGBP class {c!r}; give codes 1..17 or one of "
-                f"{', '.join(by_abbr)}"
+                f"{', '.join(abbr for abbr, _ in IGBP_CLASSES.values())}"
             )
         codes.add(code)
     return np.array(sorted(codes), dtype=np.int64)
