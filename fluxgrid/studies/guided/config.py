@@ -233,6 +233,10 @@ class GuidedConfig(StudyModels):
                 "rename those models"
             )
 
+    def scored_labels(self) -> list[str]:
+        """Every label scored: the models in configuration order, then their ensembles'."""
+        return [*self.models, *self.ensemble_labels().values()]
+
     def ensemble_labels(self) -> dict[str, str]:
         """``{model label: ensemble label}`` of the models trained as seed ensembles."""
         if not self.ensemble.seeds:

@@ -183,7 +183,7 @@ class GuidedResult:
     @property
     def labels(self) -> list[str]:
         """Model labels in configuration order, then the seed ensembles' labels."""
-        return [*self.config.models, *self.config.ensemble_labels().values()]
+        return self.config.scored_labels()
 
     def scores(
         self, *, by: str | None = None, part: str = "test", kinds: Sequence[str] | None = None

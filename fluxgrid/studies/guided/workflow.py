@@ -171,7 +171,7 @@ def run_guided(
     )
     runs, histories, predictions, members = _fit_all(cfg, data, seconds, say)
     t2 = time.perf_counter()
-    for label in [*cfg.models, *cfg.ensemble_labels().values()]:
+    for label in cfg.scored_labels():
         e2e = predictions.pop((label, "end_to_end_all"))
         for kind, pred in end_to_end_kinds(e2e, data, cfg).items():
             predictions[(label, kind)] = pred
@@ -233,8 +233,7 @@ def load_guided(
             )
     cfg = load_guided_config(root / "config.yaml")
     groups = json.loads((root / "groups.json").read_text())
-    labels = [*cfg.models, *cfg.ensemble_labels().values()]
-    predictions = read_predictions(root, labels)
+    predictions = read_predictions(root, cfg.scored_labels())
     runs, histories = read_runs(root, groups, list(cfg.models), device=device)
     members = read_members(root, cfg, runs, histories, device=device)
     data = prepare_scales(cfg, cube=cube, progress=progress)
