@@ -174,11 +174,10 @@ def member_predictions(ensemble: xr.Dataset, seed: int) -> xr.Dataset:
     Examples
     --------
     >>> from fluxgrid.testing import load_demo_cube
-    >>> cube = load_demo_cube().isel(site=[0])
-    >>> a = xr.Dataset({"pred": cube.gpp_nt, "obs": cube.gpp_nt})
-    >>> b = xr.Dataset({"pred": cube.gpp_dt, "obs": cube.gpp_nt})
-    >>> one = member_predictions(ensemble_predictions([a, b], [0, 1]), 1)
-    >>> bool((one.pred == b.pred.transpose("site", "time")).all()), "pred_member" in one
+    >>> c = load_demo_cube().isel(site=[0])
+    >>> runs = [xr.Dataset({"pred": c[v], "obs": c.gpp_nt}) for v in ("gpp_nt", "gpp_dt")]
+    >>> one = member_predictions(ensemble_predictions(runs, [0, 1]), 1)
+    >>> bool((one.pred == c.gpp_dt.transpose("site", "time")).all()), "pred_member" in one
     (True, False)
     """
     seeds = [int(m) for m in ensemble["member"].values]
