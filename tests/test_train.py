@@ -157,6 +157,23 @@ def test_early_stopping_keeps_best_epoch(demo_cube):
     assert now == pytest.approx(float(h.val_loss.sel(epoch=best)), rel=1e-5)
 
 
+def test_history_counts_the_windows_each_epoch_trained_on(demo_cube):
+    """``windows`` is what the epoch fed the optimiser: all training windows, or the cap."""
+    capped = prepare(
+        _cfg(train={"epochs": 2, "batch_size": 32, "max_batches_per_epoch": 3}), cube=demo_cube
+    )
+    _, h = fit_model(capped)
+    n_train = len(capped.part("train"))
+    assert n_train > 3 * 32
+    assert h["windows"].values.tolist() == [96.0, 96.0] and h.attrs["n_train"] == n_train
+    full = prepare(_cfg(train={"epochs": 1, "batch_size": 512}), cube=demo_cube)
+    _, h = fit_model(full)
+    assert h["windows"].values.tolist() == [len(full.part("train"))]
+    assert (h["seconds"] > 0).all()
+    # off CUDA there is no GPU memory to report
+    assert h.attrs["device"] != "cpu" or np.isnan(h.attrs["peak_gpu_memory_bytes"])
+
+
 def test_without_validation_the_lowest_training_loss_epoch_is_kept(demo_cube):
     """What fit_torch's docstring promises: no validation -> the epoch of lowest training loss.
 
@@ -400,6 +417,7 @@ def test_float16_mixed_precision_on_gpu(demo_cube):
     _, h = fit_model(p)
     assert h.attrs["amp"] == 1 and h.attrs["amp_dtype"] == "float16"
     assert np.isfinite(h.val_loss).all()
+    assert h.attrs["device"].startswith("cuda") and h.attrs["peak_gpu_memory_bytes"] > 0
 
 
 def test_search_records_diverged_trials_and_goes_on(demo_cube):

@@ -246,6 +246,8 @@ class Trainer:
             torch.set_num_threads(cfg.num_threads)
         self.device = self.cube.device
         self.model.net.to(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.device)
         seed_everything(cfg.seed)
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.params = [p for p in self.model.net.parameters() if p.requires_grad]
@@ -279,7 +281,7 @@ class Trainer:
         ):
             total += self.train_step(x, y) * len(y)
             count += len(y)
-        return {"train_loss": float(total) / max(count, 1), "lr": lr_now}
+        return {"train_loss": float(total) / max(count, 1), "lr": lr_now, "windows": count}
 
     def train_step(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """One optimiser step on a batch; returns the detached batch loss."""
@@ -356,6 +358,9 @@ class Trainer:
         if self.best_state is not None:
             self.model.net.load_state_dict(self.best_state)
         records = self.records
+        torch = lazy_import("torch")
+        on_cuda = self.device.type == "cuda"
+        peak = torch.cuda.max_memory_allocated(self.device) if on_cuda else np.nan
         uses_mixture = self.model.params.get("objective") == "mixture"
         return xr.Dataset(
             {k: ("epoch", np.array([r[k] for r in records], dtype=np.float64)) for k in records[0]},
@@ -374,6 +379,7 @@ class Trainer:
                 "lr_schedule": self.config.lr_schedule,
                 "n_train": len(train),
                 "n_val": len(val) if val is not None else 0,
+                "peak_gpu_memory_bytes": float(peak),
             },
         )
 
@@ -409,10 +415,13 @@ def fit_torch(
     xarray.Dataset
         Dim ``epoch``: ``train_loss``, ``val_loss`` (the training loss on validation
         windows), ``val_rmse``/``val_mae`` (scaled units), ``val_r2``, ``lr`` (of the
-        epoch, after the schedule), ``seconds``. Attributes: ``loss``, ``objective`` (what
-        was minimised: the loss or the model's own, e.g. ``mixture_nll``), ``best_epoch``,
-        ``best_val_loss``, ``stopped_early``, ``device``, ``amp``, ``amp_dtype``,
-        ``lr_schedule``. The model holds the best weights afterwards.
+        epoch, after the schedule), ``seconds`` (wall time of the epoch, validation
+        included), ``windows`` (training windows seen; ``windows / seconds`` is the
+        throughput). Attributes: ``loss``, ``objective`` (what was minimised: the loss or
+        the model's own, e.g. ``mixture_nll``), ``best_epoch``, ``best_val_loss``,
+        ``stopped_early``, ``device``, ``amp``, ``amp_dtype``, ``lr_schedule``, ``n_train``,
+        ``n_val``, ``peak_gpu_memory_bytes`` (``torch.cuda.max_memory_allocated`` over the
+        fit; NaN off CUDA). The model holds the best weights afterwards.
 
     Raises
     ------
