@@ -41,7 +41,9 @@ import pandas as pd
 import xarray as xr
 
 from fluxgrid.config import ExperimentConfig, from_dict
+from fluxgrid.config.experiment import TrainConfig
 from fluxgrid.evaluate import scores
+from fluxgrid.io.store import open_cube, write_cube
 from fluxgrid.plots import new_figure, save_figure
 from fluxgrid.prep.splits import TEST, temporal_split
 from fluxgrid.training import train_experiment
@@ -114,14 +116,37 @@ def predictions(folder: Path, protocol: str, ensemble: bool) -> tuple[dict, list
     return {"single": single, "ensemble": mean}, r2
 
 
-def fit_seconds(folder: Path) -> tuple[float, int]:
-    """Seconds of fitting summed over every run below ``folder`` (folds, members), and runs."""
-    total, runs = 0.0, 0
-    for history in folder.rglob("history.nc"):
+def fit_cost(folder: Path, train: TrainConfig) -> dict[str, float | int | str]:
+    """Fitting cost of every run below ``folder`` (folds, members), from their histories.
+
+    Seconds summed over runs; per epoch (torch models): mean seconds, training windows per
+    second and epochs run per fit; the devices and the largest peak GPU memory (GiB). Runs
+    saved before histories counted ``windows`` get the count the epoch loop feeds:
+    ``n_train``, or ``max_batches_per_epoch`` x ``batch_size`` when that is smaller.
+    """
+    cap = train.max_batches_per_epoch and train.max_batches_per_epoch * train.batch_size
+    seconds, epochs, windows, peak, devices = [], [], [], [], set()
+    for history in sorted(folder.rglob("history.nc")):
         with xr.open_dataset(history) as h:
-            total += float(h["seconds"].sum())
-        runs += 1
-    return total, runs
+            seconds.append(h["seconds"].values.astype(float))
+            if "windows" in h:
+                windows.append(float(h["windows"].sum()))
+            elif "n_train" in h.attrs:
+                windows.append(h.sizes["epoch"] * float(min(h.attrs["n_train"], cap or np.inf)))
+            epochs.append(h.sizes["epoch"])
+            devices.add(str(h.attrs.get("device", "cpu")))
+            peak.append(float(h.attrs.get("peak_gpu_memory_bytes", np.nan)))
+    total = float(sum(s.sum() for s in seconds))
+    torch_runs = len(windows) == len(seconds) and bool(windows)
+    return {
+        "seconds": total,
+        "runs": len(seconds),
+        "epochs per fit": float(np.mean(epochs)) if torch_runs else np.nan,
+        "s / epoch": total / sum(epochs) if torch_runs else np.nan,
+        "windows / s": sum(windows) / total if torch_runs and total > 0 else np.nan,
+        "peak GPU GiB": np.nanmax(peak) / 2**30 if np.isfinite(peak).any() else np.nan,
+        "device": ", ".join(sorted(devices)),
+    }
 
 
 def label(name: str, kind: str, seeds: int) -> str:
@@ -187,6 +212,18 @@ def main() -> None:
         help="combinations not run (named on the page), e.g. site_kfold:ilstm",
     )
     parser.add_argument(
+        "--cube",
+        type=Path,
+        help="read the sites' daily cube from this Zarr store (written by --save-cube) "
+        "instead of hh.zarr, e.g. on a machine without the data folder",
+    )
+    parser.add_argument(
+        "--save-cube",
+        type=Path,
+        metavar="ZARR",
+        help="write the daily cube of the selected sites to this Zarr store and stop",
+    )
+    parser.add_argument(
         "--train-only",
         action="store_true",
         help="train what is missing and stop (write the page from every result later)",
@@ -201,16 +238,25 @@ def main() -> None:
     timer = repro.start(args)
     work = repro.work_dir("generalisation", args.quick)
 
-    with timer("load hh.zarr (204 sites), daily, QC"):
-        base = experiment("rf", [], "temporal", 1, False)
-        cube, sites = repro.long_record_cube(
-            base.data, lambda years: years >= 5, limit=12 if args.quick else None
-        )
+    if args.cube:
+        with timer(f"load the daily cube {args.cube}"):
+            cube = open_cube(args.cube, chunks=None).isel(site=slice(12 if args.quick else None))
+            cube, sites = cube.load(), cube["site"].values.astype(str).tolist()
+    else:
+        with timer("load hh.zarr (204 sites), daily, QC"):
+            base = experiment("rf", [], "temporal", 1, False)
+            cube, sites = repro.long_record_cube(
+                base.data, lambda years: years >= 5, limit=12 if args.quick else None
+            )
     print(f"{len(sites)} sites with at least 5 years of valid daily NEE", flush=True)
+    if args.save_cube:
+        write_cube(cube, args.save_cube, overwrite=True)
+        print(f"wrote {args.save_cube}", flush=True)
+        return
 
     names = {"site_kfold": "site k-fold", "temporal": "temporal"}
     preds: dict[tuple[str, str], xr.Dataset] = {}
-    fitting: dict[tuple[str, str], tuple[float, int]] = {}
+    fitting: dict[tuple[str, str], dict] = {}
     spread: dict[tuple[str, str], list[float]] = {}
     reused: list[str] = []
     for protocol in args.protocols:
@@ -238,7 +284,7 @@ def main() -> None:
             if args.train_only:
                 continue
             ensemble = bool(cfg.ensemble.seeds)
-            fitting[(names[protocol], name)] = fit_seconds(folder)
+            fitting[(names[protocol], name)] = fit_cost(folder, cfg.train)
             got, r2 = predictions(folder, protocol, ensemble)
             for kind, p in got.items():
                 preds[(protocol, label(name, kind, args.seeds))] = p
@@ -348,12 +394,16 @@ def main() -> None:
 {repro.md_table(site_summary[protocol], ints=("sites with R2 < 0", "sites where best"))}
 """
         )
-    fit_table = pd.DataFrame(
-        [(pr, m, sec, n) for (pr, m), (sec, n) in fitting.items()],
-        columns=["protocol", "model", "seconds", "runs"],
-    ).set_index(["protocol", "model"])
+    fit_table = pd.DataFrame.from_dict(fitting, orient="index")
     fit_table.index = [f"{pr}, {m}" for pr, m in fit_table.index]
     fit_table.index.name = "result"
+    fit_table = fit_table.dropna(axis="columns", how="all")
+    on_gpu = fit_table["device"].str.contains("cuda").any()
+    hardware = (
+        "a CUDA GPU (the device of every fit is in the run-time table)"
+        if on_gpu
+        else "2 cores, no GPU"
+    )
     text = f"""# Generalisation: recurrent models vs classic learners at unseen towers
 
 Written by `benchmarks/reproduce_generalisation.py` on {time.strftime("%Y-%m-%d")}
@@ -378,7 +428,7 @@ Written by `benchmarks/reproduce_generalisation.py` on {time.strftime("%Y-%m-%d"
   Torch models: fluxgrid's training defaults (Adam lr {t.lr:g}, {t.loss.upper()}, gradient
   clipping {t.grad_clip}, batch {t.batch_size}), trained as {args.seeds}-member seed
   ensembles{single_text}: the single-model row is seed 0, the ensemble row the member mean.
-* **CPU budget**: 2 cores, no GPU. The torch models see at most `max_batches_per_epoch` x
+* **Budget** ({hardware}). The torch models see at most `max_batches_per_epoch` x
   {t.batch_size} random training windows per epoch for at most `epochs` epochs (early
   stopping with `patience`), SVR and RF a seeded subset of the training windows: all are
   trained far less than a GPU run would allow, the recurrent models most.{not_run_text}
@@ -404,10 +454,12 @@ R2, RMSE and MAE (gC m-2 d-1) per protocol and model for every site,
 
 ## Run time
 
-Fitting (sum of the epochs' seconds over every fold and member; the baselines' one fit each),
-as recorded in the runs' histories:
+Fitting, as recorded in the runs' histories: seconds summed over every fold and member (the
+baselines' one fit each); for the torch models the epochs run per fit, seconds per epoch
+(validation included) and training windows per second, and on a GPU the largest peak memory
+torch held:
 
-{repro.md_table(fit_table, floats="{:.0f}", ints=("runs",))}
+{repro.md_table(fit_table, floats="{:.2f}", ints=("runs", "seconds", "windows / s"))}
 
 This invocation:
 

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The GPU checks in one go: the gpu-marked tests, then the generalisation benchmark on CUDA.
+#
+#   bash benchmarks/gpu_check.sh OUT [CUBE]
+#
+# OUT receives the logs, nvidia-smi's report, the results page with its figure and tables,
+# and each run's training history (epoch seconds, windows, peak GPU memory). CUBE is a daily
+# cube written beforehand with
+#   python benchmarks/reproduce_generalisation.py --save-cube CUBE
+# for a machine without the data folder (default: build it from hh.zarr).
+# GEN_SECONDS caps the benchmark (default 480 s): what is trained by then is kept under
+# runs/generalisation, and a second call with the same arguments goes on from there.
+set -uo pipefail
+out=${1:?usage: bash benchmarks/gpu_check.sh OUT [CUBE]}
+cube=${2:-}
+mkdir -p "$out"
+cd "$(dirname "$0")/.."
+
+nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || echo "nvidia-smi failed (no NVIDIA driver?)" | tee -a "$out/nvidia-smi.txt"
+python -c "import torch; assert torch.cuda.is_available(), 'torch sees no CUDA device'; print(torch.cuda.get_device_name())" \
+    || exit 1
+
+echo "== gpu-marked tests"
+python -m pytest -m gpu -q -p no:cacheprovider 2>&1 | tee "$out/pytest_gpu.log" | tail -n 5
+tests_rc=${PIPESTATUS[0]}
+
+echo "== generalisation benchmark on CUDA"
+args=(--seeds 5 --single ilstm fnn --threads 4 --reuse)
+[ -n "$cube" ] && args+=(--cube "$cube")
+timeout "${GEN_SECONDS:-480}" python benchmarks/reproduce_generalisation.py "${args[@]}" \
+    2>&1 | tee "$out/generalisation.log" | grep -v "it/s" | tail -n 20
+gen_rc=${PIPESTATUS[0]}
+
+cp docs/results/generalisation.md docs/results/figures/generalisation_pooled.png \
+    docs/results/data/generalisation_*.csv "$out/" 2>/dev/null
+python - "$out" <<'EOF'
+"""Every history below runs/generalisation as one table: the GPU figures of item 6."""
+import sys
+from pathlib import Path
+
+import pandas as pd
+import xarray as xr
+
+rows = []
+for path in sorted(Path("runs/generalisation").rglob("history.nc")):
+    with xr.open_dataset(path) as h:
+        if "windows" not in h:
+            continue
+        rows.append({
+            "run": str(path.parent.relative_to("runs/generalisation")),
+            "device": h.attrs.get("device"),
+            "epochs": h.sizes["epoch"],
+            "s_per_epoch": float(h["seconds"].mean()),
+            "windows_per_s": float(h["windows"].sum() / h["seconds"].sum()),
+            "peak_gpu_gib": float(h.attrs.get("peak_gpu_memory_bytes", float("nan"))) / 2**30,
+        })
+table = pd.DataFrame(rows)
+table.to_csv(Path(sys.argv[1]) / "histories.csv", index=False)
+if len(table):
+    print(table.groupby(table["run"].str.split("/").str[:2].str.join("/"))[
+        ["s_per_epoch", "windows_per_s", "peak_gpu_gib"]].mean().round(3).to_string())
+EOF
+echo "tests rc $tests_rc, benchmark rc $gen_rc (124: stopped by GEN_SECONDS)"
+[ "$tests_rc" -eq 0 ] && [ "$gen_rc" -eq 0 ]
