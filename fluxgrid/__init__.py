@@ -63,6 +63,7 @@ _PUBLIC = {
     "upscale_ensemble": ".upscale",
     "upscale_to_map": ".upscale",
     "validate_upscaling": ".upscale",
+    "open_validation": ".upscale",
     "map_totals": ".upscale",
     "tower_grid": ".demo",
     "run_demo": ".demo",

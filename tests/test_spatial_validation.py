@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+import fluxgrid
 from fluxgrid.cli import main
 from fluxgrid.config.experiment import ExperimentConfig
 from fluxgrid.config.serialise import dump_config, from_dict
@@ -64,6 +65,8 @@ def test_scores_are_written_and_read_back(lstm_validation):
     again = open_validation(v.folder)
     np.testing.assert_allclose(again.scores("site")["r2"], v.scores("site")["r2"])
     assert "5 towers in 2 folds" in repr(again)
+    # the reader stands beside validate_upscaling at the top level
+    assert fluxgrid.open_validation is open_validation
 
 
 @pytest.mark.slow
