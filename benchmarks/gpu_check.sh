@@ -14,6 +14,9 @@ set -uo pipefail
 out=${1:?usage: bash benchmarks/gpu_check.sh OUT [CUBE]}
 cube=${2:-}
 mkdir -p "$out"
+# absolute paths: the script works from the repository root
+out=$(cd "$out" && pwd)
+[ -n "$cube" ] && cube=$(cd "$(dirname "$cube")" && pwd)/$(basename "$cube")
 cd "$(dirname "$0")/.."
 
 nvidia-smi >"$out/nvidia-smi.txt" 2>&1 || echo "nvidia-smi failed (no NVIDIA driver?)" | tee -a "$out/nvidia-smi.txt"
