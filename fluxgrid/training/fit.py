@@ -266,7 +266,7 @@ class Trainer:
         self.stopped_early = False
 
     def train_epoch(self, train: WindowIndex) -> dict[str, float]:
-        """One pass over shuffled training batches; the mean training loss and the lr."""
+        """One pass over shuffled training batches; mean training loss, lr and windows seen."""
         torch = lazy_import("torch")
         self.model.net.train()
         lr_now = float(self.optimizer.param_groups[0]["lr"])
