@@ -4,7 +4,8 @@
 #   bash benchmarks/gpu_check.sh OUT [CUBE]
 #
 # OUT receives the logs, nvidia-smi's report, the results page with its figure and tables,
-# and each run's training history (epoch seconds, windows, peak GPU memory). CUBE is a daily
+# and histories.csv: per result, from its runs' histories, seconds per epoch, windows per
+# second and peak GPU memory (fit_cost of reproduce_generalisation.py). CUBE is a daily
 # cube written beforehand with
 #   python benchmarks/reproduce_generalisation.py --save-cube CUBE
 # for a machine without the data folder (default: build it from hh.zarr).
@@ -37,31 +38,25 @@ gen_rc=${PIPESTATUS[0]}
 cp docs/results/generalisation.md docs/results/figures/generalisation_pooled.png \
     docs/results/data/generalisation_*.csv "$out/" 2>/dev/null
 python - "$out" <<'EOF'
-"""Every history below runs/generalisation as one table: the GPU figures of item 6."""
+"""The fitting cost of every result under runs/generalisation (unfinished ones included)."""
 import sys
 from pathlib import Path
 
 import pandas as pd
-import xarray as xr
 
-rows = []
-for path in sorted(Path("runs/generalisation").rglob("history.nc")):
-    with xr.open_dataset(path) as h:
-        if "windows" not in h:
-            continue
-        rows.append({
-            "run": str(path.parent.relative_to("runs/generalisation")),
-            "device": h.attrs.get("device"),
-            "epochs": h.sizes["epoch"],
-            "s_per_epoch": float(h["seconds"].mean()),
-            "windows_per_s": float(h["windows"].sum() / h["seconds"].sum()),
-            "peak_gpu_gib": float(h.attrs.get("peak_gpu_memory_bytes", float("nan"))) / 2**30,
-        })
-table = pd.DataFrame(rows)
-table.to_csv(Path(sys.argv[1]) / "histories.csv", index=False)
-if len(table):
-    print(table.groupby(table["run"].str.split("/").str[:2].str.join("/"))[
-        ["s_per_epoch", "windows_per_s", "peak_gpu_gib"]].mean().round(3).to_string())
+sys.path.insert(0, "benchmarks")
+import reproduce_generalisation as gen
+
+rows = {}
+for folder in sorted(Path("runs/generalisation").glob("*/*")):
+    # a run stopped by GEN_SECONDS leaves its members in ".<model>.tmp-<id>"
+    name = folder.name.lstrip(".").split(".tmp")[0]
+    if folder.is_dir() and name in gen.MODELS:
+        train = gen.experiment(name, [], folder.parent.name, 1, False).train
+        rows[f"{folder.parent.name}/{folder.name}"] = gen.fit_cost(folder, train)
+table = pd.DataFrame.from_dict(rows, orient="index")
+table.to_csv(Path(sys.argv[1]) / "histories.csv", index_label="result")
+print(table.round(3).to_string())
 EOF
 echo "tests rc $tests_rc, benchmark rc $gen_rc (124: stopped by GEN_SECONDS)"
 [ "$tests_rc" -eq 0 ] && [ "$gen_rc" -eq 0 ]
